@@ -1,6 +1,7 @@
 #include "cfx/models/classifier.h"
 
 #include "cfx/core/error.h"
+#include "cfx/core/tensor.h"
 
 namespace cfx {
 
@@ -25,18 +26,7 @@ void Classifier::check_input(const torch::Tensor& x) const {
 }
 
 torch::Tensor Classifier::normalize(const torch::Tensor& x) const {
-  if (info_.mean.empty() && info_.std.empty()) return x;
-  auto opts = x.options();
-  int64_t c = x.size(1);
-  auto mean = info_.mean.empty() ? torch::zeros({c}, opts)
-                                 : torch::tensor(info_.mean, opts.dtype(torch::kDouble))
-                                       .to(x.scalar_type());
-  auto sd = info_.std.empty() ? torch::ones({c}, opts)
-                              : torch::tensor(info_.std, opts.dtype(torch::kDouble))
-                                    .to(x.scalar_type());
-  if (mean.numel() == 1 && c > 1) mean = mean.expand({c});
-  if (sd.numel() == 1 && c > 1) sd = sd.expand({c});
-  return (x - mean.view({1, c, 1, 1})) / sd.view({1, c, 1, 1});
+  return normalize_channels(x, info_.mean, info_.std);
 }
 
 }  // namespace cfx

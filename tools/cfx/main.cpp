@@ -1,1 +1,67 @@
-int main() { return 0; }
+// cfx: a thin command line over the library. Parsing and exit codes live here; each
+// subcommand is one cmd_*.cpp file.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cfx/config.h"
+#include "cfx/core/error.h"
+#include "cfx/core/log.h"
+#include "commands.h"
+#include "common.h"
+
+namespace {
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cfx " CFX_VERSION
+               ": counterfactual explanations for image classifiers\n"
+               "Run `cfx <command> --help` for a command's options and defaults."};
+  app.set_version_flag("--version", CFX_VERSION);
+  app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "no progress bars or notes")->configurable(false);
+  app.fallthrough();
+
+  cfx::cli::add_methods_command(app);
+  cfx::cli::add_info_command(app);
+  cfx::cli::add_train_command(app);
+  cfx::cli::add_explain_command(app);
+
+  cfx::cli::set_invocation(argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "cfx: error: " << first_line(e.what()) << " (see cfx --help)\n";
+    return 2;
+  }
+  cfx::set_quiet(quiet);
+  try {
+    return cfx::cli::run_selected();
+  } catch (const cfx::Error& e) {
+    std::cerr << "cfx: error: " << first_line(e.what()) << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    // Torch errors reaching here come from shapes or values the library did not catch
+    // earlier: still the user's input, but say where it came from.
+    std::cerr << "cfx: error: libtorch: " << first_line(e.what_without_backtrace()) << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "cfx: error: out of memory; try a smaller --batch-size\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "cfx: internal error: " << first_line(e.what())
+              << "\ncfx: please report this with the command you ran\n";
+    return 1;
+  }
+}

@@ -1,0 +1,13 @@
+// Everything a C++ user of cfx needs: classifiers, datasets, methods, explain().
+#pragma once
+
+#include "cfx/core/device.h"
+#include "cfx/core/error.h"
+#include "cfx/core/seed.h"
+#include "cfx/data/dataset.h"
+#include "cfx/data/image_io.h"
+#include "cfx/data/inputs.h"
+#include "cfx/eval/explain.h"
+#include "cfx/eval/metrics.h"
+#include "cfx/methods/registry.h"
+#include "cfx/models/classifier.h"

@@ -1,0 +1,51 @@
+// The method contract: every method takes a Request (one batch, a target per item) and
+// returns a Result. Methods are created by name from the registry (registry.h).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cfx/models/classifier.h"
+
+namespace cfx {
+
+/// Called after every optimisation step: (step, max_steps, items still running).
+using ProgressFn = std::function<void(int64_t step, int64_t max_steps, int64_t active)>;
+
+struct Request {
+  std::shared_ptr<Classifier> classifier;  // the model being explained
+  torch::Tensor images;                    // [N, C, H, W] float32 in [0, 1]
+  torch::Tensor targets;                   // [N] int64, target class per item
+  uint64_t seed = 0;                       // seeds every random choice of the method
+  torch::Device device = torch::kCPU;      // where the optimisation runs
+  ProgressFn progress;                     // optional
+
+  /// Throws cfx::Error if images/targets do not fit the classifier.
+  void validate() const;
+};
+
+struct Result {
+  torch::Tensor counterfactuals;  // [N, C, H, W] in [0, 1] on CPU; undefined for saliency methods
+  torch::Tensor saliency;         // [N, 1, H, W] on CPU; undefined for counterfactual methods
+  torch::Tensor steps;            // [N] int64: optimisation steps each item took
+  torch::Tensor converged;        // [N] bool: the item met its stopping criterion
+  std::vector<std::vector<float>> target_prob_trace;  // per item: p_target after each step
+  std::vector<std::vector<float>> loss_trace;         // per item: loss at each step
+  double seconds = 0;             // wall time of run()
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual std::string name() const = 0;
+  /// {"method": name, "options": {...every option...}}: enough to repeat the run exactly.
+  virtual nlohmann::json config() const = 0;
+  virtual Result run(const Request& request) = 0;
+};
+
+}  // namespace cfx

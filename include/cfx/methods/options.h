@@ -1,0 +1,29 @@
+// Helpers for Options structs that round-trip through JSON: unknown keys are errors that
+// list the known ones, and values keep their types.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "cfx/core/error.h"
+
+namespace cfx {
+
+/// Throws cfx::Error if `given` has a key that `defaults` lacks.
+void check_option_keys(const std::string& owner, const nlohmann::json& given,
+                       const nlohmann::json& defaults);
+
+/// Reads `key` from `j` into `out` if present, with a cfx::Error naming the key on a type
+/// mismatch.
+template <class T>
+void read_option(const nlohmann::json& j, const std::string& key, T& out) {
+  if (!j.contains(key)) return;
+  try {
+    out = j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    fail("option ", key, ": cannot use value ", j.at(key).dump());
+  }
+}
+
+}  // namespace cfx

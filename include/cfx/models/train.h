@@ -1,0 +1,53 @@
+// Supervised training of zoo classifiers (`cfx train classifier`).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "cfx/data/dataset.h"
+#include "cfx/models/zoo.h"
+
+namespace cfx {
+
+struct TrainOptions {
+  int64_t epochs = 8;          // passes over the training set
+  int64_t batch_size = 128;    // items per step
+  double lr = 2e-3;            // peak learning rate (AdamW, linear warm-up then cosine decay)
+  double weight_decay = 1e-4;  // decoupled weight decay
+  bool augment = true;         // random shifts of up to `shift` pixels
+  int64_t shift = 2;           // largest shift in pixels
+  bool flip = false;           // also random horizontal flips (off for digits)
+  uint64_t seed = 0;           // initialisation, shuffling and augmentation
+  std::string device = "cpu";  // "cpu" or "cuda"
+
+  /// Throws cfx::Error naming the first invalid field.
+  void validate() const;
+  nlohmann::json to_json() const;
+};
+
+/// What training reports; stored in the checkpoint sidecar.
+struct TrainReport {
+  double train_loss = 0;      // mean loss of the last epoch
+  double train_accuracy = 0;  // on augmented batches of the last epoch
+  double test_accuracy = 0;   // on the test split after the last epoch
+  double seconds = 0;
+  nlohmann::json epochs = nlohmann::json::array();  // per-epoch numbers
+  nlohmann::json to_json() const;
+};
+
+/// Per-channel mean and std of a dataset's images ([N, C, H, W]).
+std::pair<std::vector<double>, std::vector<double>> channel_stats(const torch::Tensor& images);
+
+/// Trains `net` on `train` with inputs normalised by mean/std, evaluating on `test` after
+/// each epoch. Deterministic for a given seed on one machine.
+TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Dataset& test,
+                             const std::vector<double>& mean, const std::vector<double>& std,
+                             const TrainOptions& options);
+
+/// Accuracy of `net` (eval mode) on a dataset, inputs normalised by mean/std.
+double evaluate_accuracy(ZooNetImpl& net, const Dataset& data, const std::vector<double>& mean,
+                         const std::vector<double>& std, torch::Device device);
+
+}  // namespace cfx

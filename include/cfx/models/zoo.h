@@ -1,0 +1,65 @@
+// Native zoo networks: small classifiers cfx can train itself (`cfx train classifier`).
+//
+// Each network's forward takes an optional Tap that records named intermediate values,
+// which is how native classifiers expose features and batch-norm inputs without hooks.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace cfx {
+
+/// Collects named values during one forward pass. Only requested names are kept.
+struct Tap {
+  std::set<std::string> want_features;  // feature names to keep
+  bool want_bn_inputs = false;          // keep every BN layer's input
+  std::map<std::string, torch::Tensor> features;
+  std::map<std::string, torch::Tensor> bn_inputs;
+
+  void feature(const std::string& name, const torch::Tensor& t) {
+    if (want_features.count(name)) features[name] = t;
+  }
+  void bn_input(const std::string& name, const torch::Tensor& t) {
+    if (want_bn_inputs) bn_inputs[name] = t;
+  }
+};
+
+/// Architecture hyperparameters shared by the zoo networks.
+struct ZooOptions {
+  std::string arch = "cnn";      // "cnn", "resnet" or "mlp"
+  int64_t channels = 1;          // input channels
+  int64_t height = 28;           // input height
+  int64_t width = 28;            // input width
+  int64_t num_classes = 10;      // output logits
+  int64_t width_mult = 32;       // channels of the first stage (cnn, resnet); hidden/8 for mlp
+  double dropout = 0.25;         // dropout before the last layer (training only)
+  std::string head = "linear";   // output head; "linear" (others come with DUQ / loss heads)
+
+  /// Throws cfx::Error naming the first invalid field.
+  void validate() const;
+};
+
+class ZooNetImpl : public torch::nn::Module {
+ public:
+  /// x: [N, C, H, W] already normalised. Returns logits [N, num_classes].
+  virtual torch::Tensor forward(const torch::Tensor& x, Tap* tap = nullptr) = 0;
+  /// Feature names the Tap can record, in forward order.
+  virtual std::vector<std::string> feature_names() const = 0;
+  /// BN layers (name -> module) in forward order.
+  virtual std::vector<std::pair<std::string, torch::nn::BatchNorm2d>> bn_modules() const = 0;
+};
+
+/// Builds a freshly initialised network. Throws cfx::Error for an unknown arch, listing
+/// the known ones.
+std::shared_ptr<ZooNetImpl> make_zoo_net(const ZooOptions& options);
+
+/// Names accepted by ZooOptions::arch.
+std::vector<std::string> zoo_arch_names();
+
+}  // namespace cfx

@@ -1,0 +1,13 @@
+// Images a person looks at: signed difference maps.
+#pragma once
+
+#include <torch/types.h>
+
+namespace cfx {
+
+/// Signed difference x̄ - x (summed over channels) as an RGB image [3, H, W]: white where
+/// nothing changed, red where x̄ is brighter, blue where darker. Scaled per image by the
+/// largest change (at least 0.05, so tiny changes stay faint). x, xcf: [C, H, W].
+torch::Tensor signed_diff_image(const torch::Tensor& x, const torch::Tensor& xcf);
+
+}  // namespace cfx

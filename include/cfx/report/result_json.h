@@ -1,0 +1,26 @@
+// result.json and the per-item PNGs of an explain run.
+//
+// Schema "cfx.result" version 1: {schema, schema_version, cfx_version, command, model,
+// config, items: [...], summary: {...}}; DESIGN.md and docs/outputs.md list the fields.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "cfx/eval/explain.h"
+
+namespace cfx {
+
+constexpr int kResultSchemaVersion = 1;
+
+/// Writes `out_dir`/result.json and `out_dir`/images/NNNN_{original,counterfactual,diff}.png.
+/// images: [N, C, H, W] queries; targets: [N]; inputs: one description per item (a path or
+/// "dataset:split:index"). Returns the JSON written. Every file is written atomically.
+nlohmann::json write_explain_outputs(const std::string& out_dir, const Classifier& F,
+                                     const torch::Tensor& images, const torch::Tensor& targets,
+                                     const std::vector<std::string>& inputs,
+                                     const Explanation& e, const nlohmann::json& run_info);
+
+}  // namespace cfx

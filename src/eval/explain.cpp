@@ -1,0 +1,57 @@
+#include "cfx/eval/explain.h"
+
+#include "cfx/core/error.h"
+
+namespace cfx {
+
+namespace {
+
+torch::Tensor cat_defined(const std::vector<torch::Tensor>& parts) {
+  if (parts.empty() || !parts.front().defined()) return {};
+  return torch::cat(parts, 0);
+}
+
+}  // namespace
+
+Explanation explain(Method& method, const Request& request, int64_t batch_size) {
+  CFX_CHECK(batch_size >= 1, "invalid batch size: ", batch_size);
+  request.validate();
+  const int64_t n = request.images.size(0);
+  Explanation e;
+  std::vector<torch::Tensor> cfs, sal, steps, conv;
+  for (int64_t i = 0; i < n; i += batch_size) {
+    int64_t j = std::min(n, i + batch_size);
+    Request chunk = request;
+    chunk.images = request.images.slice(0, i, j);
+    chunk.targets = request.targets.slice(0, i, j);
+    // Each chunk gets its own seed stream, so results do not depend on chunk order.
+    chunk.seed = request.seed + static_cast<uint64_t>(i);
+    if (request.progress) {
+      chunk.progress = [&, i, j](int64_t s, int64_t total, int64_t active) {
+        request.progress(s, total, active + (n - j));
+      };
+    }
+    Result r = method.run(chunk);
+    cfs.push_back(r.counterfactuals);
+    sal.push_back(r.saliency);
+    steps.push_back(r.steps);
+    conv.push_back(r.converged);
+    for (auto& t : r.target_prob_trace) e.result.target_prob_trace.push_back(std::move(t));
+    for (auto& t : r.loss_trace) e.result.loss_trace.push_back(std::move(t));
+    e.result.seconds += r.seconds;
+  }
+  e.result.counterfactuals = cat_defined(cfs);
+  e.result.saliency = cat_defined(sal);
+  e.result.steps = cat_defined(steps);
+  e.result.converged = cat_defined(conv);
+  e.config = method.config();
+  e.config["seed"] = request.seed;
+  e.config["device"] = request.device.str();
+  e.config["batch_size"] = batch_size;
+  if (e.result.counterfactuals.defined())
+    e.scores = score_counterfactuals(*request.classifier, request.images,
+                                     e.result.counterfactuals, request.targets);
+  return e;
+}
+
+}  // namespace cfx

@@ -1,0 +1,28 @@
+#include "cfx/methods/method.h"
+
+#include "cfx/core/error.h"
+
+namespace cfx {
+
+void Request::validate() const {
+  CFX_CHECK(classifier != nullptr, "request has no classifier");
+  classifier->check_input(images);
+  CFX_CHECK(images.scalar_type() == torch::kFloat32, "images must be float32, got ",
+            images.scalar_type());
+  CFX_CHECK(targets.defined() && targets.dim() == 1 && targets.size(0) == images.size(0),
+            "need one target per image: ", images.size(0), " images, ",
+            targets.defined() ? targets.numel() : 0, " targets");
+  CFX_CHECK(torch::isfinite(images).all().item<bool>(), "images contain NaN or infinite values");
+  CFX_CHECK(images.min().item<float>() >= 0.f && images.max().item<float>() <= 1.f,
+            "images must be in [0, 1], got range [", images.min().item<float>(), ", ",
+            images.max().item<float>(), "]");
+  auto t = targets.to(torch::kLong);
+  if (t.numel()) {
+    int64_t lo = t.min().item<int64_t>(), hi = t.max().item<int64_t>();
+    CFX_CHECK(lo >= 0 && hi < classifier->num_classes(), "target class ",
+              (lo < 0 ? lo : hi), " is out of range: the model has ", classifier->num_classes(),
+              " classes (0..", classifier->num_classes() - 1, ")");
+  }
+}
+
+}  // namespace cfx

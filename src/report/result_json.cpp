@@ -1,0 +1,111 @@
+#include "cfx/report/result_json.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "cfx/config.h"
+#include "cfx/core/fs.h"
+#include "cfx/data/image_io.h"
+#include "cfx/report/images.h"
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace cfx {
+
+namespace {
+
+std::string class_name(const Classifier& F, int64_t c) {
+  const auto& names = F.class_names();
+  return c >= 0 && c < static_cast<int64_t>(names.size()) ? names[c] : std::to_string(c);
+}
+
+double mean_of(const torch::Tensor& t) {
+  return t.numel() ? t.to(torch::kDouble).mean().item<double>() : 0.0;
+}
+
+}  // namespace
+
+json write_explain_outputs(const std::string& out_dir, const Classifier& F,
+                           const torch::Tensor& images, const torch::Tensor& targets,
+                           const std::vector<std::string>& inputs, const Explanation& e,
+                           const json& run_info) {
+  ensure_writable_dir(out_dir);
+  ensure_writable_dir((fs::path(out_dir) / "images").string());
+  const auto& s = e.scores;
+  const auto& r = e.result;
+  const int64_t n = images.size(0);
+  auto x = images.cpu();
+  auto t = targets.cpu().to(torch::kLong);
+  json items = json::array();
+  for (int64_t i = 0; i < n; ++i) {
+    char stem[32];
+    std::snprintf(stem, sizeof stem, "images/%04lld_", static_cast<long long>(i));
+    json item = {{"index", i}, {"input", inputs.at(i)}};
+    int64_t target = t[i].item<int64_t>();
+    item["target_class"] = target;
+    item["target_class_name"] = class_name(F, target);
+    if (s.valid.defined()) {
+      int64_t oc = s.original_class[i].item<int64_t>(), cc = s.cf_class[i].item<int64_t>();
+      item["original_class"] = oc;
+      item["original_class_name"] = class_name(F, oc);
+      item["original_prob"] = s.original_prob[i].item<double>();
+      item["counterfactual_class"] = cc;
+      item["counterfactual_class_name"] = class_name(F, cc);
+      item["target_prob"] = s.target_prob[i].item<double>();
+      item["valid"] = s.valid[i].item<bool>();
+      item["l1"] = s.l1[i].item<double>();
+      item["l2"] = s.l2[i].item<double>();
+      item["l0"] = s.l0[i].item<double>();
+    }
+    item["converged"] = r.converged[i].item<bool>();
+    item["steps"] = r.steps[i].item<int64_t>();
+    // Items of one batch are optimised together; their cost is shared evenly.
+    item["seconds"] = n ? r.seconds / n : 0.0;
+    std::string orig = std::string(stem) + "original.png";
+    write_png((fs::path(out_dir) / orig).string(), x[i]);
+    item["original"] = orig;
+    if (r.counterfactuals.defined()) {
+      std::string cf = std::string(stem) + "counterfactual.png";
+      std::string diff = std::string(stem) + "diff.png";
+      write_png((fs::path(out_dir) / cf).string(), r.counterfactuals[i]);
+      write_png((fs::path(out_dir) / diff).string(),
+                signed_diff_image(x[i], r.counterfactuals[i]));
+      item["counterfactual"] = cf;
+      item["diff"] = diff;
+    }
+    if (i < static_cast<int64_t>(r.target_prob_trace.size()))
+      item["trace"] = {{"target_prob", r.target_prob_trace[i]}, {"loss", r.loss_trace[i]}};
+    items.push_back(std::move(item));
+  }
+  json summary = {{"items", n},
+                  {"seconds", r.seconds},
+                  {"seconds_per_item", n ? r.seconds / n : 0.0},
+                  {"mean_steps", r.steps.defined() ? mean_of(r.steps) : 0.0},
+                  {"converged_rate", r.converged.defined() ? mean_of(r.converged) : 0.0}};
+  if (s.valid.defined()) {
+    summary["validity"] = mean_of(s.valid);
+    summary["mean_target_prob"] = mean_of(s.target_prob);
+    summary["mean_l1"] = mean_of(s.l1);
+    summary["mean_l2"] = mean_of(s.l2);
+    summary["mean_l0"] = mean_of(s.l0);
+  }
+  const auto& info = F.info();
+  json doc = {{"schema", "cfx.result"},
+              {"schema_version", kResultSchemaVersion},
+              {"cfx_version", CFX_VERSION},
+              {"command", run_info.value("command", "explain")},
+              {"model",
+               {{"path", info.source},
+                {"arch", info.arch},
+                {"input_shape", info.input_shape},
+                {"classes", info.class_names}}},
+              {"config", e.config},
+              {"run", run_info},
+              {"items", items},
+              {"summary", summary}};
+  write_atomic((fs::path(out_dir) / "result.json").string(), doc.dump(2) + "\n");
+  return doc;
+}
+
+}  // namespace cfx

@@ -1,0 +1,43 @@
+#include "cli/cli_runner.h"
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cfx/config.h"
+
+namespace cfx::testing {
+
+namespace {
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+CliRun run_cfx(const std::string& args) {
+  static int counter = 0;
+  auto base = std::filesystem::temp_directory_path() /
+              ("cfx_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::string out = base.string() + ".out", err = base.string() + ".err";
+  std::string cmd = std::string(CFX_BIN) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  int status = std::system(cmd.c_str());
+  CliRun r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  std::filesystem::remove(out);
+  std::filesystem::remove(err);
+  return r;
+}
+
+std::string shipped_model(const std::string& name) {
+  return std::string(CFX_SOURCE_DIR) + "/models/" + name;
+}
+
+}  // namespace cfx::testing

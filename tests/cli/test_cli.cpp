@@ -1,0 +1,95 @@
+// The cfx binary end to end on the shipped models.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cfx/core/fs.h"
+#include "cfx/data/image_io.h"
+#include "cli/cli_runner.h"
+#include "helpers.h"
+
+using cfx::testing::run_cfx;
+using cfx::testing::shipped_model;
+namespace fs = std::filesystem;
+
+TEST(Cli, HelpShowsCommandsAndDefaults) {
+  auto r = run_cfx("--help");
+  EXPECT_EQ(r.code, 0);
+  for (auto cmd : {"explain", "info", "methods", "train"})
+    EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  auto e = run_cfx("explain --help");
+  EXPECT_EQ(e.code, 0);
+  EXPECT_NE(e.out.find("--target"), std::string::npos);
+  EXPECT_NE(e.out.find("pixel"), std::string::npos);  // default method is shown
+}
+
+TEST(Cli, MethodsListsPixelWithDescription) {
+  auto r = run_cfx("methods");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("pixel"), std::string::npos);
+  EXPECT_NE(r.out.find("counterfactual"), std::string::npos);
+  auto j = nlohmann::json::parse(run_cfx("methods --json").out);
+  EXPECT_EQ(j[0]["name"], "pixel");
+  EXPECT_TRUE(j[0]["defaults"].contains("steps"));
+}
+
+TEST(Cli, InfoListsShapeClassesAndBnLayers) {
+  auto r = run_cfx("info " + shipped_model("fashion-mnist-cnn.pt"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("[1, 28, 28]"), std::string::npos);
+  EXPECT_NE(r.out.find("Ankle boot"), std::string::npos);
+  EXPECT_NE(r.out.find("bn4"), std::string::npos);
+  auto j = nlohmann::json::parse(run_cfx("info --json " + shipped_model("fashion-mnist-cnn.pt")).out);
+  EXPECT_EQ(j["bn_layers"].size(), 4u);
+  EXPECT_GT(j["parameters"].get<int64_t>(), 10000);
+}
+
+TEST(Cli, ExplainWritesResultJsonAndImages) {
+  auto dir = cfx::testing::temp_dir("cli_explain");
+  auto r = run_cfx("explain -q --model " + shipped_model("fashion-mnist-cnn.pt") +
+                   " --data fashion-mnist --split test --n 8 --target auto --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(cfx::read_file(dir + "/result.json"));
+  EXPECT_EQ(j["schema_version"], 1);
+  ASSERT_EQ(j["items"].size(), 8u);
+  for (const auto& item : j["items"]) {
+    for (auto key : {"input", "original_class", "original_prob", "target_class",
+                     "counterfactual_class", "target_prob", "valid", "l1", "l2", "l0", "steps",
+                     "seconds", "original", "counterfactual", "diff"})
+      EXPECT_TRUE(item.contains(key)) << key;
+    EXPECT_NE(item["target_class"], item["original_class"]);  // auto = runner-up
+    EXPECT_TRUE(fs::exists(dir + "/" + item["counterfactual"].get<std::string>()));
+    EXPECT_TRUE(fs::exists(dir + "/" + item["diff"].get<std::string>()));
+    EXPECT_TRUE(item["target_class_name"].is_string());
+  }
+  EXPECT_GE(j["summary"]["validity"].get<double>(), 0.9);
+  EXPECT_EQ(j["config"]["method"], "pixel");
+}
+
+TEST(Cli, ExplainIsDeterministic) {
+  auto a = cfx::testing::temp_dir("cli_det_a"), b = cfx::testing::temp_dir("cli_det_b");
+  std::string args = " --model " + shipped_model("fashion-mnist-cnn.pt") +
+                     " --data fashion-mnist --n 3 --steps 40 -q --seed 7 --out ";
+  ASSERT_EQ(run_cfx("explain" + args + a).code, 0);
+  ASSERT_EQ(run_cfx("explain" + args + b).code, 0);
+  for (int i = 0; i < 3; ++i) {
+    char name[64];
+    std::snprintf(name, sizeof name, "/images/%04d_counterfactual.png", i);
+    EXPECT_EQ(cfx::read_file(a + name), cfx::read_file(b + name));
+  }
+}
+
+TEST(Cli, ExplainSingleImageWithNamedTargetAndResize) {
+  auto dir = cfx::testing::temp_dir("cli_single");
+  // A 40x40 grey image: resized to 28x28 with a note.
+  auto img = dir + "/query.png";
+  cfx::write_png(img, torch::rand({1, 40, 40}) * 0.3);
+  auto r = run_cfx("explain --model " + shipped_model("fashion-mnist-cnn.pt") + " --image " + img +
+                   " --target Trouser --out " + dir + "/out");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resized"), std::string::npos);
+  auto j = nlohmann::json::parse(cfx::read_file(dir + "/out/result.json"));
+  EXPECT_EQ(j["items"][0]["target_class"], 1);
+  EXPECT_EQ(j["items"][0]["input"], img);
+}

@@ -1,0 +1,32 @@
+#include <iomanip>
+#include <iostream>
+
+#include "cfx/methods/registry.h"
+#include "commands.h"
+#include "common.h"
+
+namespace cfx::cli {
+
+void add_methods_command(CLI::App& app) {
+  auto* sub = app.add_subcommand("methods", "list the explanation methods and their options");
+  auto* json_flag = sub->add_flag("--json", "print the registry as JSON, with default options");
+  on_selected(sub, [json_flag] {
+    if (json_flag->count()) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& m : method_registry())
+        j.push_back({{"name", m.name},
+                     {"kind", m.kind},
+                     {"description", m.description},
+                     {"paper", m.paper},
+                     {"defaults", m.make(nlohmann::json::object())->config()["options"]}});
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    }
+    for (const auto& m : method_registry())
+      std::cout << std::left << std::setw(10) << m.name << std::setw(16) << m.kind
+                << m.description << "\n";
+    return 0;
+  });
+}
+
+}  // namespace cfx::cli

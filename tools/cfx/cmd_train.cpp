@@ -1,0 +1,112 @@
+#include <iostream>
+
+#include "cfx/core/error.h"
+#include "cfx/core/fs.h"
+#include "cfx/core/seed.h"
+#include "cfx/data/dataset.h"
+#include "cfx/models/checkpoint.h"
+#include "cfx/models/train.h"
+#include "commands.h"
+#include "common.h"
+
+namespace fs = std::filesystem;
+
+namespace cfx::cli {
+
+namespace {
+
+struct TrainClassifierFlags {
+  std::string data = "fashion-mnist";
+  std::string out;
+  ZooOptions zoo;
+  TrainOptions train;
+  int64_t limit = -1;
+  std::string shapes_rule = "shape";
+  int64_t shapes_size = 32;
+  uint64_t data_seed = 0;
+};
+
+
+int train_classifier_main(const TrainClassifierFlags& f, const std::string& cmdline) {
+  CFX_CHECK(!f.out.empty(), "--out is required");
+  auto parent = fs::path(f.out).parent_path();
+  ensure_writable_dir(parent.empty() ? "." : parent.string());
+  DatasetOptions dopt;
+  dopt.seed = f.data_seed;
+  dopt.shapes_rule = f.shapes_rule;
+  dopt.shapes_size = f.shapes_size;
+  dopt.limit = f.limit;
+  dopt.split = "train";
+  Dataset train = load_dataset(f.data, dopt);
+  dopt.split = "test";
+  dopt.limit = -1;
+  Dataset test = load_dataset(f.data, dopt);
+  CFX_CHECK(train.size() > 0, "dataset ", f.data, " has no training items");
+
+  ZooOptions zo = f.zoo;
+  zo.channels = train.images.size(1);
+  zo.height = train.images.size(2);
+  zo.width = train.images.size(3);
+  zo.num_classes = train.num_classes();
+  seed_all(f.train.seed);  // the initial weights are part of what the seed fixes
+  auto net = make_zoo_net(zo);
+  auto [mean, sd] = channel_stats(train.images);
+  std::cerr << "cfx: training " << zo.arch << " on " << f.data << " (" << train.size()
+            << " train, " << test.size() << " test items, " << zo.num_classes << " classes)\n";
+  TrainReport report = train_classifier(*net, train, test, mean, sd, f.train);
+
+  save_module(*net, f.out);
+  nlohmann::json meta = {{"kind", "classifier"},
+                         {"arch", zo.arch},
+                         {"arch_options", zoo_options_to_json(zo)},
+                         {"dataset", f.data},
+                         {"dataset_options",
+                          {{"seed", f.data_seed},
+                           {"limit", f.limit},
+                           {"shapes_rule", f.shapes_rule},
+                           {"shapes_size", f.shapes_size}}},
+                         {"input_shape", {zo.channels, zo.height, zo.width}},
+                         {"classes", train.class_names},
+                         {"mean", mean},
+                         {"std", sd},
+                         {"seed", f.train.seed},
+                         {"train_options", f.train.to_json()},
+                         {"training", report.to_json()},
+                         {"command", cmdline}};
+  write_sidecar(f.out, meta);
+  std::cout << "test accuracy " << report.test_accuracy << " after " << f.train.epochs
+            << " epochs (" << static_cast<int>(report.seconds) << " s)\n"
+            << "wrote " << f.out << " and " << sidecar_path(f.out) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto* train = app.add_subcommand("train", "train the models cfx needs");
+  train->require_subcommand(1);
+  auto* sub = train->add_subcommand("classifier", "train a zoo classifier (cnn, resnet, mlp)");
+  auto f = std::make_shared<TrainClassifierFlags>();
+  sub->add_option("--data", f->data, "dataset: fashion-mnist, mnist, shapes, or a folder");
+  sub->add_option("--arch", f->zoo.arch, "architecture: cnn, resnet or mlp");
+  sub->add_option("--width", f->zoo.width_mult, "channels of the first stage");
+  sub->add_option("--dropout", f->zoo.dropout, "dropout before the last layer");
+  sub->add_option("--epochs", f->train.epochs, "passes over the training set");
+  sub->add_option("--batch-size", f->train.batch_size, "items per step");
+  sub->add_option("--lr", f->train.lr, "peak learning rate (AdamW, warm-up then cosine)");
+  sub->add_option("--weight-decay", f->train.weight_decay, "decoupled weight decay");
+  sub->add_option("--shift", f->train.shift, "augmentation: largest random shift in pixels");
+  sub->add_flag("--flip,!--no-flip", f->train.flip, "augmentation: random horizontal flips");
+  sub->add_flag("--augment,!--no-augment", f->train.augment, "random shifts (and flips)");
+  sub->add_option("--seed", f->train.seed, "seed for initialisation, shuffling, augmentation");
+  sub->add_option("--limit", f->limit, "use at most this many training items (-1: all)");
+  sub->add_option("--shapes-rule", f->shapes_rule, "shapes: class rule");
+  sub->add_option("--shapes-size", f->shapes_size, "shapes: image side");
+  sub->add_option("--data-seed", f->data_seed, "seed of generated datasets (shapes)");
+  sub->add_option("--device", f->train.device, "cpu or cuda");
+  sub->add_option("--out,-o", f->out, "weights file to write (sidecar NAME.json beside it)")
+      ->required();
+  on_selected(sub, [f] { return train_classifier_main(*f, invocation()); });
+}
+
+}  // namespace cfx::cli

@@ -1,0 +1,13 @@
+// One function per subcommand; each adds its subcommand and options to `app`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace cfx::cli {
+
+void add_methods_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_explain_command(CLI::App& app);
+
+}  // namespace cfx::cli

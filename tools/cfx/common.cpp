@@ -1,0 +1,151 @@
+#include "common.h"
+
+#include <sstream>
+
+#include "cfx/core/error.h"
+#include "cfx/eval/metrics.h"
+
+namespace cfx::cli {
+
+namespace {
+std::vector<std::pair<CLI::App*, Action>>& actions() {
+  static std::vector<std::pair<CLI::App*, Action>> a;
+  return a;
+}
+}  // namespace
+
+namespace {
+std::string g_invocation;
+}
+
+const std::string& invocation() { return g_invocation; }
+
+void set_invocation(int argc, char** argv) {
+  g_invocation.clear();
+  for (int i = 0; i < argc; ++i) {
+    std::string a = i == 0 ? "cfx" : argv[i];
+    bool plain = a.find_first_of(" \t'\"$") == std::string::npos && !a.empty();
+    g_invocation += (i ? " " : "") + (plain ? a : "'" + a + "'");
+  }
+}
+
+void on_selected(CLI::App* sub, Action action) { actions().emplace_back(sub, std::move(action)); }
+
+int run_selected() {
+  for (auto& [sub, action] : actions())
+    if (sub->parsed()) {
+      // The deepest parsed subcommand wins: "train classifier" over "train".
+      bool child = false;
+      for (auto& [other, a] : actions())
+        if (other != sub && other->parsed() && other->get_parent() == sub) child = true;
+      if (!child) return action();
+    }
+  fail("no subcommand given; see cfx --help");
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(item);
+  return out;
+}
+
+std::vector<int64_t> parse_ints(const std::string& s, const std::string& flag) {
+  std::vector<int64_t> out;
+  for (const auto& item : split_list(s)) {
+    size_t pos = 0;
+    try {
+      out.push_back(std::stoll(item, &pos));
+    } catch (const std::exception&) {
+      pos = std::string::npos;
+    }
+    CFX_CHECK(pos == item.size() && !item.empty(), flag, ": '", s,
+              "' is not a comma-separated list of integers");
+  }
+  return out;
+}
+
+std::vector<double> parse_doubles(const std::string& s, const std::string& flag) {
+  std::vector<double> out;
+  for (const auto& item : split_list(s)) {
+    size_t pos = 0;
+    try {
+      out.push_back(std::stod(item, &pos));
+    } catch (const std::exception&) {
+      pos = std::string::npos;
+    }
+    CFX_CHECK(pos == item.size() && !item.empty(), flag, ": '", s,
+              "' is not a comma-separated list of numbers");
+  }
+  return out;
+}
+
+void ModelFlags::add(CLI::App* app) {
+  app->add_option("--model,-m", path, "classifier: a cfx checkpoint (.pt + .json) or TorchScript file")
+      ->required();
+  app->add_option("--input-shape", input_shape, "override the model's input shape, C,H,W");
+  app->add_option("--classes", classes, "override class names, comma-separated");
+  app->add_option("--mean", mean, "override input normalisation mean (1 or C values)");
+  app->add_option("--std", std, "override input normalisation std (1 or C values)");
+}
+
+std::shared_ptr<Classifier> ModelFlags::load() const {
+  ClassifierOverrides o;
+  if (!input_shape.empty()) {
+    o.input_shape = parse_ints(input_shape, "--input-shape");
+    CFX_CHECK(o.input_shape.size() == 3 && o.input_shape[0] > 0 && o.input_shape[1] > 0 &&
+                  o.input_shape[2] > 0,
+              "--input-shape must be C,H,W with positive values, got '", input_shape, "'");
+  }
+  if (!classes.empty()) o.class_names = split_list(classes);
+  if (!mean.empty()) o.mean = parse_doubles(mean, "--mean");
+  if (!std.empty()) o.std = parse_doubles(std, "--std");
+  return load_classifier(path, o);
+}
+
+void add_input_flags(CLI::App* app, InputOptions& o) {
+  app->add_option("--image", o.image, "one query image (png/jpg/bmp)");
+  app->add_option("--images", o.images, "a folder of query images");
+  app->add_option("--data", o.data, "dataset: fashion-mnist, mnist, shapes, or root/<class>/ folder");
+  app->add_option("--split", o.split, "dataset split (train or test)");
+  app->add_option("--n", o.n, "number of dataset items");
+  app->add_option("--offset", o.offset, "first dataset item");
+}
+
+torch::Tensor resolve_targets(const std::string& target, Classifier& F,
+                              const torch::Tensor& images) {
+  const int64_t n = images.size(0);
+  if (target == "auto") return runner_up_classes(F, images);
+  int64_t t = -1;
+  const auto& names = F.class_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == target) t = static_cast<int64_t>(i);
+  if (t < 0) {
+    size_t pos = 0;
+    try {
+      t = std::stoll(target, &pos);
+    } catch (const std::exception&) {
+      pos = std::string::npos;
+    }
+    CFX_CHECK(pos == target.size(), "--target '", target,
+              "' is not 'auto', a class index or a class name of this model");
+    CFX_CHECK(t >= 0 && t < F.num_classes(), "--target ", t, " is out of range: the model has ",
+              F.num_classes(), " classes (0..", F.num_classes() - 1, ")");
+  }
+  return torch::full({n}, t, torch::kLong);
+}
+
+nlohmann::json parse_sets(const std::vector<std::string>& sets) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& s : sets) {
+    auto eq = s.find('=');
+    CFX_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", s, "'");
+    std::string key = s.substr(0, eq), value = s.substr(eq + 1);
+    auto parsed = nlohmann::json::parse(value, nullptr, false);
+    j[key] = parsed.is_discarded() ? nlohmann::json(value) : parsed;
+  }
+  return j;
+}
+
+}  // namespace cfx::cli

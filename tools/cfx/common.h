@@ -1,0 +1,57 @@
+// Shared pieces of the cfx subcommands: option groups and their conversions.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cfx/data/inputs.h"
+#include "cfx/models/classifier.h"
+
+namespace cfx::cli {
+
+/// A subcommand's body, run after parsing succeeded. Returns the exit code.
+using Action = std::function<int()>;
+
+/// Registers a subcommand's action to run when it was selected on the command line.
+void on_selected(CLI::App* sub, Action action);
+
+/// The command line as typed (recorded in checkpoints and result.json).
+const std::string& invocation();
+void set_invocation(int argc, char** argv);
+
+/// Runs the action of the subcommand that was parsed (the deepest one).
+int run_selected();
+
+/// Flags that override a model file's metadata.
+struct ModelFlags {
+  std::string path;
+  std::string input_shape;  // "C,H,W"
+  std::string classes;      // "a,b,c"
+  std::string mean, std;    // "0.5" or "0.5,0.5,0.5"
+  void add(CLI::App* app);
+  std::shared_ptr<Classifier> load() const;
+};
+
+/// --image / --images / --data with --split, --n, --offset.
+void add_input_flags(CLI::App* app, InputOptions& o);
+
+/// "1,2,3" -> {1,2,3}; throws cfx::Error naming `flag` on a bad value.
+std::vector<int64_t> parse_ints(const std::string& s, const std::string& flag);
+std::vector<double> parse_doubles(const std::string& s, const std::string& flag);
+std::vector<std::string> split_list(const std::string& s);
+
+/// Parses --target: "auto" (the runner-up class of each image), a class index, or a class
+/// name. Returns [N] int64 targets.
+torch::Tensor resolve_targets(const std::string& target, Classifier& F,
+                              const torch::Tensor& images);
+
+/// Parses repeated --set key=value into a JSON object (values parsed as JSON when they can be,
+/// else kept as strings).
+nlohmann::json parse_sets(const std::vector<std::string>& sets);
+
+}  // namespace cfx::cli
