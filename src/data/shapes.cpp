@@ -158,6 +158,11 @@ void ShapesOptions::validate() const {
   CFX_CHECK(min_radius * double(size) >= 1.0, "shapes option min_radius = ", min_radius,
             " gives objects under 1 pixel at size ", size, "; raise min_radius to at least ",
             1.0 / double(size));
+  // The centre is drawn from [r + 0.5, size - 1.5 - r] (see sample), which must not be empty.
+  const double fit = (double(size) - 2.0) / (2.0 * double(size));
+  CFX_CHECK(max_radius <= fit, "shapes option max_radius = ", max_radius,
+            " leaves no room to place the object in a ", size, "x", size, " image; use at most ",
+            fit);
   check_range("max_rotation", max_rotation, 0.0, 180.0);
   check_range("rotated_above", rotated_above, 0.0, 180.0);
   check_range("colour_jitter", colour_jitter, 0.0, 0.3);

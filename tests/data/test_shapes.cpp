@@ -164,6 +164,7 @@ TEST(Shapes, OptionsAreValidated) {
   EXPECT_NE(bad([](auto& o) { o.min_radius = 0.3, o.max_radius = 0.2; }).find("max_radius"),
             std::string::npos);
   EXPECT_NE(bad([](auto& o) { o.size = 4; }).find("size = 4"), std::string::npos);
+  EXPECT_NE(bad([](auto& o) { o.max_radius = 0.48; }).find("leaves no room"), std::string::npos);
   EXPECT_NE(bad([](auto& o) { o.count = 0; }).find("count = 0"), std::string::npos);
   EXPECT_NE(bad([](auto& o) { o.noise = -1; }).find("noise"), std::string::npos);
   EXPECT_NE(bad([](auto& o) { o.colour_jitter = std::nan(""); }).find("colour_jitter"),
