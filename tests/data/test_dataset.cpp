@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "cfx/core/error.h"
 #include "cfx/data/shapes.h"
