@@ -17,6 +17,10 @@ torch::Tensor read_image(const std::string& path);
 torch::Tensor conform_image(const torch::Tensor& image, const std::vector<int64_t>& shape,
                             const std::string& what);
 
+/// Resizes [C, H, W] float to [C, height, width] (area interpolation per channel), silently.
+/// Throws cfx::Error for a non-positive size or a tensor that is not [C, H, W].
+torch::Tensor resize_image(const torch::Tensor& image, int64_t height, int64_t width);
+
 /// Encodes [C, H, W] (C = 1 or 3, values clamped to [0, 1]) as PNG bytes.
 std::string encode_png(const torch::Tensor& image);
 
