@@ -1,0 +1,76 @@
+// Acceptance: a classifier trained and exported by PyTorch (scripted and traced) is
+// explained by the cfx binary with default settings.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cfx/config.h"
+#include "cfx/core/fs.h"
+#include "cli/cli_runner.h"
+#include "helpers.h"
+
+namespace fs = std::filesystem;
+using cfx::testing::run_cfx;
+
+namespace {
+
+const fs::path kDir = fs::path(CFX_BINARY_DIR) / "test-models" / "torchscript-trained";
+const std::string kScript = std::string(CFX_SOURCE_DIR) + "/scripts/export_torchscript.py";
+
+// Trains (1 epoch on 10k images, seconds) and exports once; reused while newer than the script.
+std::string export_trained() {
+  auto done = kDir / "traced.pt";
+  if (fs::exists(done) && fs::last_write_time(done) >= fs::last_write_time(kScript)) return "";
+  if (std::system(CFX_PYTHON " -c 'import torch' > /dev/null 2>&1") != 0)
+    return std::string("skip: ") + CFX_PYTHON + " cannot import torch";
+  std::string tmp = kDir.string() + ".tmp." + std::to_string(getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  fs::create_directories(kDir);
+  std::string cmd = std::string(CFX_PYTHON) + " " + kScript + " --out " + tmp +
+                    " --epochs 1 --train-size 10000 --threads 1 > " + tmp + "/export.log 2>&1";
+  if (std::system(cmd.c_str()) != 0) return "fail: " + cmd;
+  for (auto name : {"scripted.pt", "reference.pt", "export.log", "traced.pt"})
+    fs::rename(fs::path(tmp) / name, kDir / name);
+  fs::remove_all(tmp);
+  return "";
+}
+
+class CliTorchScript : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto st = export_trained();
+    if (st.rfind("skip: ", 0) == 0) GTEST_SKIP() << st;
+    ASSERT_TRUE(st.empty()) << st;
+    model_ = (kDir / (GetParam() + ".pt")).string();
+  }
+  std::string model_;
+};
+
+}  // namespace
+
+TEST_P(CliTorchScript, InfoListsBatchNormLayers) {
+  auto r = run_cfx("info --json " + model_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["arch"], "torchscript");
+  EXPECT_EQ(j["input_shape"], nlohmann::json({1, 28, 28}));
+  EXPECT_GE(j["bn_layers"].size(), 3u);
+  EXPECT_EQ(j["classes"][9], "Ankle boot");
+}
+
+TEST_P(CliTorchScript, ExplainsHundredTestImagesWithHighValidity) {
+  auto out = cfx::testing::temp_dir("cli_ts_" + GetParam());
+  auto r = run_cfx("explain -q --model " + model_ +
+                   " --data fashion-mnist --split test --n 100 --target auto --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(cfx::read_file(out + "/result.json"));
+  EXPECT_EQ(j["items"].size(), 100u);
+  EXPECT_GE(j["summary"]["validity"].get<double>(), 0.95) << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(ScriptedAndTraced, CliTorchScript,
+                         ::testing::Values("scripted", "traced"),
+                         [](const auto& info) { return info.param; });
