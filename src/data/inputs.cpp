@@ -5,6 +5,7 @@
 
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
+#include "cfx/core/log.h"
 #include "cfx/data/dataset.h"
 #include "cfx/data/image_io.h"
 
@@ -55,14 +56,16 @@ Inputs load_inputs(const InputOptions& o, const std::vector<int64_t>& shape) {
             d.size(), " items)");
   auto idx = torch::arange(o.offset, std::min(d.size(), o.offset + o.n), torch::kLong);
   d = d.select(idx);
-  std::vector<torch::Tensor> imgs;
-  bool same = d.images.size(1) == shape[0] && d.images.size(2) == shape[1] &&
-              d.images.size(3) == shape[2];
-  if (same) {
+  CFX_CHECK(d.images.size(1) == shape[0], "dataset ", o.data, " has ", d.images.size(1),
+            " channel(s) but the model expects ", shape[0]);
+  if (d.images.size(2) == shape[1] && d.images.size(3) == shape[2]) {
     in.images = d.images;
   } else {
-    for (int64_t i = 0; i < d.size(); ++i)
-      imgs.push_back(conform_image(d.images[i], shape, o.data + " images"));
+    notice("resizing " + o.data + " images from " + std::to_string(d.images.size(2)) + "x" +
+           std::to_string(d.images.size(3)) + " to the model's " + std::to_string(shape[1]) +
+           "x" + std::to_string(shape[2]));
+    std::vector<torch::Tensor> imgs;
+    for (int64_t i = 0; i < d.size(); ++i) imgs.push_back(resize_image(d.images[i], shape[1], shape[2]));
     in.images = torch::stack(imgs);
   }
   in.labels = d.labels;

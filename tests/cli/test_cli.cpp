@@ -93,3 +93,45 @@ TEST(Cli, ExplainSingleImageWithNamedTargetAndResize) {
   EXPECT_EQ(j["items"][0]["target_class"], 1);
   EXPECT_EQ(j["items"][0]["input"], img);
 }
+
+TEST(Cli, TrainWritesACheckpointThatInfoAndExplainRead) {
+  auto dir = cfx::testing::temp_dir("cli_train");
+  auto model = dir + "/shapes-mlp.pt";
+  auto r = run_cfx("train classifier -q --data shapes --shapes-size 16 --limit 600 --arch mlp "
+                   "--width 8 --epochs 2 --seed 4 --out " + model);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("test accuracy"), std::string::npos);
+  auto side = nlohmann::json::parse(cfx::read_file(dir + "/shapes-mlp.json"));
+  EXPECT_EQ(side["format"], "cfx-checkpoint");
+  EXPECT_EQ(side["arch"], "mlp");
+  EXPECT_EQ(side["seed"], 4);
+  EXPECT_EQ(side["input_shape"], nlohmann::json({3, 16, 16}));
+  EXPECT_EQ(side["classes"], nlohmann::json({"circle", "square", "triangle"}));
+  EXPECT_NE(side["command"].get<std::string>().find("--seed 4"), std::string::npos);
+  // A model of three shapes learns something in two epochs: better than chance.
+  EXPECT_GT(side["training"]["test_accuracy"].get<double>(), 0.5);
+
+  auto info = run_cfx("info " + model);
+  ASSERT_EQ(info.code, 0) << info.err;
+  EXPECT_NE(info.out.find("batch-norm layers (0)"), std::string::npos);
+
+  auto ex = run_cfx("explain -q --model " + model + " --data shapes --n 4 --steps 50 --out " +
+                    dir + "/out");
+  ASSERT_EQ(ex.code, 0) << ex.err;
+  auto j = nlohmann::json::parse(cfx::read_file(dir + "/out/result.json"));
+  EXPECT_EQ(j["items"].size(), 4u);
+  EXPECT_EQ(j["items"][0]["input"], "shapes:test:0");
+}
+
+TEST(Cli, ExplainReadsAFolderOfImages) {
+  auto dir = cfx::testing::temp_dir("cli_folder");
+  fs::create_directories(dir + "/in");
+  for (int i = 0; i < 3; ++i)
+    cfx::write_png(dir + "/in/img" + std::to_string(i) + ".png", torch::rand({1, 28, 28}));
+  auto r = run_cfx("explain -q --model " + shipped_model("fashion-mnist-cnn.pt") + " --images " +
+                   dir + "/in --steps 30 --out " + dir + "/out");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(cfx::read_file(dir + "/out/result.json"));
+  ASSERT_EQ(j["items"].size(), 3u);
+  EXPECT_EQ(j["items"][2]["input"], dir + "/in/img2.png");
+}
