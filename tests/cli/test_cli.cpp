@@ -96,24 +96,24 @@ TEST(Cli, ExplainSingleImageWithNamedTargetAndResize) {
 
 TEST(Cli, TrainWritesACheckpointThatInfoAndExplainRead) {
   auto dir = cfx::testing::temp_dir("cli_train");
-  auto model = dir + "/shapes-mlp.pt";
-  auto r = run_cfx("train classifier -q --data shapes --shapes-size 16 --limit 600 --arch mlp "
-                   "--width 8 --epochs 2 --seed 4 --out " + model);
+  auto model = dir + "/shapes-cnn.pt";
+  auto r = run_cfx("train classifier -q --data shapes --shapes-size 16 --limit 1000 --arch cnn "
+                   "--width 8 --epochs 4 --batch-size 32 --lr 5e-3 --seed 4 --out " + model);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("test accuracy"), std::string::npos);
-  auto side = nlohmann::json::parse(cfx::read_file(dir + "/shapes-mlp.json"));
+  auto side = nlohmann::json::parse(cfx::read_file(dir + "/shapes-cnn.json"));
   EXPECT_EQ(side["format"], "cfx-checkpoint");
-  EXPECT_EQ(side["arch"], "mlp");
+  EXPECT_EQ(side["arch"], "cnn");
   EXPECT_EQ(side["seed"], 4);
   EXPECT_EQ(side["input_shape"], nlohmann::json({3, 16, 16}));
   EXPECT_EQ(side["classes"], nlohmann::json({"circle", "square", "triangle"}));
   EXPECT_NE(side["command"].get<std::string>().find("--seed 4"), std::string::npos);
-  // A model of three shapes learns something in two epochs: better than chance.
-  EXPECT_GT(side["training"]["test_accuracy"].get<double>(), 0.5);
+  // Well above chance (1/3) after four short epochs on 1000 items (0.61 when written).
+  EXPECT_GT(side["training"]["test_accuracy"].get<double>(), 0.45);
 
   auto info = run_cfx("info " + model);
   ASSERT_EQ(info.code, 0) << info.err;
-  EXPECT_NE(info.out.find("batch-norm layers (0)"), std::string::npos);
+  EXPECT_NE(info.out.find("batch-norm layers (4)"), std::string::npos);
 
   auto ex = run_cfx("explain -q --model " + model + " --data shapes --n 4 --steps 50 --out " +
                     dir + "/out");

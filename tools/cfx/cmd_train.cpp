@@ -2,6 +2,7 @@
 
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
+#include "cfx/core/log.h"
 #include "cfx/core/seed.h"
 #include "cfx/data/dataset.h"
 #include "cfx/models/checkpoint.h"
@@ -51,7 +52,8 @@ int train_classifier_main(const TrainClassifierFlags& f, const std::string& cmdl
   seed_all(f.train.seed);  // the initial weights are part of what the seed fixes
   auto net = make_zoo_net(zo);
   auto [mean, sd] = channel_stats(train.images);
-  std::cerr << "cfx: training " << zo.arch << " on " << f.data << " (" << train.size()
+  if (!quiet())
+    std::cerr << "cfx: training " << zo.arch << " on " << f.data << " (" << train.size()
             << " train, " << test.size() << " test items, " << zo.num_classes << " classes)\n";
   TrainReport report = train_classifier(*net, train, test, mean, sd, f.train);
 

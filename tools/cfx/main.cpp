@@ -33,6 +33,17 @@ int main(int argc, char** argv) {
   cfx::cli::add_explain_command(app);
 
   cfx::cli::set_invocation(argc, argv);
+  // CLI11 would report an unknown command as "a subcommand is required"; name it instead.
+  std::string known;
+  bool is_command = false;
+  for (const auto* sub : app.get_subcommands({})) {
+    known += (known.empty() ? "" : ", ") + sub->get_name();
+    is_command = is_command || (argc > 1 && sub->get_name() == argv[1]);
+  }
+  if (argc > 1 && argv[1][0] != '-' && !is_command) {
+    std::cerr << "cfx: error: unknown command '" << argv[1] << "'; known: " << known << "\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
