@@ -39,9 +39,9 @@ void BM_Method(benchmark::State& state, const std::string& method) {
     auto r = m->run(req);
     benchmark::DoNotOptimize(r.counterfactuals.data_ptr());
   }
-  state.counters["s_per_item"] = benchmark::Counter(
-      static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate |
-                                      benchmark::Counter::kInvert);
+  state.counters["s_per_item"] =
+      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate |
+                                                         benchmark::Counter::kInvert);
 }
 
 }  // namespace

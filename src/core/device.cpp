@@ -16,8 +16,8 @@ torch::Device parse_device(const std::string& name) {
                     name.find_first_not_of("0123456789", 5) == std::string::npos,
                 "unknown device '", name, "': use cpu, cuda or cuda:<index>");
       index = std::stoi(name.substr(5));
-      CFX_CHECK(index < static_cast<int>(torch::cuda::device_count()), "--device ", name,
-                ": only ", torch::cuda::device_count(), " GPU(s) visible");
+      CFX_CHECK(index < static_cast<int>(torch::cuda::device_count()), "--device ", name, ": only ",
+                torch::cuda::device_count(), " GPU(s) visible");
     }
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   }

@@ -62,10 +62,11 @@ Inputs load_inputs(const InputOptions& o, const std::vector<int64_t>& shape) {
     in.images = d.images;
   } else {
     notice("resizing " + o.data + " images from " + std::to_string(d.images.size(2)) + "x" +
-           std::to_string(d.images.size(3)) + " to the model's " + std::to_string(shape[1]) +
-           "x" + std::to_string(shape[2]));
+           std::to_string(d.images.size(3)) + " to the model's " + std::to_string(shape[1]) + "x" +
+           std::to_string(shape[2]));
     std::vector<torch::Tensor> imgs;
-    for (int64_t i = 0; i < d.size(); ++i) imgs.push_back(resize_image(d.images[i], shape[1], shape[2]));
+    for (int64_t i = 0; i < d.size(); ++i)
+      imgs.push_back(resize_image(d.images[i], shape[1], shape[2]));
     in.images = torch::stack(imgs);
   }
   in.labels = d.labels;

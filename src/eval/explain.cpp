@@ -49,8 +49,8 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
   e.config["device"] = request.device.str();
   e.config["batch_size"] = batch_size;
   if (e.result.counterfactuals.defined())
-    e.scores = score_counterfactuals(*request.classifier, request.images,
-                                     e.result.counterfactuals, request.targets);
+    e.scores = score_counterfactuals(*request.classifier, request.images, e.result.counterfactuals,
+                                     request.targets);
   return e;
 }
 

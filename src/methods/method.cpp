@@ -19,9 +19,9 @@ void Request::validate() const {
   auto t = targets.to(torch::kLong);
   if (t.numel()) {
     int64_t lo = t.min().item<int64_t>(), hi = t.max().item<int64_t>();
-    CFX_CHECK(lo >= 0 && hi < classifier->num_classes(), "target class ",
-              (lo < 0 ? lo : hi), " is out of range: the model has ", classifier->num_classes(),
-              " classes (0..", classifier->num_classes() - 1, ")");
+    CFX_CHECK(lo >= 0 && hi < classifier->num_classes(), "target class ", (lo < 0 ? lo : hi),
+              " is out of range: the model has ", classifier->num_classes(), " classes (0..",
+              classifier->num_classes() - 1, ")");
   }
 }
 

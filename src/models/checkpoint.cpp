@@ -67,9 +67,14 @@ void load_module(torch::nn::Module& module, const std::string& path) {
 }
 
 json zoo_options_to_json(const ZooOptions& o) {
-  return {{"arch", o.arch},       {"channels", o.channels},     {"height", o.height},
-          {"width", o.width},     {"num_classes", o.num_classes}, {"width_mult", o.width_mult},
-          {"dropout", o.dropout}, {"head", o.head}};
+  return {{"arch", o.arch},
+          {"channels", o.channels},
+          {"height", o.height},
+          {"width", o.width},
+          {"num_classes", o.num_classes},
+          {"width_mult", o.width_mult},
+          {"dropout", o.dropout},
+          {"head", o.head}};
 }
 
 ZooOptions zoo_options_from_json(const json& j) {
@@ -168,8 +173,8 @@ std::shared_ptr<NativeClassifier> load_native_classifier(const std::string& path
     fail("checkpoint sidecar ", sidecar_path(path), " is invalid: ", e.what());
   }
   if (!overrides.input_shape.empty())
-    CFX_CHECK(overrides.input_shape == info.input_shape, "--input-shape does not match ",
-              path, ", which was trained on [", zo.channels, ",", zo.height, ",", zo.width, "]");
+    CFX_CHECK(overrides.input_shape == info.input_shape, "--input-shape does not match ", path,
+              ", which was trained on [", zo.channels, ",", zo.height, ",", zo.width, "]");
   if (!overrides.class_names.empty()) info.class_names = overrides.class_names;
   if (!overrides.mean.empty()) info.mean = overrides.mean;
   if (!overrides.std.empty()) info.std = overrides.std;

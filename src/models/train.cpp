@@ -22,9 +22,11 @@ void TrainOptions::validate() const {
 }
 
 json TrainOptions::to_json() const {
-  return {{"epochs", epochs},   {"batch_size", batch_size},     {"lr", lr},
-          {"weight_decay", weight_decay}, {"augment", augment}, {"shift", shift},
-          {"flip", flip},       {"seed", seed},                 {"device", device}};
+  return {{"epochs", epochs},   {"batch_size", batch_size},
+          {"lr", lr},           {"weight_decay", weight_decay},
+          {"augment", augment}, {"shift", shift},
+          {"flip", flip},       {"seed", seed},
+          {"device", device}};
 }
 
 json TrainReport::to_json() const {
@@ -56,7 +58,8 @@ torch::Tensor augment_batch(const torch::Tensor& x, const TrainOptions& o) {
     std::vector<torch::Tensor> items;
     items.reserve(x.size(0));
     for (int64_t i = 0; i < x.size(0); ++i)
-      items.push_back(padded[i].slice(1, acc[i][0], acc[i][0] + h).slice(2, acc[i][1], acc[i][1] + w));
+      items.push_back(
+          padded[i].slice(1, acc[i][0], acc[i][0] + h).slice(2, acc[i][1], acc[i][1] + w));
     out = torch::stack(items);
   }
   if (o.flip) {
@@ -132,7 +135,8 @@ TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Datase
       loss_sum += l * idx.size(0);
       correct += logits.argmax(1).eq(y).sum().item<int64_t>();
       char status[64];
-      std::snprintf(status, sizeof status, "loss %.4f", loss_sum / std::min(n, (b + 1) * o.batch_size));
+      std::snprintf(status, sizeof status, "loss %.4f",
+                    loss_sum / std::min(n, (b + 1) * o.batch_size));
       bar.update(b + 1, status);
     }
     report.train_loss = loss_sum / n;
@@ -148,8 +152,7 @@ TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Datase
                              {"test_accuracy", report.test_accuracy}});
   }
   net.eval();
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }
 

@@ -75,7 +75,8 @@ class CnnImpl : public ZooNetImpl {
 
   std::vector<std::pair<std::string, nn::BatchNorm2d>> bn_modules() const override {
     std::vector<std::pair<std::string, nn::BatchNorm2d>> out;
-    for (size_t i = 0; i < bns_.size(); ++i) out.emplace_back("bn" + std::to_string(i + 1), bns_[i]);
+    for (size_t i = 0; i < bns_.size(); ++i)
+      out.emplace_back("bn" + std::to_string(i + 1), bns_[i]);
     return out;
   }
 

@@ -69,8 +69,7 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
       std::string cf = std::string(stem) + "counterfactual.png";
       std::string diff = std::string(stem) + "diff.png";
       write_png((fs::path(out_dir) / cf).string(), r.counterfactuals[i]);
-      write_png((fs::path(out_dir) / diff).string(),
-                signed_diff_image(x[i], r.counterfactuals[i]));
+      write_png((fs::path(out_dir) / diff).string(), signed_diff_image(x[i], r.counterfactuals[i]));
       item["counterfactual"] = cf;
       item["diff"] = diff;
     }

@@ -6,9 +6,9 @@
 namespace cfx::testing {
 
 struct CliRun {
-  int code = -1;        // exit status
-  std::string out;      // stdout
-  std::string err;      // stderr
+  int code = -1;    // exit status
+  std::string out;  // stdout
+  std::string err;  // stderr
 };
 
 /// Runs `cfx <args>` through the shell (args are shell-quoted by the caller).

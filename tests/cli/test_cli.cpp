@@ -40,7 +40,8 @@ TEST(Cli, InfoListsShapeClassesAndBnLayers) {
   EXPECT_NE(r.out.find("[1, 28, 28]"), std::string::npos);
   EXPECT_NE(r.out.find("Ankle boot"), std::string::npos);
   EXPECT_NE(r.out.find("bn4"), std::string::npos);
-  auto j = nlohmann::json::parse(run_cfx("info --json " + shipped_model("fashion-mnist-cnn.pt")).out);
+  auto j =
+      nlohmann::json::parse(run_cfx("info --json " + shipped_model("fashion-mnist-cnn.pt")).out);
   EXPECT_EQ(j["bn_layers"].size(), 4u);
   EXPECT_GT(j["parameters"].get<int64_t>(), 10000);
 }
@@ -97,8 +98,10 @@ TEST(Cli, ExplainSingleImageWithNamedTargetAndResize) {
 TEST(Cli, TrainWritesACheckpointThatInfoAndExplainRead) {
   auto dir = cfx::testing::temp_dir("cli_train");
   auto model = dir + "/shapes-cnn.pt";
-  auto r = run_cfx("train classifier -q --data shapes --shapes-size 16 --limit 1000 --arch cnn "
-                   "--width 8 --epochs 4 --batch-size 32 --lr 5e-3 --seed 4 --out " + model);
+  auto r = run_cfx(
+      "train classifier -q --data shapes --shapes-size 16 --limit 1000 --arch cnn "
+      "--width 8 --epochs 4 --batch-size 32 --lr 5e-3 --seed 4 --out " +
+      model);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("test accuracy"), std::string::npos);
   auto side = nlohmann::json::parse(cfx::read_file(dir + "/shapes-cnn.json"));
@@ -115,8 +118,8 @@ TEST(Cli, TrainWritesACheckpointThatInfoAndExplainRead) {
   ASSERT_EQ(info.code, 0) << info.err;
   EXPECT_NE(info.out.find("batch-norm layers (4)"), std::string::npos);
 
-  auto ex = run_cfx("explain -q --model " + model + " --data shapes --n 4 --steps 50 --out " +
-                    dir + "/out");
+  auto ex = run_cfx("explain -q --model " + model + " --data shapes --n 4 --steps 50 --out " + dir +
+                    "/out");
   ASSERT_EQ(ex.code, 0) << ex.err;
   auto j = nlohmann::json::parse(cfx::read_file(dir + "/out/result.json"));
   EXPECT_EQ(j["items"].size(), 4u);

@@ -43,8 +43,9 @@ TEST(CliErrors, UnknownFlagAndSubcommand) {
 TEST(CliErrors, MissingModelFile) {
   auto dir = cfx::testing::temp_dir("cli_missing");
   expect_user_error(run_cfx("info " + dir + "/nope.pt"), "not found");
-  expect_user_error(run_cfx("explain --model " + dir + "/nope.pt --data fashion-mnist --n 1 --out " + dir),
-                    "not found");
+  expect_user_error(
+      run_cfx("explain --model " + dir + "/nope.pt --data fashion-mnist --n 1 --out " + dir),
+      "not found");
 }
 
 TEST(CliErrors, TextFileAsModel) {
@@ -101,16 +102,16 @@ TEST(CliErrors, UnwritableOutputFolder) {
   auto dir = cfx::testing::temp_dir("cli_unwritable");
   auto file = write(dir, "afile", "x");
   // A folder below a regular file cannot exist, even for root.
-  expect_user_error(run_cfx("explain --model " + model() + " --data fashion-mnist --n 1 --out " +
-                            file + "/sub"),
-                    file);
-  expect_user_error(run_cfx("explain --model " + model() +
-                            " --data fashion-mnist --n 1 --out /proc/cfx-out"),
-                    "/proc/cfx-out");
+  expect_user_error(
+      run_cfx("explain --model " + model() + " --data fashion-mnist --n 1 --out " + file + "/sub"),
+      file);
+  expect_user_error(
+      run_cfx("explain --model " + model() + " --data fashion-mnist --n 1 --out /proc/cfx-out"),
+      "/proc/cfx-out");
 }
 
 TEST(CliErrors, UnknownDataset) {
   auto dir = cfx::testing::temp_dir("cli_data");
-  expect_user_error(
-      run_cfx("explain --model " + model() + " --data imagenet --n 1 --out " + dir), "imagenet");
+  expect_user_error(run_cfx("explain --model " + model() + " --data imagenet --n 1 --out " + dir),
+                    "imagenet");
 }

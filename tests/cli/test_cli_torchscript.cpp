@@ -71,6 +71,5 @@ TEST_P(CliTorchScript, ExplainsHundredTestImagesWithHighValidity) {
   EXPECT_GE(j["summary"]["validity"].get<double>(), 0.95) << r.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(ScriptedAndTraced, CliTorchScript,
-                         ::testing::Values("scripted", "traced"),
+INSTANTIATE_TEST_SUITE_P(ScriptedAndTraced, CliTorchScript, ::testing::Values("scripted", "traced"),
                          [](const auto& info) { return info.param; });

@@ -1,11 +1,15 @@
-// A scratch folder for one test, removed with everything in it when the test ends.
+// Test helpers for the data layer: a scratch folder for one test (removed with everything in
+// it when the test ends) and the message of an expected cfx::Error.
 #pragma once
 
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <string>
+
+#include "cfx/core/error.h"
 
 namespace cfx::test {
 
@@ -33,5 +37,15 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// The message of the cfx::Error that `f` throws, or "(no cfx::Error)".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const cfx::Error& e) {
+    return e.what();
+  }
+  return "(no cfx::Error)";
+}
 
 }  // namespace cfx::test

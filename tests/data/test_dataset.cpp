@@ -13,16 +13,9 @@
 
 namespace {
 
-using cfx::test::TempDir;
+using cfx::test::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const cfx::Error& e) {
-    return e.what();
-  }
-  return "(no cfx::Error)";
-}
+using cfx::test::TempDir;
 
 // Item i has every pixel, label, attribute, mask and factor derived from i.
 cfx::Dataset numbered(int64_t n) {

@@ -11,16 +11,9 @@
 
 namespace {
 
-using cfx::test::TempDir;
+using cfx::test::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const cfx::Error& e) {
-    return e.what();
-  }
-  return "(no cfx::Error)";
-}
+using cfx::test::TempDir;
 
 std::string be32(uint32_t v) {
   std::string s;

@@ -11,16 +11,9 @@
 
 namespace {
 
-using cfx::test::TempDir;
+using cfx::test::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const cfx::Error& e) {
-    return e.what();
-  }
-  return "(no cfx::Error)";
-}
+using cfx::test::TempDir;
 
 void write_bytes(const std::string& path, const std::vector<uchar>& bytes) {
   cfx::write_atomic(path, std::string(bytes.begin(), bytes.end()));

@@ -12,16 +12,9 @@
 
 namespace {
 
-using cfx::test::TempDir;
+using cfx::test::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const cfx::Error& e) {
-    return e.what();
-  }
-  return "(no cfx::Error)";
-}
+using cfx::test::TempDir;
 
 // Column indices of morphometric_attributes.
 enum { kArea, kThickness, kSlant, kWidth, kHeight };

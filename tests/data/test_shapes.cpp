@@ -5,17 +5,11 @@
 
 #include "cfx/core/error.h"
 #include "cfx/data/shapes.h"
+#include "data/temp_dir.h"
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const cfx::Error& e) {
-    return e.what();
-  }
-  return "(no cfx::Error)";
-}
+using cfx::test::error_of;
 
 // Factor columns (shapes_factor_names).
 enum { kShape, kColour, kRadius, kX, kY, kRotation, kBackground };

@@ -58,10 +58,8 @@ int explain_main(const ExplainFlags& f) {
   Explanation e = explain(*method, req, f.batch_size);
   bar.finish();
 
-  nlohmann::json run = {{"command", "explain"},
-                        {"invocation", invocation()},
-                        {"target", f.target},
-                        {"inputs", n}};
+  nlohmann::json run = {
+      {"command", "explain"}, {"invocation", invocation()}, {"target", f.target}, {"inputs", n}};
   auto doc = write_explain_outputs(f.out, *F, in.images, targets, in.sources, e, run);
   const auto& s = doc["summary"];
   std::printf("%lld item(s), validity %.3f, mean target prob %.3f, mean L1 %.4f, %.3f s/item\n",

@@ -23,8 +23,8 @@ void add_methods_command(CLI::App& app) {
       return 0;
     }
     for (const auto& m : method_registry())
-      std::cout << std::left << std::setw(10) << m.name << std::setw(16) << m.kind
-                << m.description << "\n";
+      std::cout << std::left << std::setw(10) << m.name << std::setw(16) << m.kind << m.description
+                << "\n";
     return 0;
   });
 }

@@ -27,7 +27,6 @@ struct TrainClassifierFlags {
   uint64_t data_seed = 0;
 };
 
-
 int train_classifier_main(const TrainClassifierFlags& f, const std::string& cmdline) {
   CFX_CHECK(!f.out.empty(), "--out is required");
   auto parent = fs::path(f.out).parent_path();
@@ -54,7 +53,7 @@ int train_classifier_main(const TrainClassifierFlags& f, const std::string& cmdl
   auto [mean, sd] = channel_stats(train.images);
   if (!quiet())
     std::cerr << "cfx: training " << zo.arch << " on " << f.data << " (" << train.size()
-            << " train, " << test.size() << " test items, " << zo.num_classes << " classes)\n";
+              << " train, " << test.size() << " test items, " << zo.num_classes << " classes)\n";
   TrainReport report = train_classifier(*net, train, test, mean, sd, f.train);
 
   save_module(*net, f.out);

@@ -82,7 +82,8 @@ std::vector<double> parse_doubles(const std::string& s, const std::string& flag)
 }
 
 void ModelFlags::add(CLI::App* app) {
-  app->add_option("--model,-m", path, "classifier: a cfx checkpoint (.pt + .json) or TorchScript file")
+  app->add_option("--model,-m", path,
+                  "classifier: a cfx checkpoint (.pt + .json) or TorchScript file")
       ->required();
   app->add_option("--input-shape", input_shape, "override the model's input shape, C,H,W");
   app->add_option("--classes", classes, "override class names, comma-separated");
@@ -107,7 +108,8 @@ std::shared_ptr<Classifier> ModelFlags::load() const {
 void add_input_flags(CLI::App* app, InputOptions& o) {
   app->add_option("--image", o.image, "one query image (png/jpg/bmp)");
   app->add_option("--images", o.images, "a folder of query images");
-  app->add_option("--data", o.data, "dataset: fashion-mnist, mnist, shapes, or root/<class>/ folder");
+  app->add_option("--data", o.data,
+                  "dataset: fashion-mnist, mnist, shapes, or root/<class>/ folder");
   app->add_option("--split", o.split, "dataset split (train or test)");
   app->add_option("--n", o.n, "number of dataset items");
   app->add_option("--offset", o.offset, "first dataset item");

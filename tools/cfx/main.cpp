@@ -1,7 +1,6 @@
 // cfx: a thin command line over the library. Parsing and exit codes live here; each
 // subcommand is one cmd_*.cpp file.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cfx/config.h"

@@ -40,15 +40,15 @@ template <class... A>
 }  // namespace cfx
 
 /// User-error check: throws cfx::Error(message...) when `cond` is false.
-#define CFX_CHECK(cond, ...)           \
-  do {                                 \
+#define CFX_CHECK(cond, ...)               \
+  do {                                     \
     if (!(cond)) ::cfx::fail(__VA_ARGS__); \
   } while (0)
 
 /// Internal invariant: a violation is a bug in cfx, not a user mistake.
-#define CFX_ASSERT(cond)                                                              \
-  do {                                                                                \
-    if (!(cond))                                                                      \
-      throw std::logic_error(::cfx::str("internal invariant failed: ", #cond, " at ", \
-                                        __FILE__, ":", __LINE__));                    \
+#define CFX_ASSERT(cond)                                                                      \
+  do {                                                                                        \
+    if (!(cond))                                                                              \
+      throw std::logic_error(                                                                 \
+          ::cfx::str("internal invariant failed: ", #cond, " at ", __FILE__, ":", __LINE__)); \
   } while (0)

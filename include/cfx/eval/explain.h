@@ -8,9 +8,9 @@
 namespace cfx {
 
 struct Explanation {
-  Result result;               // what the method produced
-  CounterfactualScores scores; // per-item metrics; empty for saliency-only methods
-  nlohmann::json config;       // method config plus seed and device
+  Result result;                // what the method produced
+  CounterfactualScores scores;  // per-item metrics; empty for saliency-only methods
+  nlohmann::json config;        // method config plus seed and device
 };
 
 /// Runs `method` on `request` in chunks of at most `batch_size` items (each chunk one

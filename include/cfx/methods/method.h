@@ -2,11 +2,11 @@
 // returns a Result. Methods are created by name from the registry (registry.h).
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -36,7 +36,7 @@ struct Result {
   torch::Tensor converged;        // [N] bool: the item met its stopping criterion
   std::vector<std::vector<float>> target_prob_trace;  // per item: p_target after each step
   std::vector<std::vector<float>> loss_trace;         // per item: loss at each step
-  double seconds = 0;             // wall time of run()
+  double seconds = 0;                                 // wall time of run()
 };
 
 class Method {

@@ -1,9 +1,8 @@
 // The method registry: name -> factory. `cfx methods` prints it.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -3,9 +3,8 @@
 // training metrics and cfx version, so a model file explains itself.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cfx/models/classifier.h"

@@ -21,9 +21,9 @@ struct BNLayer {
 
 /// Everything one forward pass can report.
 struct Capture {
-  torch::Tensor logits;                          // [N, num_classes]
-  std::map<std::string, torch::Tensor> features; // requested layer name -> activation [N, ...]
-  std::map<std::string, torch::Tensor> bn_inputs;// BN layer name -> its input [N, C, ...]
+  torch::Tensor logits;                            // [N, num_classes]
+  std::map<std::string, torch::Tensor> features;   // requested layer name -> activation [N, ...]
+  std::map<std::string, torch::Tensor> bn_inputs;  // BN layer name -> its input [N, C, ...]
 };
 
 /// Static description of a classifier (from a checkpoint sidecar, cfx.json or flags).
@@ -82,7 +82,7 @@ class Classifier {
 
 /// Flags that override a model file's own metadata (unset fields leave it alone).
 struct ClassifierOverrides {
-  std::vector<int64_t> input_shape;      // {C, H, W}
+  std::vector<int64_t> input_shape;  // {C, H, W}
   std::vector<std::string> class_names;
   std::vector<double> mean;
   std::vector<double> std;

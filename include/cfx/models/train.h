@@ -1,9 +1,8 @@
 // Supervised training of zoo classifiers (`cfx train classifier`).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cfx/data/dataset.h"

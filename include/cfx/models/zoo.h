@@ -32,14 +32,14 @@ struct Tap {
 
 /// Architecture hyperparameters shared by the zoo networks.
 struct ZooOptions {
-  std::string arch = "cnn";      // "cnn", "resnet" or "mlp"
-  int64_t channels = 1;          // input channels
-  int64_t height = 28;           // input height
-  int64_t width = 28;            // input width
-  int64_t num_classes = 10;      // output logits
-  int64_t width_mult = 32;       // channels of the first stage (cnn, resnet); hidden/8 for mlp
-  double dropout = 0.25;         // dropout before the last layer (training only)
-  std::string head = "linear";   // output head; "linear" (others come with DUQ / loss heads)
+  std::string arch = "cnn";     // "cnn", "resnet" or "mlp"
+  int64_t channels = 1;         // input channels
+  int64_t height = 28;          // input height
+  int64_t width = 28;           // input width
+  int64_t num_classes = 10;     // output logits
+  int64_t width_mult = 32;      // channels of the first stage (cnn, resnet); hidden/8 for mlp
+  double dropout = 0.25;        // dropout before the last layer (training only)
+  std::string head = "linear";  // output head; "linear" (others come with DUQ / loss heads)
 
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;

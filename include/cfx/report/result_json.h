@@ -5,7 +5,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -20,7 +19,7 @@ constexpr int kResultSchemaVersion = 1;
 /// "dataset:split:index"). Returns the JSON written. Every file is written atomically.
 nlohmann::json write_explain_outputs(const std::string& out_dir, const Classifier& F,
                                      const torch::Tensor& images, const torch::Tensor& targets,
-                                     const std::vector<std::string>& inputs,
-                                     const Explanation& e, const nlohmann::json& run_info);
+                                     const std::vector<std::string>& inputs, const Explanation& e,
+                                     const nlohmann::json& run_info);
 
 }  // namespace cfx

@@ -13,8 +13,8 @@ namespace cfx {
 void InversionOptions::validate() const {
   CFX_CHECK(steps >= 1 && steps <= 1000000, "invalid steps: ", steps, " (use >= 1)");
   CFX_CHECK(lr > 0 && std::isfinite(lr), "invalid lr: ", lr, " (use > 0)");
-  for (auto [name, v] : {std::pair<const char*, double>{"validity", validity},
-                         {"l1", l1}, {"l2", l2}, {"tv", tv}})
+  for (auto [name, v] :
+       {std::pair<const char*, double>{"validity", validity}, {"l1", l1}, {"l2", l2}, {"tv", tv}})
     CFX_CHECK(v >= 0 && std::isfinite(v), "invalid ", name, " weight: ", v, " (use >= 0)");
   CFX_CHECK(confidence > 0 && confidence < 1, "invalid confidence: ", confidence,
             " (use a probability in (0, 1))");
@@ -23,7 +23,7 @@ void InversionOptions::validate() const {
 }
 
 json InversionOptions::to_json() const {
-  return {{"steps", steps}, {"lr", lr}, {"validity", validity}, {"l1", l1},
+  return {{"steps", steps}, {"lr", lr}, {"validity", validity},     {"l1", l1},
           {"l2", l2},       {"tv", tv}, {"confidence", confidence}, {"param", param}};
 }
 
@@ -52,7 +52,9 @@ PixelInversion::PixelInversion(InversionOptions options) : options_(std::move(op
   options_.validate();
 }
 
-json PixelInversion::config() const { return {{"method", name()}, {"options", options_.to_json()}}; }
+json PixelInversion::config() const {
+  return {{"method", name()}, {"options", options_.to_json()}};
+}
 
 Result PixelInversion::run(const Request& req) {
   req.validate();
@@ -69,7 +71,9 @@ Result PixelInversion::run(const Request& req) {
   constexpr double eps = 1e-3;
   auto param = o.param == "sigmoid" ? torch::logit(x0.clamp(eps, 1 - eps)) : x0.clone();
   param.set_requires_grad(true);
-  auto image_of = [&](const torch::Tensor& p) { return o.param == "sigmoid" ? torch::sigmoid(p) : p; };
+  auto image_of = [&](const torch::Tensor& p) {
+    return o.param == "sigmoid" ? torch::sigmoid(p) : p;
+  };
   torch::optim::Adam opt({param}, torch::optim::AdamOptions(o.lr));
 
   Result res;
@@ -78,7 +82,7 @@ Result PixelInversion::run(const Request& req) {
   res.target_prob_trace.assign(n, {});
   res.loss_trace.assign(n, {});
   auto active = torch::ones({n}, torch::kBool);  // CPU bookkeeping
-  auto frozen = torch::zeros_like(x0);          // x̄ of items that have stopped
+  auto frozen = torch::zeros_like(x0);           // x̄ of items that have stopped
 
   for (int64_t step = 0; step <= o.steps; ++step) {
     auto idx = active.nonzero().flatten();
