@@ -24,6 +24,9 @@ struct Capture {
   torch::Tensor logits;                            // [N, num_classes]
   std::map<std::string, torch::Tensor> features;   // requested layer name -> activation [N, ...]
   std::map<std::string, torch::Tensor> bn_inputs;  // BN layer name -> its input [N, C, ...]
+  // Auxiliary heads (METHODS.md §1, manifold consistency), filled when the model has them:
+  torch::Tensor duq;            // [N, num_classes] DUQ kernel values K_c(x) in (0, 1]
+  torch::Tensor loss_estimate;  // [N] the loss-estimator head's predicted loss ŝ(x)
 };
 
 /// Static description of a classifier (from a checkpoint sidecar, cfx.json or flags).
@@ -56,6 +59,13 @@ class Classifier {
 
   /// Batch-norm layers in forward order (empty if none).
   virtual std::vector<BNLayer> bn_layers() const = 0;
+
+  /// Whether capture() fills the auxiliary head `name`: "duq" (Capture::duq) or "loss"
+  /// (Capture::loss_estimate). Models trained without such a head return false.
+  virtual bool has_head(const std::string& name) const {
+    (void)name;
+    return false;
+  }
 
   virtual int64_t num_parameters() const = 0;
 
