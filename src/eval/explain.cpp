@@ -18,7 +18,7 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
   request.validate();
   const int64_t n = request.images.size(0);
   Explanation e;
-  std::vector<torch::Tensor> cfs, sal, steps, conv;
+  std::vector<torch::Tensor> cfs, sal, steps, conv, stages, psnrs;
   for (int64_t i = 0; i < n; i += batch_size) {
     int64_t j = std::min(n, i + batch_size);
     Request chunk = request;
@@ -36,6 +36,8 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
     sal.push_back(r.saliency);
     steps.push_back(r.steps);
     conv.push_back(r.converged);
+    stages.push_back(r.stage_images);
+    psnrs.push_back(r.prior_psnr);
     for (auto& t : r.target_prob_trace) e.result.target_prob_trace.push_back(std::move(t));
     for (auto& t : r.loss_trace) e.result.loss_trace.push_back(std::move(t));
     e.result.seconds += r.seconds;
@@ -44,6 +46,8 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
   e.result.saliency = cat_defined(sal);
   e.result.steps = cat_defined(steps);
   e.result.converged = cat_defined(conv);
+  e.result.stage_images = cat_defined(stages);
+  e.result.prior_psnr = cat_defined(psnrs);
   e.config = method.config();
   e.config["seed"] = request.seed;
   e.config["device"] = request.device.str();

@@ -8,13 +8,26 @@ namespace cfx {
 // One explicit list rather than self-registering statics: a static library drops object
 // files nothing references, and with them their registrations.
 const std::vector<MethodInfo>& method_registry() {
+  auto inversion = [](const std::string& preset) {
+    return [preset](const nlohmann::json& j) -> std::unique_ptr<Method> {
+      return std::make_unique<Inversion>(preset, InversionOptions::from_json(j, preset));
+    };
+  };
   static const std::vector<MethodInfo> registry = {
       {"pixel", "counterfactual",
        "vanilla inversion: free pixels, cross-entropy to the target + L1 + total variation",
-       "Wachter et al. style baseline (METHODS.md §1)",
-       [](const nlohmann::json& j) {
-         return std::make_unique<PixelInversion>(InversionOptions::from_json(j));
-       }},
+       "Wachter et al. style baseline (METHODS.md §1)", inversion("pixel")},
+      {"deepinv", "counterfactual", "pixel inversion + DeepInversion's batch-norm statistics prior",
+       "DeepInversion baseline (METHODS.md §1)", inversion("deepinv")},
+      {"dip", "counterfactual",
+       "deep image prior: an untrained U-Net fitted to the query, then optimised + L1",
+       "DIP counterfactuals baseline (METHODS.md §1)", inversion("dip")},
+      {"dip-aux", "counterfactual",
+       "deep image prior + the classifier's auxiliary loss estimator (needs --head loss)",
+       "Using Deep Image Priors to Generate Counterfactual Explanations", inversion("dip-aux")},
+      {"disc", "counterfactual",
+       "DISC: DIP (or INR) prior + feature and manifold consistency, progressive stages",
+       "Designing Counterfactual Generators using Deep Model Inversion", inversion("disc")},
   };
   return registry;
 }

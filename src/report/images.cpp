@@ -10,4 +10,14 @@ torch::Tensor signed_diff_image(const torch::Tensor& x, const torch::Tensor& xcf
   return torch::stack({1 - neg, 1 - d.abs(), 1 - pos});
 }
 
+torch::Tensor image_strip(const std::vector<torch::Tensor>& images) {
+  std::vector<torch::Tensor> parts;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto& im = images[i];
+    if (i) parts.push_back(torch::ones({im.size(0), im.size(1), 1}, im.options()));
+    parts.push_back(im);
+  }
+  return torch::cat(parts, 2);
+}
+
 }  // namespace cfx

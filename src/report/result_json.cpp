@@ -73,6 +73,14 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
       item["counterfactual"] = cf;
       item["diff"] = diff;
     }
+    if (r.stage_images.defined()) {
+      std::vector<torch::Tensor> strip{x[i]};
+      for (int64_t k = 0; k < r.stage_images.size(1); ++k) strip.push_back(r.stage_images[i][k]);
+      std::string st = std::string(stem) + "stages.png";
+      write_png((fs::path(out_dir) / st).string(), image_strip(strip));
+      item["stages"] = st;
+    }
+    if (r.prior_psnr.defined()) item["prior_psnr"] = r.prior_psnr[i].item<double>();
     if (i < static_cast<int64_t>(r.target_prob_trace.size()))
       item["trace"] = {{"target_prob", r.target_prob_trace[i]}, {"loss", r.loss_trace[i]}};
     items.push_back(std::move(item));
@@ -82,6 +90,7 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
                   {"seconds_per_item", n ? r.seconds / n : 0.0},
                   {"mean_steps", r.steps.defined() ? mean_of(r.steps) : 0.0},
                   {"converged_rate", r.converged.defined() ? mean_of(r.converged) : 0.0}};
+  if (r.prior_psnr.defined()) summary["mean_prior_psnr"] = mean_of(r.prior_psnr);
   if (s.valid.defined()) {
     summary["validity"] = mean_of(s.valid);
     summary["mean_target_prob"] = mean_of(s.target_prob);

@@ -1,7 +1,9 @@
 #include "cli/cli_runner.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +40,14 @@ CliRun run_cfx(const std::string& args) {
 
 std::string shipped_model(const std::string& name) {
   return std::string(CFX_SOURCE_DIR) + "/models/" + name;
+}
+
+void expect_user_error(const CliRun& r, const std::string& needle) {
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("cfx: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.find("Exception raised from"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
 }
 
 }  // namespace cfx::testing

@@ -14,6 +14,10 @@ struct CliRun {
 /// Runs `cfx <args>` through the shell (args are shell-quoted by the caller).
 CliRun run_cfx(const std::string& args);
 
+/// Checks DESIGN.md's error rule: exit code 2 and exactly one line "cfx: error: ..." that
+/// contains `needle` (no torch backtrace).
+void expect_user_error(const CliRun& r, const std::string& needle);
+
 /// A shipped model file, e.g. shipped_model("fashion-mnist-cnn.pt").
 std::string shipped_model(const std::string& name);
 

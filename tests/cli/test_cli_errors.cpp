@@ -10,20 +10,12 @@
 #include "cli/cli_runner.h"
 #include "helpers.h"
 
+using cfx::testing::expect_user_error;
 using cfx::testing::run_cfx;
 using cfx::testing::shipped_model;
 namespace fs = std::filesystem;
 
 namespace {
-
-void expect_user_error(const cfx::testing::CliRun& r, const std::string& needle) {
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_EQ(r.err.rfind("cfx: error: ", 0), 0u) << r.err;
-  // One line, no torch backtrace.
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_EQ(r.err.find("Exception raised from"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
-}
 
 std::string model() { return shipped_model("fashion-mnist-cnn.pt"); }
 

@@ -71,5 +71,24 @@ TEST_P(CliTorchScript, ExplainsHundredTestImagesWithHighValidity) {
   EXPECT_GE(j["summary"]["validity"].get<double>(), 0.95) << r.out;
 }
 
+// The deep-inversion presets work through the graph instrumentation: the BN prior and the
+// feature term read the TorchScript model's captured activations.
+TEST_P(CliTorchScript, DeepinvAndDiscRunOnTorchScriptModels) {
+  for (std::string method : {"deepinv", "disc"}) {
+    auto out = cfx::testing::temp_dir("cli_ts_" + method + GetParam());
+    auto r = run_cfx("explain -q --model " + model_ + " --method " + method +
+                     " --data fashion-mnist --split test --n 4 --target auto --set fit_steps=200" +
+                     " --out " + out);
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(cfx::read_file(out + "/result.json"));
+    EXPECT_EQ(j["config"]["method"], method);
+    EXPECT_GE(j["summary"]["validity"].get<double>(), 0.75) << method << " " << r.out;
+    if (method == "disc") {
+      EXPECT_TRUE(fs::exists(fs::path(out) / j["items"][0]["stages"].get<std::string>()));
+      EXPECT_GT(j["items"][0]["prior_psnr"].get<double>(), 20.0);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(ScriptedAndTraced, CliTorchScript, ::testing::Values("scripted", "traced"),
                          [](const auto& info) { return info.param; });

@@ -23,7 +23,7 @@ Request toy_request(int64_t n, uint64_t seed = 0) {
 
 TEST(Pixel, ReachesTargetsForABatchWithPerItemTargets) {
   auto req = toy_request(12);
-  PixelInversion m({});
+  Inversion m("pixel", {});
   auto e = explain(m, req);
   EXPECT_GE(e.scores.valid.to(torch::kFloat).mean().item<double>(), 0.9);
   // Proximity: the counterfactual changes the image, but not beyond recognition.
@@ -37,9 +37,9 @@ TEST(Pixel, FinishedItemsStopChanging) {
   auto req = toy_request(8);
   InversionOptions o;
   o.steps = 150;
-  auto short_run = PixelInversion(o).run(req);
+  auto short_run = Inversion("pixel", o).run(req);
   o.steps = 400;
-  auto long_run = PixelInversion(o).run(req);
+  auto long_run = Inversion("pixel", o).run(req);
   int64_t checked = 0;
   for (int64_t i = 0; i < 8; ++i) {
     if (!short_run.converged[i].item<bool>()) continue;
@@ -58,7 +58,7 @@ TEST(Pixel, FinishedItemsStopChanging) {
 
 TEST(Pixel, ResultOfAnItemDoesNotDependOnItsBatch) {
   auto req = toy_request(6);
-  PixelInversion m({});
+  Inversion m("pixel", {});
   auto all = m.run(req);
   Request one = req;
   one.images = req.images.slice(0, 2, 3);
@@ -70,16 +70,16 @@ TEST(Pixel, ResultOfAnItemDoesNotDependOnItsBatch) {
 
 TEST(Pixel, SameSeedSameOutput) {
   auto req = toy_request(4, 5);
-  auto a = PixelInversion({}).run(req), b = PixelInversion({}).run(req);
+  auto a = Inversion("pixel", {}).run(req), b = Inversion("pixel", {}).run(req);
   EXPECT_TRUE(torch::equal(a.counterfactuals, b.counterfactuals));
 }
 
 TEST(Pixel, SigmoidParameterisationAlsoWorks) {
   auto req = toy_request(6);
   InversionOptions o;
-  o.param = "sigmoid";
+  o.prior.param = "sigmoid";
   o.lr = 0.1;
-  PixelInversion m(o);
+  Inversion m("pixel", o);
   auto e = explain(m, req);
   EXPECT_GE(e.scores.valid.to(torch::kFloat).mean().item<double>(), 0.8);
 }
@@ -92,7 +92,7 @@ TEST(Pixel, HigherL1WeightGivesCloserCounterfactuals) {
   hi.l1 = 8.0;
   hi.tv = 0.0;
   lo.confidence = hi.confidence = 0.9;
-  PixelInversion a(lo), b(hi);
+  Inversion a("pixel", lo), b("pixel", hi);
   auto ea = explain(a, req), eb = explain(b, req);
   EXPECT_LT(eb.scores.l1.mean().item<double>(), ea.scores.l1.mean().item<double>());
 }
@@ -111,7 +111,7 @@ TEST(Pixel, OptionsAreValidatedAndRoundTrip) {
 
 TEST(Pixel, RequestValidationCatchesBadInput) {
   auto req = toy_request(2);
-  PixelInversion m({});
+  Inversion m("pixel", {});
   auto bad = req;
   bad.targets = torch::tensor({0, 3}, torch::kLong);
   EXPECT_THROW(m.run(bad), Error);

@@ -9,5 +9,8 @@ void add_methods_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
+/// `train autoencoder`; needs add_train_command first.
+void add_train_autoencoder_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace cfx::cli

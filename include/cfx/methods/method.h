@@ -34,6 +34,8 @@ struct Result {
   torch::Tensor saliency;         // [N, 1, H, W] on CPU; undefined for counterfactual methods
   torch::Tensor steps;            // [N] int64: optimisation steps each item took
   torch::Tensor converged;        // [N] bool: the item met its stopping criterion
+  torch::Tensor stage_images;     // [N, S, C, H, W]: x̄ as each progressive stage was reached
+  torch::Tensor prior_psnr;       // [N] float: PSNR (dB) of the fitted image prior against x
   std::vector<std::vector<float>> target_prob_trace;  // per item: p_target after each step
   std::vector<std::vector<float>> loss_trace;         // per item: loss at each step
   double seconds = 0;                                 // wall time of run()

@@ -1,0 +1,252 @@
+// The inversion engine's pieces (per-item Adam, priors, loss terms, schedule) and the
+// presets deepinv, dip, dip-aux and disc on a small classifier.
+#include <gtest/gtest.h>
+
+#include "cfx/core/error.h"
+#include "cfx/eval/explain.h"
+#include "cfx/methods/inversion/batched_adam.h"
+#include "cfx/methods/inversion/inversion.h"
+#include "cfx/methods/inversion/terms.h"
+#include "cfx/methods/registry.h"
+#include "helpers.h"
+
+using namespace cfx;
+
+namespace {
+
+Request toy_request(int64_t n, const std::string& arch = "cnn") {
+  Request r;
+  r.classifier = cfx::testing::toy_classifier(arch);
+  r.images = cfx::testing::toy_dataset(n, 21).images;
+  r.targets = (r.classifier->predict_proba(r.images).argmax(1) + 1) % 3;
+  return r;
+}
+
+double validity(const Explanation& e) {
+  return e.scores.valid.to(torch::kFloat).mean().item<double>();
+}
+
+InversionOptions quick(const std::string& preset) {
+  auto o = InversionOptions::preset(preset);
+  o.fit_steps = 300;
+  return o;
+}
+
+}  // namespace
+
+TEST(BatchedAdam, MatchesTorchAdamAndLeavesOtherRowsAlone) {
+  auto target = torch::randn({4, 3});
+  auto p0 = torch::zeros({4, 3});
+  BatchedAdam mine({p0.clone()}, {0.1});
+  auto ref = p0.clone().set_requires_grad(true);
+  torch::optim::Adam adam({ref}, torch::optim::AdamOptions(0.1));
+  auto rows = torch::tensor({0, 2}, torch::kLong);
+  for (int k = 0; k < 5; ++k) {
+    auto g = mine.gather(rows);
+    (g[0] - target.index_select(0, rows)).pow(2).sum().backward();
+    mine.step(rows, g);
+    adam.zero_grad();
+    (ref - target).pow(2).sum().backward();
+    adam.step();
+  }
+  auto p = mine.params()[0];
+  EXPECT_TRUE(torch::allclose(p.index_select(0, rows), ref.detach().index_select(0, rows), 1e-5));
+  EXPECT_TRUE(torch::equal(p[1], torch::zeros({3})));
+  EXPECT_TRUE(torch::equal(p[3], torch::zeros({3})));
+}
+
+TEST(BatchedAdam, KeepMaskFreezesRows) {
+  BatchedAdam a({torch::zeros({3, 2})}, {0.5});
+  auto idx = torch::arange(3, torch::kLong);
+  auto g = a.gather(idx);
+  g[0].sum().backward();
+  a.step(idx, g, torch::tensor({true, false, true}));
+  EXPECT_NE(a.params()[0][0][0].item<float>(), 0.f);
+  EXPECT_EQ(a.params()[0][1][0].item<float>(), 0.f);
+}
+
+TEST(Priors, PixelReproducesTheQueryExactly) {
+  auto x = cfx::testing::toy_dataset(3, 4).images;
+  for (const char* param : {"clamp", "sigmoid"}) {
+    PriorOptions o;
+    o.param = param;
+    auto prior = make_prior(o);
+    auto p = prior->init(x);
+    auto r = prior->render(p, torch::arange(3, torch::kLong));
+    EXPECT_FALSE(prior->needs_fit());
+    EXPECT_TRUE(torch::allclose(r, x, 0, 2e-3)) << param;
+  }
+}
+
+// A fitted DIP or INR prior reproduces the query (the search starts from x, not from noise).
+TEST(Priors, FittedDipAndInrReproduceTheQuery) {
+  auto req = toy_request(4);
+  for (const char* prior : {"dip", "inr"}) {
+    auto o = InversionOptions::preset("dip");
+    o.prior.prior = prior;
+    o.fit_steps = 600;
+    o.fit_psnr = 28;
+    o.steps = 1;
+    o.validity = 0;  // no search: the result is the fitted image
+    o.l1 = 0;
+    auto r = Inversion("dip", o).run(req);
+    EXPECT_GE(r.prior_psnr.min().item<float>(), 24.f) << prior;
+    auto err = (r.counterfactuals - req.images).abs().mean().item<double>();
+    EXPECT_LT(err, 0.04) << prior;
+  }
+}
+
+TEST(Terms, FeatureConsistencyIsZeroAtTheQueryAndGrowsWithChange) {
+  auto F = cfx::testing::toy_classifier("cnn");
+  auto x = cfx::testing::toy_dataset(2, 5).images;
+  auto ref = F->capture(x, {"stage1"}, false).features;
+  auto same = feature_consistency(F->capture(x, {"stage1"}, false).features, ref);
+  auto other = feature_consistency(F->capture(x.flip({3}), {"stage1"}, false).features, ref);
+  EXPECT_LT(same.abs().max().item<float>(), 1e-6);
+  EXPECT_GT(other.min().item<float>(), 0.05);
+}
+
+// DeepInversion's prior: optimising it alone moves the BN-input statistics toward the
+// running statistics.
+TEST(Terms, BnPriorDrivesStatisticsTowardTheRunningOnes) {
+  auto F = cfx::testing::toy_classifier("cnn");
+  auto layers = F->bn_layers();
+  ASSERT_FALSE(layers.empty());
+  auto x = (torch::rand({2, 1, 12, 12}) * 0.2 + 0.8).set_requires_grad(true);
+  auto bn_of = [&](const torch::Tensor& t) {
+    return bn_statistics_prior(F->capture(t, {}, true).bn_inputs, layers);
+  };
+  auto before = bn_of(x).detach();
+  torch::optim::Adam opt({x}, torch::optim::AdamOptions(0.02));
+  for (int k = 0; k < 100; ++k) {
+    opt.zero_grad();
+    bn_of(x).sum().backward();
+    opt.step();
+  }
+  auto after = bn_of(x).detach();
+  EXPECT_LT(after.max().item<float>(), 0.5 * before.min().item<float>());
+}
+
+TEST(Terms, ValidityHingeStopsPushingAtTheStageProbability) {
+  auto logp = torch::log(torch::tensor({{0.2, 0.8}, {0.6, 0.4}}));
+  auto t = torch::tensor({0, 0}, torch::kLong);
+  auto h = validity_hinge(logp, t, torch::tensor({0.5, 0.5}));
+  EXPECT_NEAR(h[0].item<float>(), std::log(0.5 / 0.2), 1e-5);
+  EXPECT_EQ(h[1].item<float>(), 0.f);
+}
+
+TEST(Terms, LowpassGradientKeepsValuesAndAveragesGradients) {
+  auto x = torch::rand({1, 1, 8, 8}, torch::requires_grad());
+  auto y = lowpass_gradient(x, 4);
+  EXPECT_TRUE(torch::equal(y, x));
+  (y * torch::rand({1, 1, 8, 8})).sum().backward();
+  auto g = x.grad();
+  // Constant within each 4x4 block, different between blocks.
+  EXPECT_NEAR((g.slice(2, 0, 4).slice(3, 0, 4) - g[0][0][0][0]).abs().max().item<float>(), 0, 1e-6);
+  EXPECT_GT((g[0][0][0][0] - g[0][0][4][4]).abs().item<float>(), 0);
+}
+
+TEST(Presets, RegistryHasTheWholeInversionFamily) {
+  for (const auto& name : inversion_presets()) {
+    auto m = make_method(name);
+    EXPECT_EQ(m->name(), name);
+    EXPECT_EQ(m->config()["method"], name);
+  }
+  EXPECT_EQ(make_method("disc")->config()["options"]["prior"], "dip");
+  EXPECT_EQ(make_method("disc", {{"prior", "inr"}})->config()["options"]["prior"], "inr");
+  EXPECT_THROW(make_method("disc", {{"prior", "gan"}}), Error);
+  EXPECT_THROW(make_method("disc", {{"stages", {0.5, 0.3}}}), Error);
+  EXPECT_THROW(make_method("dip", {{"fit_psnr", -1}}), Error);
+  // Lists also come as "a,b" strings from --set.
+  auto m = make_method("disc", {{"stages", "0.4,0.8"}, {"feature_layers", "conv1,fc1"}});
+  EXPECT_EQ(m->config()["options"]["stages"], nlohmann::json({0.4, 0.8}));
+  EXPECT_EQ(m->config()["options"]["feature_layers"], nlohmann::json({"conv1", "fc1"}));
+  auto o = InversionOptions::from_json({{"bn", 0.3}}, "deepinv");
+  EXPECT_EQ(InversionOptions::from_json(o.to_json(), "deepinv").to_json(), o.to_json());
+}
+
+TEST(Presets, DeepinvDipAndDiscReachTheirTargets) {
+  auto req = toy_request(6);
+  for (const char* preset : {"deepinv", "dip", "disc"}) {
+    Inversion m(preset, quick(preset));
+    auto e = explain(m, req);
+    EXPECT_GE(validity(e), 0.8) << preset;
+    EXPECT_LT(e.scores.l1.mean().item<double>(), 0.3) << preset;
+  }
+}
+
+TEST(Presets, DiscWithInrPriorAndCoarseStagesWorks) {
+  auto req = toy_request(4);
+  auto o = quick("disc");
+  o.prior.prior = "inr";
+  Inversion m("disc", o);
+  auto e = explain(m, req);
+  EXPECT_GE(validity(e), 0.75);
+}
+
+// Each progressive stage's image reaches that stage's probability, and the stages of one item
+// form a morph: the last stage is the counterfactual.
+TEST(Presets, DiscStagesReachTheirProbabilities) {
+  auto req = toy_request(5);
+  auto o = quick("disc");
+  Inversion m("disc", o);
+  auto r = m.run(req);
+  ASSERT_TRUE(r.stage_images.defined());
+  ASSERT_EQ(r.stage_images.size(1), 4);
+  int64_t checked = 0;
+  for (int64_t i = 0; i < 5; ++i) {
+    if (!r.converged[i].item<bool>()) continue;
+    ++checked;
+    auto p = req.classifier->predict_proba(r.stage_images[i]);
+    auto t = req.targets[i].item<int64_t>();
+    for (int64_t s = 0; s < 4; ++s)
+      EXPECT_GE(p[s][t].item<double>(), o.stages[s] - 1e-4) << "item " << i << " stage " << s;
+    EXPECT_TRUE(torch::equal(r.stage_images[i][3], r.counterfactuals[i]));
+  }
+  EXPECT_GT(checked, 2);
+}
+
+TEST(Presets, AValidDipItemStopsChanging) {
+  auto req = toy_request(4);
+  auto o = quick("dip");
+  o.steps = 60;
+  auto a = Inversion("dip", o).run(req);
+  o.steps = 200;
+  auto b = Inversion("dip", o).run(req);
+  int64_t checked = 0;
+  for (int64_t i = 0; i < 4; ++i) {
+    if (!a.converged[i].item<bool>()) continue;
+    ++checked;
+    EXPECT_EQ(a.steps[i].item<int64_t>(), b.steps[i].item<int64_t>());
+    EXPECT_TRUE(torch::equal(a.counterfactuals[i], b.counterfactuals[i]));
+  }
+  EXPECT_GT(checked, 0);
+}
+
+TEST(Presets, SameSeedSameDipOutput) {
+  auto req = toy_request(3);
+  req.seed = 9;
+  auto o = quick("dip");
+  o.steps = 30;
+  auto a = Inversion("dip", o).run(req), b = Inversion("dip", o).run(req);
+  EXPECT_TRUE(torch::equal(a.counterfactuals, b.counterfactuals));
+}
+
+// Terms that cannot apply are dropped (with a notice) unless the user asked for them.
+TEST(Presets, TermsThatCannotApplyAreDroppedOrRejected) {
+  auto req = toy_request(2, "mlp");  // no batch norm, no heads
+  auto deepinv = make_method("deepinv", {{"steps", 20}});
+  EXPECT_NO_THROW(deepinv->run(req));
+  auto explicit_bn = make_method("pixel", {{"bn", 0.1}, {"steps", 20}});
+  EXPECT_THROW(explicit_bn->run(req), Error);
+  auto disc = make_method("disc", {{"steps", 20}, {"fit_steps", 20}});
+  EXPECT_NO_THROW(disc->run(req));  // no DUQ head: BN prior; no BN: off
+  auto explicit_duq = make_method("disc", {{"duq", 1.0}, {"steps", 5}, {"fit_steps", 5}});
+  EXPECT_THROW(explicit_duq->run(req), Error);
+  try {
+    make_method("dip-aux", {{"steps", 5}, {"fit_steps", 5}})->run(req);
+    FAIL() << "dip-aux ran without a loss head";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--head loss"), std::string::npos) << e.what();
+  }
+}

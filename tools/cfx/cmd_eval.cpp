@@ -1,0 +1,205 @@
+// `cfx eval`: every method on the same items and targets, scored with the field's metrics.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "cfx/core/device.h"
+#include "cfx/core/error.h"
+#include "cfx/core/fs.h"
+#include "cfx/core/log.h"
+#include "cfx/core/progress.h"
+#include "cfx/data/corrupt.h"
+#include "cfx/eval/evaluate.h"
+#include "cfx/methods/registry.h"
+#include "cfx/report/result_json.h"
+#include "commands.h"
+#include "common.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace cfx::cli {
+
+namespace {
+
+struct EvalFlags {
+  ModelFlags model;
+  InputOptions input;
+  std::string methods = "pixel";
+  std::string target = "auto";
+  std::string out = "out/eval";
+  uint64_t seed = 0;
+  std::string device = "cpu";
+  int64_t batch_size = 64;
+  std::vector<std::string> sets;
+  std::string oracle;
+  std::string autoencoders;
+  std::string corrupt = "none";
+  int64_t surrogate = 0;
+};
+
+// The metrics of the printed table, in order, with their column titles.
+const std::vector<std::pair<std::string, std::string>> kColumns = {
+    {"validity", "valid"},  {"oracle_validity", "oracle"},
+    {"target_prob", "p_t"}, {"l1", "L1"},
+    {"l0", "L0"},           {"im1", "IM1"},
+    {"im2", "IM2"},         {"prior_psnr", "PSNR"},
+    {"seconds", "s/item"}};
+
+std::string cell(const json& summary, const std::string& key) {
+  if (!summary.contains(key) || summary[key]["mean"].is_null()) return "-";
+  char buf[48];
+  const auto& m = summary[key];
+  double mean = m["mean"].get<double>(), half = m["hi"].get<double>() - mean;
+  if (key == "seconds" || key == "prior_psnr")
+    std::snprintf(buf, sizeof buf, "%.3g", mean);
+  else
+    std::snprintf(buf, sizeof buf, "%.3f±%.3f", mean, half);
+  return buf;
+}
+
+int eval_main(const EvalFlags& f) {
+  ensure_writable_dir(f.out);
+  auto method_names = split_list(f.methods);
+  CFX_CHECK(!method_names.empty(), "--methods is empty");
+  // Options: "key=value" for every method, "method.key=value" for one.
+  json per_method = json::object();
+  const json sets = parse_sets(f.sets);
+  for (const auto& [k, v] : sets.items()) {
+    auto dot = k.find('.');
+    if (dot == std::string::npos) {
+      for (const auto& m : method_names) per_method[m][k] = v;
+    } else {
+      std::string m = k.substr(0, dot);
+      method_info(m);  // unknown method names fail here
+      per_method[m][k.substr(dot + 1)] = v;
+    }
+  }
+  for (const auto& m : method_names)  // bad names and options fail before any work
+    make_method(m, per_method.contains(m) ? per_method[m] : json::object());
+  auto device = parse_device(f.device);
+
+  auto F = f.model.load();
+  InputOptions in_opt = f.input;
+  in_opt.seed = f.seed;
+  Inputs in = load_inputs(in_opt, F->input_shape());
+  auto images = corrupt_images(in.images, f.corrupt, f.seed);
+  auto targets = resolve_targets(f.target, *F, images);
+
+  EvalOptions eo;
+  eo.methods = method_names;
+  eo.method_options = per_method;
+  eo.batch_size = f.batch_size;
+  eo.surrogate_seed = f.seed;
+  if (!f.oracle.empty()) {
+    eo.oracle = load_classifier(f.oracle);
+    CFX_CHECK(eo.oracle->input_shape() == F->input_shape() &&
+                  eo.oracle->num_classes() == F->num_classes(),
+              "--oracle ", f.oracle, " does not match the model's input shape and classes");
+  }
+  if (!f.autoencoders.empty()) {
+    eo.autoencoders = std::make_shared<ClassAutoencoders>(ClassAutoencoders::load(f.autoencoders));
+    CFX_CHECK(eo.autoencoders->num_classes() == F->num_classes(), "--autoencoders ", f.autoencoders,
+              " know ", eo.autoencoders->num_classes(), " classes, the model ", F->num_classes());
+  }
+  if (f.surrogate > 0) {
+    CFX_CHECK(!f.input.data.empty(), "--surrogate needs --data (held-out items come from it)");
+    InputOptions h = in_opt;
+    h.offset = f.input.offset + images.size(0);
+    h.n = f.surrogate;
+    eo.surrogate_heldout = load_inputs(h, F->input_shape()).images;
+  }
+
+  Request req;
+  req.classifier = F;
+  req.images = images;
+  req.targets = targets;
+  req.seed = f.seed;
+  req.device = device;
+  const int64_t n = images.size(0);
+  std::unique_ptr<ProgressBar> bar;
+  req.progress = [&](int64_t, int64_t, int64_t active) {
+    if (bar) bar->update(n - active);
+  };
+  std::vector<MethodEvaluation> results;
+  for (const auto& m : method_names) {
+    bar = std::make_unique<ProgressBar>(m, n);
+    EvalOptions one = eo;
+    one.methods = {m};
+    auto r = evaluate(req, one);
+    bar->finish();
+    json run = {{"command", "eval"},
+                {"invocation", invocation()},
+                {"target", f.target},
+                {"corrupt", f.corrupt},
+                {"inputs", n}};
+    write_explain_outputs((fs::path(f.out) / m).string(), *F, images, targets, in.sources,
+                          r.front().explanation, run);
+    results.push_back(std::move(r.front()));
+  }
+
+  // eval.json, eval.csv and the table.
+  json doc = {{"schema", "cfx.eval"},      {"schema_version", 1}, {"invocation", invocation()},
+              {"model", F->info().source}, {"oracle", f.oracle},  {"autoencoders", f.autoencoders},
+              {"corrupt", f.corrupt},      {"items", n},          {"seed", f.seed},
+              {"methods", json::array()}};
+  std::ostringstream csv;
+  csv << "method,metric,mean,lo,hi,n\n";
+  std::printf("%-9s", "method");
+  for (const auto& c : kColumns) std::printf(" %13s", c.second.c_str());
+  std::printf("\n");
+  for (const auto& r : results) {
+    doc["methods"].push_back(
+        {{"method", r.method}, {"config", r.explanation.config}, {"summary", r.summary}});
+    for (const auto& [k, v] : r.summary.items()) {
+      if (v.is_object())
+        csv << r.method << "," << k << "," << v["mean"].dump() << "," << v["lo"].dump() << ","
+            << v["hi"].dump() << "," << v["n"].dump() << "\n";
+      else
+        csv << r.method << "," << k << "," << v.dump() << ",,,\n";
+    }
+    std::printf("%-9s", r.method.c_str());
+    for (const auto& c : kColumns) std::printf(" %13s", cell(r.summary, c.first).c_str());
+    std::printf("\n");
+    if (r.summary.contains("surrogate_agreement_queries"))
+      std::printf(
+          "          surrogate agreement with F: queries only %.3f, with counterfactuals "
+          "%.3f\n",
+          r.summary["surrogate_agreement_queries"].get<double>(),
+          r.summary["surrogate_agreement_with_counterfactuals"].get<double>());
+  }
+  write_atomic((fs::path(f.out) / "eval.json").string(), doc.dump(2) + "\n");
+  write_atomic((fs::path(f.out) / "eval.csv").string(), csv.str());
+  std::printf("wrote %s/eval.json, eval.csv and one result folder per method\n", f.out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto* sub = app.add_subcommand("eval", "run methods on the same items and score them");
+  auto f = std::make_shared<EvalFlags>();
+  f->model.add(sub);
+  add_input_flags(sub, f->input);
+  sub->add_option("--methods", f->methods, "comma-separated method names (see `cfx methods`)");
+  sub->add_option("--target,-t", f->target,
+                  "target class: auto (runner-up class), an index, or a class name");
+  sub->add_option("--out,-o", f->out, "output folder");
+  sub->add_option("--seed", f->seed, "random seed");
+  sub->add_option("--device", f->device, "cpu, cuda or cuda:<i>");
+  sub->add_option("--batch-size", f->batch_size, "items optimised together");
+  sub->add_option("--set", f->sets,
+                  "method option key=value for every method, or method.key=value for one");
+  sub->add_option("--oracle", f->oracle, "independent classifier for oracle validity");
+  sub->add_option("--autoencoders", f->autoencoders,
+                  "class-conditional autoencoders for IM1/IM2 (cfx train autoencoder)");
+  sub->add_option("--corrupt", f->corrupt,
+                  "corrupt the queries first: noise:σ, blur:σ, contrast:f or none");
+  sub->add_option("--surrogate", f->surrogate,
+                  "train surrogates on queries (+ counterfactuals) and test their agreement "
+                  "with the model on this many held-out items (0: off)");
+  on_selected(sub, [f] { return eval_main(*f); });
+}
+
+}  // namespace cfx::cli
