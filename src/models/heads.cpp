@@ -16,10 +16,12 @@ DuqHeadImpl::DuqHeadImpl(int64_t embedding_dim, int64_t num_classes) {
   weight_ = register_parameter("weight", torch::randn({num_classes, kCentroidDim, embedding_dim}) *
                                              (0.1 / std::sqrt(static_cast<double>(embedding_dim))));
   // N_c starts near a batch's expected per-class count (the paper uses 13 for batch 128 of
-  // 10 classes), so e_c = m_c / N_c is not distorted while the EMA warms up; centroids start
-  // as small random points.
+  // 10 classes), so e_c = m_c / N_c is not distorted while the EMA warms up. Centroids start
+  // at unit scale (10 sigma), not the reference code's 0.05: with centroids near the origin,
+  // an input whose embedding collapses (a constant image) projects near every centroid and
+  // gets K ~ 0.9 for all classes; far from the origin, W_c must map only class c there.
   count_ = register_buffer("count", torch::full({num_classes}, 13.0));
-  sum_ = register_buffer("sum", torch::randn({num_classes, kCentroidDim}) * 0.05 * 13.0);
+  sum_ = register_buffer("sum", torch::randn({num_classes, kCentroidDim}) * 13.0);
 }
 
 torch::Tensor DuqHeadImpl::distances(const torch::Tensor& f) {
