@@ -121,8 +121,15 @@ Capture NativeClassifier::capture(const torch::Tensor& x, const std::vector<std:
     tap.want_features.insert(l);
   }
   tap.want_bn_inputs = bn_inputs;
+  // The auxiliary head reads the embedding from the same forward pass.
+  const std::string emb = net_->embedding_name();
+  bool asked_for_embedding = tap.want_features.count(emb) > 0;
+  if (options_.head != "linear") tap.want_features.insert(emb);
   Capture c;
   c.logits = net_->forward(normalize(x), &tap);
+  if (options_.head == "duq") c.duq = net_->duq_head()->forward(tap.features.at(emb));
+  if (options_.head == "loss") c.loss_estimate = net_->loss_head()->forward(tap.features.at(emb));
+  if (!asked_for_embedding) tap.features.erase(emb);
   c.features = std::move(tap.features);
   c.bn_inputs = std::move(tap.bn_inputs);
   return c;
@@ -137,6 +144,10 @@ std::vector<BNLayer> NativeClassifier::bn_layers() const {
   return out;
 }
 
+bool NativeClassifier::has_head(const std::string& name) const {
+  return name != "linear" && name == options_.head;
+}
+
 int64_t NativeClassifier::num_parameters() const {
   int64_t n = 0;
   for (const auto& p : net_->parameters()) n += p.numel();
@@ -146,6 +157,45 @@ int64_t NativeClassifier::num_parameters() const {
 void NativeClassifier::to(torch::Device device) {
   net_->to(device);
   device_ = device;
+}
+
+json init_from_checkpoint(ZooNetImpl& net, const ZooOptions& options, const std::string& path) {
+  json meta = read_sidecar(path);
+  CFX_CHECK(!meta.is_null(), "--init ", path, " has no cfx sidecar ", sidecar_path(path));
+  CFX_CHECK(meta.value("kind", "") == "classifier", "--init ", path, " is a '",
+            meta.value("kind", "?"), "' checkpoint, not a classifier");
+  CFX_CHECK(meta.contains("arch_options"), "checkpoint sidecar ", sidecar_path(path),
+            " lacks arch_options");
+  ZooOptions from = zoo_options_from_json(meta["arch_options"]);
+  auto same = [&](const char* field, auto a, auto b) {
+    CFX_CHECK(a == b, "--init ", path, " has ", field, " ", a, " but this model needs ", b);
+  };
+  same("arch", from.arch, options.arch);
+  same("channels", from.channels, options.channels);
+  same("height", from.height, options.height);
+  same("width", from.width, options.width);
+  same("num_classes", from.num_classes, options.num_classes);
+  same("width_mult", from.width_mult, options.width_mult);
+  // Only the linear part is carried over (a head in the checkpoint is ignored: load_module
+  // reads just the tensors the linear network has), so any head can start from any model.
+  from.head = "linear";
+  auto src = make_zoo_net(from);
+  load_module(*src, path);
+  torch::NoGradGuard no_grad;
+  auto dst_params = net.named_parameters(true);
+  auto dst_buffers = net.named_buffers(true);
+  auto copy = [&](const torch::OrderedDict<std::string, torch::Tensor>& from_dict,
+                  torch::OrderedDict<std::string, torch::Tensor>& to_dict) {
+    for (const auto& item : from_dict) {
+      auto* t = to_dict.find(item.key());
+      CFX_CHECK(t && t->sizes() == item.value().sizes(), "--init ", path, ": tensor ", item.key(),
+                " does not fit this model");
+      t->copy_(item.value());
+    }
+  };
+  copy(src->named_parameters(true), dst_params);
+  copy(src->named_buffers(true), dst_buffers);
+  return meta;
 }
 
 std::shared_ptr<NativeClassifier> load_native_classifier(const std::string& path,

@@ -2,6 +2,8 @@
 
 #include <torch/nn.h>
 
+#include <algorithm>
+
 #include "cfx/core/error.h"
 
 namespace nn = torch::nn;
@@ -15,7 +17,15 @@ void ZooOptions::validate() const {
   CFX_CHECK(num_classes >= 2, "invalid num_classes: ", num_classes, " (need at least 2)");
   CFX_CHECK(width_mult >= 1 && width_mult <= 512, "invalid width_mult: ", width_mult);
   CFX_CHECK(dropout >= 0 && dropout < 1, "invalid dropout: ", dropout, " (use [0, 1))");
-  CFX_CHECK(head == "linear", "invalid head: '", head, "' (known: linear)");
+  auto heads = zoo_head_names();
+  CFX_CHECK(std::find(heads.begin(), heads.end(), head) != heads.end(), "invalid head: '", head,
+            "' (known: linear, duq, loss)");
+}
+
+void ZooNetImpl::add_head(const ZooOptions& o, int64_t dim) {
+  head_ = o.head;
+  if (head_ == "duq") duq_ = register_module("duq", DuqHead(dim, o.num_classes));
+  if (head_ == "loss") loss_ = register_module("loss_head", LossHead(dim));
 }
 
 namespace {
@@ -49,6 +59,7 @@ class CnnImpl : public ZooNetImpl {
     fc1_ = register_module("fc1", nn::Linear(flat, 128));
     fc2_ = register_module("fc2", nn::Linear(128, o.num_classes));
     dropout_ = register_module("dropout", nn::Dropout(o.dropout));
+    add_head(o, 128);
   }
 
   torch::Tensor forward(const torch::Tensor& x, Tap* tap) override {
@@ -72,6 +83,7 @@ class CnnImpl : public ZooNetImpl {
   std::vector<std::string> feature_names() const override {
     return {"conv1", "conv2", "stage1", "conv3", "conv4", "stage2", "fc1", "logits"};
   }
+  std::string embedding_name() const override { return "fc1"; }
 
   std::vector<std::pair<std::string, nn::BatchNorm2d>> bn_modules() const override {
     std::vector<std::pair<std::string, nn::BatchNorm2d>> out;
@@ -131,6 +143,7 @@ class ResNetImpl : public ZooNetImpl {
     blocks_.push_back(register_module("layer3", BasicBlock(2 * w, 4 * w, 2)));
     fc_ = register_module("fc", nn::Linear(4 * w, o.num_classes));
     dropout_ = register_module("dropout", nn::Dropout(o.dropout));
+    add_head(o, 4 * w);
   }
 
   torch::Tensor forward(const torch::Tensor& x, Tap* tap) override {
@@ -151,6 +164,7 @@ class ResNetImpl : public ZooNetImpl {
   std::vector<std::string> feature_names() const override {
     return {"stem", "layer1", "layer2", "layer3", "pool", "logits"};
   }
+  std::string embedding_name() const override { return "pool"; }
 
   std::vector<std::pair<std::string, nn::BatchNorm2d>> bn_modules() const override {
     std::vector<std::pair<std::string, nn::BatchNorm2d>> out{{"stem_bn", stem_bn_}};
@@ -180,6 +194,7 @@ class MlpImpl : public ZooNetImpl {
     fc2_ = register_module("fc2", nn::Linear(hidden, hidden / 2));
     fc3_ = register_module("fc3", nn::Linear(hidden / 2, o.num_classes));
     dropout_ = register_module("dropout", nn::Dropout(o.dropout));
+    add_head(o, hidden / 2);
   }
   torch::Tensor forward(const torch::Tensor& x, Tap* tap) override {
     auto h = torch::relu(fc1_->forward(x.flatten(1)));
@@ -191,6 +206,7 @@ class MlpImpl : public ZooNetImpl {
     return out;
   }
   std::vector<std::string> feature_names() const override { return {"fc1", "fc2", "logits"}; }
+  std::string embedding_name() const override { return "fc2"; }
   std::vector<std::pair<std::string, nn::BatchNorm2d>> bn_modules() const override { return {}; }
 
  private:
@@ -201,6 +217,8 @@ class MlpImpl : public ZooNetImpl {
 }  // namespace
 
 std::vector<std::string> zoo_arch_names() { return {"cnn", "resnet", "mlp"}; }
+
+std::vector<std::string> zoo_head_names() { return {"linear", "duq", "loss"}; }
 
 std::shared_ptr<ZooNetImpl> make_zoo_net(const ZooOptions& options) {
   options.validate();

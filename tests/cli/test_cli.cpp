@@ -126,6 +126,41 @@ TEST(Cli, TrainWritesACheckpointThatInfoAndExplainRead) {
   EXPECT_EQ(j["items"][0]["input"], "shapes:test:0");
 }
 
+TEST(Cli, TrainWithHeadsRecordsThemAndInfoShowsThem) {
+  auto dir = cfx::testing::temp_dir("cli_train_heads");
+  auto base = dir + "/base.pt", duq = dir + "/duq.pt";
+  const std::string common =
+      "train classifier -q --data shapes --shapes-size 16 --limit 300 --arch cnn --width 4 "
+      "--epochs 1 --batch-size 32 --seed 5 ";
+  auto r = run_cfx(common + "--head loss --out " + base);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto side = nlohmann::json::parse(cfx::read_file(dir + "/base.json"));
+  EXPECT_EQ(side["head"], "loss");
+  EXPECT_EQ(side["arch_options"]["head"], "loss");
+  EXPECT_TRUE(side["train_options"].contains("loss_margin"));
+  EXPECT_TRUE(side["training"]["head"].contains("loss_rank_correlation"));
+  auto info = run_cfx("info " + base);
+  ASSERT_EQ(info.code, 0) << info.err;
+  EXPECT_NE(info.out.find("heads:        [\"loss\"]"), std::string::npos) << info.out;
+
+  // A DUQ head started from the loss model's weights (the head itself is not carried over).
+  r = run_cfx(common + "--head duq --duq-gp-every 2 --init " + base + " --out " + duq);
+  ASSERT_EQ(r.code, 0) << r.err;
+  side = nlohmann::json::parse(cfx::read_file(dir + "/duq.json"));
+  EXPECT_EQ(side["head"], "duq");
+  EXPECT_EQ(side["init"], base);
+  EXPECT_EQ(side["train_options"]["duq_gp_every"], 2);
+  auto j = nlohmann::json::parse(run_cfx("info --json " + duq).out);
+  EXPECT_EQ(j["heads"], nlohmann::json({"duq"}));
+
+  auto bad = run_cfx(common + "--head rbf --out " + dir + "/bad.pt");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("'rbf'"), std::string::npos) << bad.err;
+  auto help = run_cfx("train classifier --help");
+  EXPECT_NE(help.out.find("--head"), std::string::npos);
+  EXPECT_NE(help.out.find("linear"), std::string::npos);
+}
+
 TEST(Cli, ExplainReadsAFolderOfImages) {
   auto dir = cfx::testing::temp_dir("cli_folder");
   fs::create_directories(dir + "/in");

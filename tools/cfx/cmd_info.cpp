@@ -19,6 +19,9 @@ void add_info_command(CLI::App& app) {
     nlohmann::json bn = nlohmann::json::array();
     for (const auto& l : F->bn_layers())
       bn.push_back({{"name", l.name}, {"channels", l.running_mean.numel()}});
+    std::vector<std::string> heads;
+    for (const char* h : {"duq", "loss"})
+      if (F->has_head(h)) heads.push_back(h);
     nlohmann::json j = {{"path", info.source},
                         {"arch", info.arch},
                         {"input_shape", info.input_shape},
@@ -28,7 +31,8 @@ void add_info_command(CLI::App& app) {
                         {"dataset", info.dataset},
                         {"parameters", F->num_parameters()},
                         {"bn_layers", bn},
-                        {"feature_layers", F->feature_layers()}};
+                        {"feature_layers", F->feature_layers()},
+                        {"heads", heads}};
     if (json_flag->count()) {
       std::cout << j.dump(2) << "\n";
       return 0;
@@ -38,6 +42,7 @@ void add_info_command(CLI::App& app) {
               << "arch:         " << info.arch << "\n"
               << "input shape:  [" << s[0] << ", " << s[1] << ", " << s[2] << "]\n"
               << "parameters:   " << F->num_parameters() << "\n"
+              << "heads:        " << (heads.empty() ? "none" : nlohmann::json(heads).dump()) << "\n"
               << "classes (" << info.class_names.size() << "):";
     for (size_t i = 0; i < info.class_names.size(); ++i)
       std::cout << (i ? ", " : " ") << i << "=" << info.class_names[i];

@@ -39,6 +39,8 @@ class NativeClassifier : public Classifier {
                   bool bn_inputs) override;
   std::vector<std::string> feature_layers() const override;
   std::vector<BNLayer> bn_layers() const override;
+  /// True for "duq" / "loss" when the network was built with that head (ZooOptions::head).
+  bool has_head(const std::string& name) const override;
   int64_t num_parameters() const override;
   void to(torch::Device device) override;
   torch::Device device() const override { return device_; }
@@ -55,6 +57,14 @@ class NativeClassifier : public Classifier {
 /// ZooOptions <-> the sidecar's "arch_options".
 nlohmann::json zoo_options_to_json(const ZooOptions& o);
 ZooOptions zoo_options_from_json(const nlohmann::json& j);
+
+/// Starts `net` (built from `options`) from the weights of classifier checkpoint `path`:
+/// every parameter and buffer of that checkpoint's linear network (its auxiliary head, if
+/// any, is skipped) is copied by name; `net`'s head keeps its fresh initialisation. The checkpoint
+/// must have the same architecture, input shape, classes and width (its head may differ). Returns
+/// its sidecar. Throws cfx::Error naming the path and the mismatch.
+nlohmann::json init_from_checkpoint(ZooNetImpl& net, const ZooOptions& options,
+                                    const std::string& path);
 
 /// Loads a cfx classifier checkpoint (weights + sidecar); `overrides` may rename classes
 /// or change normalisation but not the input shape. Throws cfx::Error on any mismatch.

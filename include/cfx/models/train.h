@@ -20,6 +20,14 @@ struct TrainOptions {
   bool flip = false;           // also random horizontal flips (off for digits)
   uint64_t seed = 0;           // initialisation, shuffling and augmentation
   std::string device = "cpu";  // "cpu" or "cuda"
+  // Auxiliary heads (ZooOptions::head); their losses are added to the cross-entropy.
+  double duq_weight = 1.0;       // weight of the DUQ loss (BCE + gradient penalty), head "duq"
+  double duq_gp_weight = 0.5;    // lambda of DUQ's gradient penalty (||grad_x sum K|| - 1)^2
+  int64_t duq_gp_every = 1;      // apply the penalty every k-th batch (double backward is slow)
+  double duq_gamma = 0.999;      // EMA decay of the DUQ centroids
+  double loss_weight = 1.0;      // weight of the loss estimator's objective, head "loss"
+  double loss_margin = 0.1;      // margin of the loss estimator's pairwise ranking loss
+  double loss_mse_weight = 0.1;  // weight of its regression term MSE(s, per-sample loss)
 
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
@@ -32,6 +40,7 @@ struct TrainReport {
   double train_accuracy = 0;  // on augmented batches of the last epoch
   double test_accuracy = 0;   // on the test split after the last epoch
   double seconds = 0;
+  nlohmann::json head = nlohmann::json::object();   // auxiliary head's scores on the test split
   nlohmann::json epochs = nlohmann::json::array();  // per-epoch numbers
   nlohmann::json to_json() const;
 };
@@ -44,6 +53,12 @@ std::pair<std::vector<double>, std::vector<double>> channel_stats(const torch::T
 TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Dataset& test,
                              const std::vector<double>& mean, const std::vector<double>& std,
                              const TrainOptions& options);
+
+/// How well the auxiliary head of `net` does on `data` (empty for head "linear"): for "duq",
+/// the accuracy of argmax_c K_c and the mean max_c K_c; for "loss", the rank correlation of
+/// the predicted and the true per-sample cross-entropy and their means.
+nlohmann::json evaluate_head(ZooNetImpl& net, const Dataset& data, const std::vector<double>& mean,
+                             const std::vector<double>& std, torch::Device device);
 
 /// Accuracy of `net` (eval mode) on a dataset, inputs normalised by mean/std.
 double evaluate_accuracy(ZooNetImpl& net, const Dataset& data, const std::vector<double>& mean,

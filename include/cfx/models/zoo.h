@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "cfx/models/heads.h"
+
 namespace cfx {
 
 /// Collects named values during one forward pass. Only requested names are kept.
@@ -39,7 +41,8 @@ struct ZooOptions {
   int64_t num_classes = 10;     // output logits
   int64_t width_mult = 32;      // channels of the first stage (cnn, resnet); hidden/8 for mlp
   double dropout = 0.25;        // dropout before the last layer (training only)
-  std::string head = "linear";  // output head; "linear" (others come with DUQ / loss heads)
+  std::string head = "linear";  // auxiliary head beside the linear class head: "linear" (none),
+                                // "duq" or "loss" (see heads.h)
 
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
@@ -53,6 +56,26 @@ class ZooNetImpl : public torch::nn::Module {
   virtual std::vector<std::string> feature_names() const = 0;
   /// BN layers (name -> module) in forward order.
   virtual std::vector<std::pair<std::string, torch::nn::BatchNorm2d>> bn_modules() const = 0;
+  /// The feature the auxiliary heads read: the penultimate embedding [N, E] (the input of
+  /// the linear class head, before dropout).
+  virtual std::string embedding_name() const = 0;
+
+  /// ZooOptions::head: "linear", "duq" or "loss".
+  const std::string& head() const { return head_; }
+  /// The DUQ head; null unless head() == "duq".
+  DuqHead duq_head() const { return duq_; }
+  /// The loss-estimator head; null unless head() == "loss".
+  LossHead loss_head() const { return loss_; }
+
+ protected:
+  /// Registers the auxiliary head named by o.head (if any) on an embedding of `dim`
+  /// features. Called last by each architecture's constructor.
+  void add_head(const ZooOptions& o, int64_t dim);
+
+ private:
+  std::string head_ = "linear";
+  DuqHead duq_{nullptr};
+  LossHead loss_{nullptr};
 };
 
 /// Builds a freshly initialised network. Throws cfx::Error for an unknown arch, listing
@@ -61,5 +84,8 @@ std::shared_ptr<ZooNetImpl> make_zoo_net(const ZooOptions& options);
 
 /// Names accepted by ZooOptions::arch.
 std::vector<std::string> zoo_arch_names();
+
+/// Names accepted by ZooOptions::head.
+std::vector<std::string> zoo_head_names();
 
 }  // namespace cfx
