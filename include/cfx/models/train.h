@@ -36,7 +36,7 @@ struct TrainOptions {
 
 /// What training reports; stored in the checkpoint sidecar.
 struct TrainReport {
-  double train_loss = 0;      // mean loss of the last epoch
+  double train_loss = 0;      // mean loss of the last epoch (with the head's weighted loss)
   double train_accuracy = 0;  // on augmented batches of the last epoch
   double test_accuracy = 0;   // on the test split after the last epoch
   double seconds = 0;
