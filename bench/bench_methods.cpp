@@ -10,10 +10,13 @@ namespace {
 
 struct Fixture {
   std::shared_ptr<cfx::Classifier> F;
+  std::shared_ptr<cfx::Classifier> F_loss;  // with a loss-estimator head, for dip-aux
   torch::Tensor images;
   Fixture() {
     cfx::set_quiet(true);
     F = cfx::load_classifier(std::string(CFX_SOURCE_DIR) + "/models/fashion-mnist-cnn.pt");
+    F_loss =
+        cfx::load_classifier(std::string(CFX_SOURCE_DIR) + "/models/fashion-mnist-cnn-loss.pt");
     cfx::DatasetOptions o;
     o.split = "test";
     o.limit = 64;
@@ -30,7 +33,7 @@ void BM_Method(benchmark::State& state, const std::string& method) {
   auto& fx = fixture();
   int64_t batch = state.range(0);
   cfx::Request req;
-  req.classifier = fx.F;
+  req.classifier = method == "dip-aux" ? fx.F_loss : fx.F;
   req.images = fx.images.slice(0, 0, batch);
   req.targets = cfx::runner_up_classes(*fx.F, req.images);
   // Fixed work: 100 search steps and (dip, disc) 100 prior-fit steps, no early stop
@@ -62,6 +65,7 @@ void BM_Method(benchmark::State& state, const std::string& method) {
 CFX_BENCH_METHOD(pixel, "pixel");
 CFX_BENCH_METHOD(deepinv, "deepinv");
 CFX_BENCH_METHOD(dip, "dip");
+CFX_BENCH_METHOD(dip_aux, "dip-aux");
 CFX_BENCH_METHOD(disc, "disc");
 
 BENCHMARK_MAIN();

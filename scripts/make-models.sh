@@ -11,7 +11,7 @@ run() { echo "+ $*" >&2; "$@"; }
 # architecture, other seed) for oracle validity.
 run "$CFX" train classifier --data fashion-mnist --arch cnn --epochs 8 --flip --seed 1 \
   --out "$OUT/fashion-mnist-cnn.pt"
-run "$CFX" train classifier --data fashion-mnist --arch resnet --width 16 --epochs 6 --flip --seed 2 \
+run "$CFX" train classifier --data fashion-mnist --arch resnet --width 16 --dropout 0 --epochs 12 --flip --seed 2 \
   --out "$OUT/fashion-mnist-oracle-resnet.pt"
 # Fashion-MNIST with auxiliary heads (METHODS.md §1 manifold consistency): the cnn above,
 # fine-tuned for one epoch with a DUQ head / a loss-estimator head added (docs/models.md).

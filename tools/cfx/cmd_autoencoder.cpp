@@ -17,45 +17,29 @@ namespace cfx::cli {
 namespace {
 
 struct TrainAutoencoderFlags {
-  std::string data = "fashion-mnist";
+  TrainDataFlags data;
   std::string out;
   AutoencoderOptions arch;
   AutoencoderTrainOptions train;
-  int64_t limit = -1;
-  std::string shapes_rule = "shape";
-  int64_t shapes_size = 32;
-  uint64_t data_seed = 0;
 };
 
 int train_autoencoder_main(const TrainAutoencoderFlags& f) {
   CFX_CHECK(!f.out.empty(), "--out is required");
   auto parent = fs::path(f.out).parent_path();
   ensure_writable_dir(parent.empty() ? "." : parent.string());
-  DatasetOptions dopt;
-  dopt.seed = f.data_seed;
-  dopt.shapes_rule = f.shapes_rule;
-  dopt.shapes_size = f.shapes_size;
-  dopt.limit = f.limit;
-  Dataset train = load_dataset(f.data, dopt);
-  dopt.split = "test";
-  dopt.limit = -1;
-  Dataset test = load_dataset(f.data, dopt);
+  auto [train, test] = f.data.load();
   AutoencoderOptions arch = f.arch;
   arch.channels = train.images.size(1);
   ClassAutoencoders aes(train.num_classes(), arch);
   auto report = aes.train(train, test, f.train);
-  aes.save(f.out, {{"dataset", f.data},
-                   {"dataset_options",
-                    {{"seed", f.data_seed},
-                     {"limit", f.limit},
-                     {"shapes_rule", f.shapes_rule},
-                     {"shapes_size", f.shapes_size}}},
-                   {"input_shape", {arch.channels, train.images.size(2), train.images.size(3)}},
-                   {"classes", train.class_names},
-                   {"seed", f.train.seed},
-                   {"train_options", f.train.to_json()},
-                   {"test_mse", report},
-                   {"command", invocation()}});
+  nlohmann::json meta = f.data.to_json();
+  meta.update({{"input_shape", {arch.channels, train.images.size(2), train.images.size(3)}},
+               {"classes", train.class_names},
+               {"seed", f.train.seed},
+               {"train_options", f.train.to_json()},
+               {"test_mse", report},
+               {"command", invocation()}});
+  aes.save(f.out, meta);
   std::cout << "test reconstruction mse (all classes) " << report.value("all", 0.0) << "\n"
             << "wrote " << f.out << " and " << sidecar_path(f.out) << "\n";
   return 0;
@@ -69,17 +53,13 @@ void add_train_autoencoder_command(CLI::App& app) {
       "autoencoder",
       "train class-conditional autoencoders (one per class + one for all) for IM1/IM2");
   auto f = std::make_shared<TrainAutoencoderFlags>();
-  sub->add_option("--data", f->data, "dataset: fashion-mnist, mnist, shapes, or a folder");
+  f->data.add(sub);
   sub->add_option("--width", f->arch.width, "channels of the first conv");
   sub->add_option("--latent", f->arch.latent, "bottleneck channels (at 1/4 resolution)");
   sub->add_option("--epochs", f->train.epochs, "passes over each class's images");
   sub->add_option("--batch-size", f->train.batch_size, "items per step");
   sub->add_option("--lr", f->train.lr, "Adam learning rate");
   sub->add_option("--seed", f->train.seed, "seed for initialisation and shuffling");
-  sub->add_option("--limit", f->limit, "use at most this many training items (-1: all)");
-  sub->add_option("--shapes-rule", f->shapes_rule, "shapes: class rule");
-  sub->add_option("--shapes-size", f->shapes_size, "shapes: image side");
-  sub->add_option("--data-seed", f->data_seed, "seed of generated datasets (shapes)");
   sub->add_option("--device", f->train.device, "cpu or cuda");
   sub->add_option("--out,-o", f->out, "weights file to write (sidecar NAME.json beside it)")
       ->required();

@@ -17,14 +17,10 @@ namespace cfx::cli {
 namespace {
 
 struct TrainClassifierFlags {
-  std::string data = "fashion-mnist";
+  TrainDataFlags data;
   std::string out;
   ZooOptions zoo;
   TrainOptions train;
-  int64_t limit = -1;
-  std::string shapes_rule = "shape";
-  int64_t shapes_size = 32;
-  uint64_t data_seed = 0;
   std::string init;  // checkpoint to start from (same architecture), or empty
 };
 
@@ -32,17 +28,7 @@ int train_classifier_main(const TrainClassifierFlags& f, const std::string& cmdl
   CFX_CHECK(!f.out.empty(), "--out is required");
   auto parent = fs::path(f.out).parent_path();
   ensure_writable_dir(parent.empty() ? "." : parent.string());
-  DatasetOptions dopt;
-  dopt.seed = f.data_seed;
-  dopt.shapes_rule = f.shapes_rule;
-  dopt.shapes_size = f.shapes_size;
-  dopt.limit = f.limit;
-  dopt.split = "train";
-  Dataset train = load_dataset(f.data, dopt);
-  dopt.split = "test";
-  dopt.limit = -1;
-  Dataset test = load_dataset(f.data, dopt);
-  CFX_CHECK(train.size() > 0, "dataset ", f.data, " has no training items");
+  auto [train, test] = f.data.load();
 
   ZooOptions zo = f.zoo;
   zo.channels = train.images.size(1);
@@ -60,21 +46,18 @@ int train_classifier_main(const TrainClassifierFlags& f, const std::string& cmdl
   }
   if (!quiet())
     std::cerr << "cfx: training " << zo.arch
-              << (zo.head == "linear" ? "" : " + " + zo.head + " head") << " on " << f.data << " ("
-              << train.size() << " train, " << test.size() << " test items, " << zo.num_classes
-              << " classes" << (f.init.empty() ? "" : ", starting from " + f.init) << ")\n";
+              << (zo.head == "linear" ? "" : " + " + zo.head + " head") << " on " << f.data.data
+              << " (" << train.size() << " train, " << test.size() << " test items, "
+              << zo.num_classes << " classes" << (f.init.empty() ? "" : ", starting from " + f.init)
+              << ")\n";
   TrainReport report = train_classifier(*net, train, test, mean, sd, f.train);
 
   save_module(*net, f.out);
   nlohmann::json meta = {{"kind", "classifier"},
                          {"arch", zo.arch},
                          {"arch_options", zoo_options_to_json(zo)},
-                         {"dataset", f.data},
-                         {"dataset_options",
-                          {{"seed", f.data_seed},
-                           {"limit", f.limit},
-                           {"shapes_rule", f.shapes_rule},
-                           {"shapes_size", f.shapes_size}}},
+                         {"dataset", f.data.data},
+                         {"dataset_options", f.data.to_json().at("dataset_options")},
                          {"input_shape", {zo.channels, zo.height, zo.width}},
                          {"classes", train.class_names},
                          {"mean", mean},
@@ -101,7 +84,7 @@ void add_train_command(CLI::App& app) {
   train->require_subcommand(1);
   auto* sub = train->add_subcommand("classifier", "train a zoo classifier (cnn, resnet, mlp)");
   auto f = std::make_shared<TrainClassifierFlags>();
-  sub->add_option("--data", f->data, "dataset: fashion-mnist, mnist, shapes, or a folder");
+  f->data.add(sub);
   sub->add_option("--arch", f->zoo.arch, "architecture: cnn, resnet or mlp");
   sub->add_option("--width", f->zoo.width_mult, "channels of the first stage");
   sub->add_option("--dropout", f->zoo.dropout, "dropout before the last layer");
@@ -126,10 +109,6 @@ void add_train_command(CLI::App& app) {
   sub->add_flag("--flip,!--no-flip", f->train.flip, "augmentation: random horizontal flips");
   sub->add_flag("--augment,!--no-augment", f->train.augment, "random shifts (and flips)");
   sub->add_option("--seed", f->train.seed, "seed for initialisation, shuffling, augmentation");
-  sub->add_option("--limit", f->limit, "use at most this many training items (-1: all)");
-  sub->add_option("--shapes-rule", f->shapes_rule, "shapes: class rule");
-  sub->add_option("--shapes-size", f->shapes_size, "shapes: image side");
-  sub->add_option("--data-seed", f->data_seed, "seed of generated datasets (shapes)");
   sub->add_option("--device", f->train.device, "cpu or cuda");
   sub->add_option("--out,-o", f->out, "weights file to write (sidecar NAME.json beside it)")
       ->required();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cfx/data/dataset.h"
 #include "cfx/data/inputs.h"
 #include "cfx/models/classifier.h"
 
@@ -34,6 +35,21 @@ struct ModelFlags {
   std::string mean, std;    // "0.5" or "0.5,0.5,0.5"
   void add(CLI::App* app);
   std::shared_ptr<Classifier> load() const;
+};
+
+/// The training data of a `cfx train` subcommand: --data, --limit and the shapes options.
+struct TrainDataFlags {
+  std::string data = "fashion-mnist";
+  int64_t limit = -1;
+  std::string shapes_rule = "shape";
+  int64_t shapes_size = 32;
+  uint64_t data_seed = 0;
+  void add(CLI::App* app);
+  /// The train split (at most `limit` items) and the whole test split. Throws cfx::Error if
+  /// the train split is empty.
+  std::pair<Dataset, Dataset> load() const;
+  /// {"dataset", "dataset_options"} for a checkpoint sidecar.
+  nlohmann::json to_json() const;
 };
 
 /// --image / --images / --data with --split, --n, --offset.
