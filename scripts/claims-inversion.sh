@@ -25,3 +25,9 @@ for c in noise:0.1 blur:1 contrast:0.5; do
   run "$CFX" eval -q --model models/fashion-mnist-cnn-duq.pt "${COMMON[@]}" \
     --methods disc --corrupt "$c" --out "$OUT/corrupt-${c%%:*}"
 done
+# Control for claim 1: DISC stops at p_t >= 0.9, pixel at 0.5; pixel held to 0.9 as well.
+run "$CFX" eval -q --model models/fashion-mnist-cnn-duq.pt "${COMMON[@]}" \
+  --methods pixel,deepinv --set confidence=0.9 --out "$OUT/duq-model-conf09"
+# Control for claim 2: a heavier auxiliary term.
+run "$CFX" eval -q --model models/fashion-mnist-cnn-loss.pt "${COMMON[@]}" \
+  --methods dip-aux --set loss_head=10 --out "$OUT/loss-model-aux10"
