@@ -13,8 +13,10 @@ namespace cfx::testing {
 /// (class 2 if `three_classes` and the top half dominates both).
 Dataset toy_dataset(int64_t n, uint64_t seed, bool three_classes = false);
 
-/// A `cnn` (or `arch`) trained on toy_dataset; test accuracy is > 90%.
-std::shared_ptr<NativeClassifier> toy_classifier(const std::string& arch = "cnn");
+/// A `cnn` (or `arch`) with head `head` ("linear", "duq", "loss") trained on toy_dataset;
+/// test accuracy is > 90%.
+std::shared_ptr<NativeClassifier> toy_classifier(const std::string& arch = "cnn",
+                                                 const std::string& head = "linear");
 
 /// A fresh empty temp folder for one test.
 std::string temp_dir(const std::string& name);

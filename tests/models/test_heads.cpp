@@ -18,35 +18,7 @@ namespace {
 
 // Like toy_classifier(), with an auxiliary head; trained once per process and head.
 std::shared_ptr<NativeClassifier> toy_head_classifier(const std::string& head) {
-  static std::map<std::string, std::shared_ptr<NativeClassifier>> cache;
-  auto& slot = cache[head];
-  if (slot) return slot;
-  set_quiet(true);
-  auto train = cfx::testing::toy_dataset(768, 1, true),
-       test = cfx::testing::toy_dataset(256, 2, true);
-  ZooOptions zo;
-  zo.height = zo.width = 12;
-  zo.num_classes = 3;
-  zo.width_mult = 8;
-  zo.head = head;
-  cfx::seed_all(3);
-  auto net = make_zoo_net(zo);
-  TrainOptions to;
-  to.epochs = 6;
-  to.batch_size = 32;
-  to.lr = 5e-3;
-  to.seed = 3;
-  auto [mean, sd] = channel_stats(train.images);
-  train_classifier(*net, train, test, mean, sd, to);
-  ClassifierInfo info;
-  info.arch = "cnn";
-  info.source = "toy-" + head;
-  info.input_shape = {1, 12, 12};
-  info.class_names = train.class_names;
-  info.mean = mean;
-  info.std = sd;
-  slot = std::make_shared<NativeClassifier>(net, zo, info);
-  return slot;
+  return cfx::testing::toy_classifier("cnn", head);
 }
 
 Dataset held_out() { return cfx::testing::toy_dataset(300, 11, true); }
