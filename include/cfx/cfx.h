@@ -1,4 +1,5 @@
-// Everything a C++ user of cfx needs: classifiers, datasets, methods, explain().
+// Everything a C++ user of cfx needs: classifiers, datasets, methods, explain(), the
+// saliency metrics and in-fillers.
 #pragma once
 
 #include "cfx/core/device.h"
@@ -9,5 +10,8 @@
 #include "cfx/data/inputs.h"
 #include "cfx/eval/explain.h"
 #include "cfx/eval/metrics.h"
+#include "cfx/eval/saliency_metrics.h"
 #include "cfx/methods/registry.h"
+#include "cfx/methods/saliency/infill.h"
 #include "cfx/models/classifier.h"
+#include "cfx/models/inpainter.h"

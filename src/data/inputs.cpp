@@ -69,6 +69,16 @@ Inputs load_inputs(const InputOptions& o, const std::vector<int64_t>& shape) {
       imgs.push_back(resize_image(d.images[i], shape[1], shape[2]));
     in.images = torch::stack(imgs);
   }
+  if (d.masks.defined()) {
+    if (d.masks.size(2) == shape[1] && d.masks.size(3) == shape[2]) {
+      in.masks = d.masks;
+    } else {
+      std::vector<torch::Tensor> ms;
+      for (int64_t i = 0; i < d.size(); ++i)
+        ms.push_back(resize_image(d.masks[i], shape[1], shape[2]).ge(0.5).to(torch::kFloat32));
+      in.masks = torch::stack(ms);
+    }
+  }
   in.labels = d.labels;
   in.sources = d.sources;
   return in;

@@ -4,6 +4,7 @@
 
 #include "cfx/core/error.h"
 #include "cfx/eval/realism.h"
+#include "cfx/eval/saliency_metrics.h"
 #include "cfx/methods/registry.h"
 #include "cfx/models/train.h"
 #include "cfx/models/zoo.h"
@@ -49,6 +50,43 @@ double surrogate_agreement(Classifier& F, const torch::Tensor& train_images,
   return train_classifier(*net, train, test, mean, sd, to).test_accuracy;
 }
 
+namespace {
+
+// The saliency metrics of METHODS.md §5 for one method's maps.
+void score_saliency_run(MethodEvaluation& m, const Request& req, const EvalOptions& o) {
+  auto& F = *req.classifier;
+  const auto& r = m.explanation.result;
+  const auto& z = m.explanation.saliency;
+  auto f = [](const torch::Tensor& t) { return t.to(torch::kFloat32).cpu(); };
+  m.per_item["class_prob"] = f(z.class_prob);
+  m.per_item["saliency_area"] = f(z.area);
+  if (z.infill_prob.defined()) m.per_item["infill_prob"] = f(z.infill_prob);
+  auto di = deletion_insertion(F, req.images, r.saliency, req.targets, o.curve_steps);
+  m.per_item["deletion_auc"] = di.deletion_auc;
+  m.per_item["insertion_auc"] = di.insertion_auc;
+  m.curves["deletion_curve"] = di.deletion;
+  m.curves["insertion_curve"] = di.insertion;
+  m.per_item["saliency_metric"] = saliency_metric(F, req.images, r.saliency, req.targets);
+  if (o.masks.defined()) {
+    m.per_item["pointing_game"] = pointing_game(r.saliency, o.masks);
+    m.per_item["iou"] = localisation_iou(r.saliency, o.masks);
+  }
+  if (o.randomized) {
+    // The same method, seed and targets on the randomised model: its maps must differ.
+    json opts = o.method_options.is_object() && o.method_options.contains(m.method)
+                    ? o.method_options.at(m.method)
+                    : json::object();
+    auto method = make_method(m.method, opts);
+    Request rr = req;
+    rr.classifier = o.randomized;
+    rr.progress = nullptr;
+    auto rand = explain(*method, rr, o.batch_size);
+    m.per_item["sanity_rank_corr"] = map_rank_correlation(r.saliency, rand.result.saliency);
+  }
+}
+
+}  // namespace
+
 std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions& o) {
   CFX_CHECK(!o.methods.empty(), "no methods to evaluate");
   request.validate();
@@ -59,10 +97,16 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
     json opts = o.method_options.is_object() && o.method_options.contains(name)
                     ? o.method_options.at(name)
                     : json::object();
-    auto method = make_method(name, opts);
+    const auto& info = method_info(name);
+    auto method = info.make(opts);
     MethodEvaluation m;
     m.method = name;
-    m.explanation = explain(*method, request, o.batch_size);
+    const bool saliency = info.kind == "saliency";
+    Request req = request;
+    if (saliency)
+      req.targets = o.saliency_targets.defined() ? o.saliency_targets.cpu().to(torch::kLong)
+                                                 : F.predict_proba(request.images).argmax(1);
+    m.explanation = explain(*method, req, o.batch_size);
     const auto& r = m.explanation.result;
     const auto& s = m.explanation.scores;
     const int64_t n = request.images.size(0);
@@ -87,6 +131,7 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
         m.per_item["im2"] = f(im2);
       }
     }
+    if (saliency) score_saliency_run(m, req, o);
     for (const auto& [k, v] : m.per_item) m.summary[k] = mean_ci(v);
     if (o.surrogate_heldout.defined() && r.counterfactuals.defined()) {
       auto q = request.images.cpu();

@@ -18,7 +18,7 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
   request.validate();
   const int64_t n = request.images.size(0);
   Explanation e;
-  std::vector<torch::Tensor> cfs, sal, steps, conv, stages, psnrs;
+  std::vector<torch::Tensor> cfs, sal, infilled, steps, conv, stages, psnrs;
   for (int64_t i = 0; i < n; i += batch_size) {
     int64_t j = std::min(n, i + batch_size);
     Request chunk = request;
@@ -34,6 +34,7 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
     Result r = method.run(chunk);
     cfs.push_back(r.counterfactuals);
     sal.push_back(r.saliency);
+    infilled.push_back(r.infilled);
     steps.push_back(r.steps);
     conv.push_back(r.converged);
     stages.push_back(r.stage_images);
@@ -44,6 +45,7 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
   }
   e.result.counterfactuals = cat_defined(cfs);
   e.result.saliency = cat_defined(sal);
+  e.result.infilled = cat_defined(infilled);
   e.result.steps = cat_defined(steps);
   e.result.converged = cat_defined(conv);
   e.result.stage_images = cat_defined(stages);
@@ -55,6 +57,9 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
   if (e.result.counterfactuals.defined())
     e.scores = score_counterfactuals(*request.classifier, request.images, e.result.counterfactuals,
                                      request.targets);
+  if (e.result.saliency.defined())
+    e.saliency = score_saliency(*request.classifier, request.images, e.result.saliency,
+                                e.result.infilled, request.targets);
   return e;
 }
 

@@ -20,6 +20,19 @@ CounterfactualScores score_counterfactuals(Classifier& F, const torch::Tensor& x
   return s;
 }
 
+SaliencyScores score_saliency(Classifier& F, const torch::Tensor& x, const torch::Tensor& saliency,
+                              const torch::Tensor& infilled, const torch::Tensor& targets) {
+  SaliencyScores s;
+  auto t = targets.cpu().to(torch::kLong).unsqueeze(1);
+  auto p0 = F.predict_proba(x);
+  s.original_class = p0.argmax(1);
+  s.original_prob = p0.gather(1, s.original_class.unsqueeze(1)).squeeze(1);
+  s.class_prob = p0.gather(1, t).squeeze(1);
+  if (infilled.defined()) s.infill_prob = F.predict_proba(infilled).gather(1, t).squeeze(1);
+  s.area = saliency.cpu().to(torch::kFloat32).flatten(1).mean(1);
+  return s;
+}
+
 torch::Tensor runner_up_classes(Classifier& F, const torch::Tensor& x) {
   auto p = F.predict_proba(x);
   return std::get<1>(p.topk(2, 1)).select(1, 1).contiguous();

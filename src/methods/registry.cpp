@@ -2,6 +2,8 @@
 
 #include "cfx/core/error.h"
 #include "cfx/methods/inversion/inversion.h"
+#include "cfx/methods/saliency/baselines.h"
+#include "cfx/methods/saliency/fido.h"
 
 namespace cfx {
 
@@ -11,6 +13,11 @@ const std::vector<MethodInfo>& method_registry() {
   auto inversion = [](const std::string& preset) {
     return [preset](const nlohmann::json& j) -> std::unique_ptr<Method> {
       return std::make_unique<Inversion>(preset, InversionOptions::from_json(j, preset));
+    };
+  };
+  auto fido = [](const std::string& preset) {
+    return [preset](const nlohmann::json& j) -> std::unique_ptr<Method> {
+      return std::make_unique<Fido>(preset, FidoOptions::from_json(j, preset));
     };
   };
   static const std::vector<MethodInfo> registry = {
@@ -28,6 +35,24 @@ const std::vector<MethodInfo>& method_registry() {
       {"disc", "counterfactual",
        "DISC: DIP (or INR) prior + feature and manifold consistency, progressive stages",
        "Designing Counterfactual Generators using Deep Model Inversion", inversion("disc")},
+      {"fido", "saliency",
+       "FIDO: smallest region that, kept, preserves the decision (SSR); others in-filled "
+       "by a generative inpainter (objective=sdr: smallest destroying region)",
+       "Explaining Image Classifiers by Counterfactual Generation", fido("fido")},
+      {"fido-sdr", "saliency", "FIDO with the smallest destroying region objective (SDR)",
+       "Explaining Image Classifiers by Counterfactual Generation", fido("fido-sdr")},
+      {"bbmp", "saliency", "BBMP: a deterministic mask whose blurring destroys the decision",
+       "Fong & Vedaldi, meaningful perturbations (FIDO's baseline, METHODS.md §2)", fido("bbmp")},
+      {"gradient", "saliency", "vanilla gradient: |d log p_c / dx|, max over channels",
+       "Simonyan et al. (comparison baseline)",
+       [](const nlohmann::json& j) -> std::unique_ptr<Method> {
+         return std::make_unique<GradientSaliency>(GradientOptions::from_json(j));
+       }},
+      {"occlusion", "saliency", "occlusion: drop of p_c when a square is in-filled (mean)",
+       "Zeiler & Fergus (comparison baseline)",
+       [](const nlohmann::json& j) -> std::unique_ptr<Method> {
+         return std::make_unique<OcclusionSaliency>(OcclusionOptions::from_json(j));
+       }},
   };
   return registry;
 }

@@ -148,6 +148,8 @@ bool NativeClassifier::has_head(const std::string& name) const {
   return name != "linear" && name == options_.head;
 }
 
+std::vector<torch::Tensor> NativeClassifier::weights() { return net_->parameters(); }
+
 int64_t NativeClassifier::num_parameters() const {
   int64_t n = 0;
   for (const auto& p : net_->parameters()) n += p.numel();

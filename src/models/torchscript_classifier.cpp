@@ -676,6 +676,12 @@ std::vector<BNLayer> TorchScriptClassifier::bn_layers() const {
   return out;
 }
 
+std::vector<torch::Tensor> TorchScriptClassifier::weights() {
+  std::vector<torch::Tensor> w;
+  for (const auto& p : impl_->module.parameters()) w.push_back(p);
+  return w;
+}
+
 int64_t TorchScriptClassifier::num_parameters() const {
   int64_t n = 0;
   for (const auto& p : impl_->module.parameters()) n += p.numel();

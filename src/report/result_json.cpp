@@ -7,6 +7,7 @@
 #include "cfx/core/fs.h"
 #include "cfx/data/image_io.h"
 #include "cfx/report/images.h"
+#include "cfx/report/npy.h"
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -29,10 +30,13 @@ double mean_of(const torch::Tensor& t) {
 json write_explain_outputs(const std::string& out_dir, const Classifier& F,
                            const torch::Tensor& images, const torch::Tensor& targets,
                            const std::vector<std::string>& inputs, const Explanation& e,
-                           const json& run_info) {
+                           const json& run_info,
+                           const std::map<std::string, torch::Tensor>& per_item) {
   ensure_writable_dir(out_dir);
   ensure_writable_dir((fs::path(out_dir) / "images").string());
+  if (e.result.saliency.defined()) ensure_writable_dir((fs::path(out_dir) / "maps").string());
   const auto& s = e.scores;
+  const auto& z = e.saliency;
   const auto& r = e.result;
   const int64_t n = images.size(0);
   auto x = images.cpu();
@@ -58,6 +62,15 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
       item["l2"] = s.l2[i].item<double>();
       item["l0"] = s.l0[i].item<double>();
     }
+    if (z.class_prob.defined()) {
+      int64_t oc = z.original_class[i].item<int64_t>();
+      item["original_class"] = oc;
+      item["original_class_name"] = class_name(F, oc);
+      item["original_prob"] = z.original_prob[i].item<double>();
+      item["class_prob"] = z.class_prob[i].item<double>();
+      if (z.infill_prob.defined()) item["infill_prob"] = z.infill_prob[i].item<double>();
+      item["saliency_area"] = z.area[i].item<double>();
+    }
     item["converged"] = r.converged[i].item<bool>();
     item["steps"] = r.steps[i].item<int64_t>();
     // Items of one batch are optimised together; their cost is shared evenly.
@@ -73,6 +86,20 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
       item["counterfactual"] = cf;
       item["diff"] = diff;
     }
+    if (r.saliency.defined()) {
+      std::string png = std::string(stem) + "saliency.png";
+      write_png((fs::path(out_dir) / png).string(), saliency_overlay(x[i], r.saliency[i]));
+      item["saliency"] = png;
+      char npy[32];
+      std::snprintf(npy, sizeof npy, "maps/%04lld_saliency.npy", static_cast<long long>(i));
+      write_npy((fs::path(out_dir) / npy).string(), r.saliency[i][0]);
+      item["saliency_map"] = npy;
+    }
+    if (r.infilled.defined()) {
+      std::string png = std::string(stem) + "infill.png";
+      write_png((fs::path(out_dir) / png).string(), r.infilled[i]);
+      item["infill"] = png;
+    }
     if (r.stage_images.defined()) {
       std::vector<torch::Tensor> strip{x[i]};
       for (int64_t k = 0; k < r.stage_images.size(1); ++k) strip.push_back(r.stage_images[i][k]);
@@ -83,6 +110,15 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
     if (r.prior_psnr.defined()) item["prior_psnr"] = r.prior_psnr[i].item<double>();
     if (i < static_cast<int64_t>(r.target_prob_trace.size()))
       item["trace"] = {{"target_prob", r.target_prob_trace[i]}, {"loss", r.loss_trace[i]}};
+    for (const auto& [key, v] : per_item) {
+      if (item.contains(key) || !v.defined()) continue;
+      auto row = v[i].to(torch::kDouble).contiguous();
+      if (row.dim() == 0)
+        item[key] = row.item<double>();
+      else
+        item[key] =
+            std::vector<double>(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
+    }
     items.push_back(std::move(item));
   }
   json summary = {{"items", n},
@@ -91,6 +127,11 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
                   {"mean_steps", r.steps.defined() ? mean_of(r.steps) : 0.0},
                   {"converged_rate", r.converged.defined() ? mean_of(r.converged) : 0.0}};
   if (r.prior_psnr.defined()) summary["mean_prior_psnr"] = mean_of(r.prior_psnr);
+  if (z.class_prob.defined()) {
+    summary["mean_class_prob"] = mean_of(z.class_prob);
+    summary["mean_saliency_area"] = mean_of(z.area);
+    if (z.infill_prob.defined()) summary["mean_infill_prob"] = mean_of(z.infill_prob);
+  }
   if (s.valid.defined()) {
     summary["validity"] = mean_of(s.valid);
     summary["mean_target_prob"] = mean_of(s.target_prob);

@@ -90,5 +90,17 @@ TEST_P(CliTorchScript, DeepinvAndDiscRunOnTorchScriptModels) {
   }
 }
 
+// FIDO needs only logits; the in-filler is named explicitly (a TorchScript file carries no
+// training dataset, so no shipped inpainter is picked for it).
+TEST_P(CliTorchScript, FidoRunsOnTorchScriptModels) {
+  auto out = cfx::testing::temp_dir("cli_ts_fido" + GetParam());
+  auto r = run_cfx("saliency -q --model " + model_ + " --data fashion-mnist --n 2 --steps 20" +
+                   " --inpainter " + std::string(CFX_SOURCE_DIR) +
+                   "/models/fashion-mnist-inpainter.pt --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(cfx::read_file(out + "/result.json"));
+  EXPECT_TRUE(fs::exists(fs::path(out) / j["items"][1]["saliency_map"].get<std::string>()));
+}
+
 INSTANTIATE_TEST_SUITE_P(ScriptedAndTraced, CliTorchScript, ::testing::Values("scripted", "traced"),
                          [](const auto& info) { return info.param; });

@@ -11,6 +11,7 @@
 #include "cfx/core/progress.h"
 #include "cfx/data/corrupt.h"
 #include "cfx/eval/evaluate.h"
+#include "cfx/eval/saliency_metrics.h"
 #include "cfx/methods/registry.h"
 #include "cfx/report/result_json.h"
 #include "commands.h"
@@ -37,22 +38,29 @@ struct EvalFlags {
   std::string autoencoders;
   std::string corrupt = "none";
   int64_t surrogate = 0;
+  bool sanity = false;
+  int64_t curve_steps = 28;
 };
 
-// The metrics of the printed table, in order, with their column titles.
-const std::vector<std::pair<std::string, std::string>> kColumns = {
-    {"validity", "valid"},  {"oracle_validity", "oracle"},
-    {"target_prob", "p_t"}, {"l1", "L1"},
-    {"l0", "L0"},           {"im1", "IM1"},
-    {"im2", "IM2"},         {"prior_psnr", "PSNR"},
-    {"seconds", "s/item"}};
+using Columns = std::vector<std::pair<std::string, std::string>>;
+
+// The metrics of the printed tables, in order, with their column titles.
+const Columns kColumns = {{"validity", "valid"},  {"oracle_validity", "oracle"},
+                          {"target_prob", "p_t"}, {"l1", "L1"},
+                          {"l0", "L0"},           {"im1", "IM1"},
+                          {"im2", "IM2"},         {"prior_psnr", "PSNR"},
+                          {"seconds", "s/item"}};
+const Columns kSaliencyColumns = {{"deletion_auc", "deletion"},   {"insertion_auc", "insertion"},
+                                  {"pointing_game", "pointing"},  {"iou", "IoU"},
+                                  {"saliency_metric", "SM"},      {"saliency_area", "area"},
+                                  {"sanity_rank_corr", "sanity"}, {"seconds", "s/item"}};
 
 std::string cell(const json& summary, const std::string& key) {
   if (!summary.contains(key) || summary[key]["mean"].is_null()) return "-";
   char buf[48];
   const auto& m = summary[key];
   double mean = m["mean"].get<double>(), half = m["hi"].get<double>() - mean;
-  if (key == "seconds" || key == "prior_psnr")
+  if (key == "seconds" || key == "prior_psnr" || key == "saliency_metric")
     std::snprintf(buf, sizeof buf, "%.3g", mean);
   else
     std::snprintf(buf, sizeof buf, "%.3f±%.3f", mean, half);
@@ -86,12 +94,21 @@ int eval_main(const EvalFlags& f) {
   Inputs in = load_inputs(in_opt, F->input_shape());
   auto images = corrupt_images(in.images, f.corrupt, f.seed);
   auto targets = resolve_targets(f.target, *F, images);
+  CFX_CHECK(f.curve_steps >= 1 && f.curve_steps <= 10000, "invalid --curve-steps: ", f.curve_steps);
 
   EvalOptions eo;
   eo.methods = method_names;
   eo.method_options = per_method;
   eo.batch_size = f.batch_size;
   eo.surrogate_seed = f.seed;
+  eo.curve_steps = f.curve_steps;
+  // Saliency maps explain the decision: the predicted class unless a class was named.
+  if (f.target != "auto") eo.saliency_targets = targets;
+  if (in.masks.defined()) eo.masks = in.masks;
+  if (f.sanity) {
+    eo.randomized = f.model.load();
+    randomize_weights(*eo.randomized, f.seed + 1);
+  }
   if (!f.oracle.empty()) {
     eo.oracle = load_classifier(f.oracle);
     CFX_CHECK(eo.oracle->input_shape() == F->input_shape() &&
@@ -134,8 +151,13 @@ int eval_main(const EvalFlags& f) {
                 {"target", f.target},
                 {"corrupt", f.corrupt},
                 {"inputs", n}};
-    write_explain_outputs((fs::path(f.out) / m).string(), *F, images, targets, in.sources,
-                          r.front().explanation, run);
+    auto per_item = r.front().per_item;
+    per_item.insert(r.front().curves.begin(), r.front().curves.end());
+    const auto& used = method_info(m).kind == "saliency" && !eo.saliency_targets.defined()
+                           ? F->predict_proba(images).argmax(1)
+                           : targets;
+    write_explain_outputs((fs::path(f.out) / m).string(), *F, images, used, in.sources,
+                          r.front().explanation, run, per_item);
     results.push_back(std::move(r.front()));
   }
 
@@ -146,12 +168,11 @@ int eval_main(const EvalFlags& f) {
               {"methods", json::array()}};
   std::ostringstream csv;
   csv << "method,metric,mean,lo,hi,n\n";
-  std::printf("%-9s", "method");
-  for (const auto& c : kColumns) std::printf(" %13s", c.second.c_str());
-  std::printf("\n");
   for (const auto& r : results) {
-    doc["methods"].push_back(
-        {{"method", r.method}, {"config", r.explanation.config}, {"summary", r.summary}});
+    doc["methods"].push_back({{"method", r.method},
+                              {"kind", method_info(r.method).kind},
+                              {"config", r.explanation.config},
+                              {"summary", r.summary}});
     for (const auto& [k, v] : r.summary.items()) {
       if (v.is_object())
         csv << r.method << "," << k << "," << v["mean"].dump() << "," << v["lo"].dump() << ","
@@ -159,15 +180,30 @@ int eval_main(const EvalFlags& f) {
       else
         csv << r.method << "," << k << "," << v.dump() << ",,,\n";
     }
-    std::printf("%-9s", r.method.c_str());
-    for (const auto& c : kColumns) std::printf(" %13s", cell(r.summary, c.first).c_str());
-    std::printf("\n");
-    if (r.summary.contains("surrogate_agreement_queries"))
-      std::printf(
-          "          surrogate agreement with F: queries only %.3f, with counterfactuals "
-          "%.3f\n",
-          r.summary["surrogate_agreement_queries"].get<double>(),
-          r.summary["surrogate_agreement_with_counterfactuals"].get<double>());
+  }
+  // One table per kind of method present: counterfactual metrics, then saliency metrics.
+  for (const auto& [kind, cols] :
+       {std::pair<std::string, const Columns*>{"counterfactual", &kColumns},
+        {"saliency", &kSaliencyColumns}}) {
+    bool header = false;
+    for (const auto& r : results) {
+      if (method_info(r.method).kind != kind) continue;
+      if (!header) {
+        std::printf("%-10s", "method");
+        for (const auto& c : *cols) std::printf(" %13s", c.second.c_str());
+        std::printf("\n");
+        header = true;
+      }
+      std::printf("%-10s", r.method.c_str());
+      for (const auto& c : *cols) std::printf(" %13s", cell(r.summary, c.first).c_str());
+      std::printf("\n");
+      if (r.summary.contains("surrogate_agreement_queries"))
+        std::printf(
+            "           surrogate agreement with F: queries only %.3f, with counterfactuals "
+            "%.3f\n",
+            r.summary["surrogate_agreement_queries"].get<double>(),
+            r.summary["surrogate_agreement_with_counterfactuals"].get<double>());
+    }
   }
   write_atomic((fs::path(f.out) / "eval.json").string(), doc.dump(2) + "\n");
   write_atomic((fs::path(f.out) / "eval.csv").string(), csv.str());
@@ -199,6 +235,12 @@ void add_eval_command(CLI::App& app) {
   sub->add_option("--surrogate", f->surrogate,
                   "train surrogates on queries (+ counterfactuals) and test their agreement "
                   "with the model on this many held-out items (0: off)");
+  sub->add_flag("--sanity", f->sanity,
+                "saliency methods: also run on a weight-randomised copy of the model and report "
+                "the rank correlation of the maps (sanity_rank_corr; low = the map depends on "
+                "the weights)");
+  sub->add_option("--curve-steps", f->curve_steps,
+                  "saliency methods: steps of the deletion and insertion curves");
   on_selected(sub, [f] { return eval_main(*f); });
 }
 

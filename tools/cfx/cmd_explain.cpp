@@ -10,33 +10,35 @@
 #include "cfx/methods/registry.h"
 #include "cfx/report/result_json.h"
 #include "commands.h"
-#include "common.h"
+#include "explain_run.h"
 
 namespace cfx::cli {
 
-namespace {
+void add_explain_flags(CLI::App* sub, ExplainFlags& f) {
+  f.model.add(sub);
+  add_input_flags(sub, f.input);
+  sub->add_option("--method", f.method, "method name (see `cfx methods`)");
+  sub->add_option("--out,-o", f.out, "output folder");
+  sub->add_option("--seed", f.seed, "random seed");
+  sub->add_option("--device", f.device, "cpu, cuda or cuda:<i>");
+  sub->add_option("--batch-size", f.batch_size, "items optimised together");
+  sub->add_option("--steps", f.steps, "most optimisation steps (-1: the method's default)");
+  sub->add_option("--lr", f.lr, "learning rate (-1: the method's default)");
+  sub->add_option("--set", f.sets, "method option key=value (repeatable; see cfx methods --json)");
+}
 
-struct ExplainFlags {
-  ModelFlags model;
-  InputOptions input;
-  std::string target = "auto";
-  std::string method = "pixel";
-  std::string out = "out/explain";
-  uint64_t seed = 0;
-  std::string device = "cpu";
-  int64_t batch_size = 64;
-  int64_t steps = -1;
-  double lr = -1;
-  std::vector<std::string> sets;
-};
-
-int explain_main(const ExplainFlags& f) {
+int run_explanation(const ExplainFlags& f, const std::string& command, const std::string& kind) {
   // Fail on an unwritable --out or a bad method before any expensive work.
   ensure_writable_dir(f.out);
-  nlohmann::json options = parse_sets(f.sets);
+  const auto& info = method_info(f.method);
+  CFX_CHECK(info.kind == kind, "method '", f.method, "' makes ", info.kind,
+            kind == "saliency" ? " explanations; use `cfx explain`" : " maps; use `cfx saliency`",
+            " (see `cfx methods`)");
+  nlohmann::json options = f.extra_options;
+  options.update(parse_sets(f.sets));
   if (f.steps >= 0) options["steps"] = f.steps;
   if (f.lr >= 0) options["lr"] = f.lr;
-  auto method = make_method(f.method, options);
+  auto method = info.make(options);
   auto device = parse_device(f.device);
 
   auto F = f.model.load();
@@ -59,34 +61,29 @@ int explain_main(const ExplainFlags& f) {
   bar.finish();
 
   nlohmann::json run = {
-      {"command", "explain"}, {"invocation", invocation()}, {"target", f.target}, {"inputs", n}};
+      {"command", command}, {"invocation", invocation()}, {"target", f.target}, {"inputs", n}};
   auto doc = write_explain_outputs(f.out, *F, in.images, targets, in.sources, e, run);
   const auto& s = doc["summary"];
-  std::printf("%lld item(s), validity %.3f, mean target prob %.3f, mean L1 %.4f, %.3f s/item\n",
-              static_cast<long long>(n), s.value("validity", 0.0), s.value("mean_target_prob", 0.0),
-              s.value("mean_l1", 0.0), s.value("seconds_per_item", 0.0));
+  if (kind == "saliency")
+    std::printf("%lld item(s), mean p_c %.3f, mean saliency area %.3f, %.3f s/item\n",
+                static_cast<long long>(n), s.value("mean_class_prob", 0.0),
+                s.value("mean_saliency_area", 0.0), s.value("seconds_per_item", 0.0));
+  else
+    std::printf("%lld item(s), validity %.3f, mean target prob %.3f, mean L1 %.4f, %.3f s/item\n",
+                static_cast<long long>(n), s.value("validity", 0.0),
+                s.value("mean_target_prob", 0.0), s.value("mean_l1", 0.0),
+                s.value("seconds_per_item", 0.0));
   std::printf("wrote %s/result.json\n", f.out.c_str());
   return 0;
 }
 
-}  // namespace
-
 void add_explain_command(CLI::App& app) {
   auto* sub = app.add_subcommand("explain", "generate counterfactual explanations");
   auto f = std::make_shared<ExplainFlags>();
-  f->model.add(sub);
-  add_input_flags(sub, f->input);
+  add_explain_flags(sub, *f);
   sub->add_option("--target,-t", f->target,
-                  "target class: auto (runner-up class), an index, or a class name");
-  sub->add_option("--method", f->method, "method name (see `cfx methods`)");
-  sub->add_option("--out,-o", f->out, "output folder");
-  sub->add_option("--seed", f->seed, "random seed");
-  sub->add_option("--device", f->device, "cpu, cuda or cuda:<i>");
-  sub->add_option("--batch-size", f->batch_size, "items optimised together");
-  sub->add_option("--steps", f->steps, "most optimisation steps (-1: the method's default)");
-  sub->add_option("--lr", f->lr, "learning rate (-1: the method's default)");
-  sub->add_option("--set", f->sets, "method option key=value (repeatable; see cfx methods --json)");
-  on_selected(sub, [f] { return explain_main(*f); });
+                  "target class: auto (runner-up class), pred, an index, or a class name");
+  on_selected(sub, [f] { return run_explanation(*f, "explain", "counterfactual"); });
 }
 
 }  // namespace cfx::cli

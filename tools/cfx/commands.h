@@ -11,6 +11,9 @@ void add_train_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
 /// `train autoencoder`; needs add_train_command first.
 void add_train_autoencoder_command(CLI::App& app);
+/// `train inpainter`; needs add_train_command first.
+void add_train_inpainter_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_saliency_command(CLI::App& app);
 
 }  // namespace cfx::cli

@@ -151,6 +151,7 @@ torch::Tensor resolve_targets(const std::string& target, Classifier& F,
                               const torch::Tensor& images) {
   const int64_t n = images.size(0);
   if (target == "auto") return runner_up_classes(F, images);
+  if (target == "pred") return F.predict_proba(images).argmax(1);
   int64_t t = -1;
   const auto& names = F.class_names();
   for (size_t i = 0; i < names.size(); ++i)
@@ -163,7 +164,7 @@ torch::Tensor resolve_targets(const std::string& target, Classifier& F,
       pos = std::string::npos;
     }
     CFX_CHECK(pos == target.size(), "--target '", target,
-              "' is not 'auto', a class index or a class name of this model");
+              "' is not 'auto', 'pred', a class index or a class name of this model");
     CFX_CHECK(t >= 0 && t < F.num_classes(), "--target ", t, " is out of range: the model has ",
               F.num_classes(), " classes (0..", F.num_classes() - 1, ")");
   }

@@ -60,8 +60,8 @@ std::vector<int64_t> parse_ints(const std::string& s, const std::string& flag);
 std::vector<double> parse_doubles(const std::string& s, const std::string& flag);
 std::vector<std::string> split_list(const std::string& s);
 
-/// Parses --target: "auto" (the runner-up class of each image), a class index, or a class
-/// name. Returns [N] int64 targets.
+/// Parses --target: "auto" (the runner-up class of each image), "pred" (the predicted class),
+/// a class index, or a class name. Returns [N] int64 targets.
 torch::Tensor resolve_targets(const std::string& target, Classifier& F,
                               const torch::Tensor& images);
 

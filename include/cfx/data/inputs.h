@@ -22,6 +22,7 @@ struct InputOptions {
 struct Inputs {
   torch::Tensor images;              // [N, C, H, W] float32 in [0, 1], at the model's shape
   torch::Tensor labels;              // [N] int64 true labels, or undefined (plain files)
+  torch::Tensor masks;               // [N, 1, H, W] object masks (shapes), or undefined
   std::vector<std::string> sources;  // per item: path or "dataset:split:index"
 };
 

@@ -10,11 +10,13 @@ namespace cfx {
 struct Explanation {
   Result result;                // what the method produced
   CounterfactualScores scores;  // per-item metrics; empty for saliency-only methods
+  SaliencyScores saliency;      // per-item metrics of saliency methods; else empty
   nlohmann::json config;        // method config plus seed and device
 };
 
 /// Runs `method` on `request` in chunks of at most `batch_size` items (each chunk one
-/// batched optimisation) and scores the counterfactuals. Shapes as in Request/Result.
+/// batched optimisation) and scores the counterfactuals or saliency maps. Shapes as in
+/// Request/Result.
 Explanation explain(Method& method, const Request& request, int64_t batch_size = 64);
 
 }  // namespace cfx

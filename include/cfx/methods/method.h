@@ -31,7 +31,10 @@ struct Request {
 
 struct Result {
   torch::Tensor counterfactuals;  // [N, C, H, W] in [0, 1] on CPU; undefined for saliency methods
-  torch::Tensor saliency;         // [N, 1, H, W] on CPU; undefined for counterfactual methods
+  torch::Tensor saliency;         // [N, 1, H, W] on CPU, higher = more important to the
+                                  // decision; undefined for counterfactual methods
+  torch::Tensor infilled;         // [N, C, H, W]: x with its salient (SDR) or non-salient
+                                  // (SSR) region in-filled; saliency methods that in-fill
   torch::Tensor steps;            // [N] int64: optimisation steps each item took
   torch::Tensor converged;        // [N] bool: the item met its stopping criterion
   torch::Tensor stage_images;     // [N, S, C, H, W]: x̄ as each progressive stage was reached

@@ -42,6 +42,7 @@ class NativeClassifier : public Classifier {
   /// True for "duq" / "loss" when the network was built with that head (ZooOptions::head).
   bool has_head(const std::string& name) const override;
   int64_t num_parameters() const override;
+  std::vector<torch::Tensor> weights() override;
   void to(torch::Device device) override;
   torch::Device device() const override { return device_; }
 

@@ -68,6 +68,9 @@ class Classifier {
   }
 
   virtual int64_t num_parameters() const = 0;
+  /// The weight tensors (aliases, so they can be changed in place, e.g. for the
+  /// weight-randomisation sanity check). Empty if the implementation cannot expose them.
+  virtual std::vector<torch::Tensor> weights() { return {}; }
 
   /// Moves weights to `device`; inputs must then live there too.
   virtual void to(torch::Device device) = 0;

@@ -42,6 +42,7 @@ class TorchScriptClassifier : public Classifier {
   std::vector<std::string> feature_layers() const override;
   std::vector<BNLayer> bn_layers() const override;
   int64_t num_parameters() const override;
+  std::vector<torch::Tensor> weights() override;
   void to(torch::Device device) override;
   torch::Device device() const override;
 

@@ -1,4 +1,4 @@
-// Images a person looks at: signed difference maps.
+// Images a person looks at: signed difference maps, stage strips, saliency overlays.
 #pragma once
 
 #include <torch/types.h>
@@ -15,5 +15,9 @@ torch::Tensor signed_diff_image(const torch::Tensor& x, const torch::Tensor& xcf
 /// Images [C, H, W] side by side with a 1-pixel white gap: [C, H, k·W + k − 1]. Used for
 /// progressive-stage strips (a morph from x to x̄).
 torch::Tensor image_strip(const std::vector<torch::Tensor>& images);
+
+/// A saliency map s [1, H, W] in [0, 1] as colours (inferno: black, purple, orange, pale
+/// yellow for the most salient) blended over the grey version of x [C, H, W]: [3, H, W].
+torch::Tensor saliency_overlay(const torch::Tensor& x, const torch::Tensor& s);
 
 }  // namespace cfx

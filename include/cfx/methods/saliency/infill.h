@@ -1,0 +1,63 @@
+// In-fillers (METHODS.md §2): what a saliency method puts where it removed pixels. One
+// interface, `infill(x, keep) -> x̂`; the method composites keep·x + (1 − keep)·x̂. Looked up
+// by name: mean, blur, random, local, inpainter (the generative one, FIDO's point).
+#pragma once
+
+#include <torch/types.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace cfx {
+
+class Inpainter;
+
+struct InfillOptions {
+  double blur_sigma = 5.0;    // blur: Gaussian standard deviation in pixels
+  int64_t local_window = 7;   // local: side of the window whose known pixels are averaged
+  double random_noise = 0.2;  // random: standard deviation of the noise on the uniform colour
+  std::string inpainter;      // inpainter: checkpoint path (cfx train inpainter)
+
+  void validate() const;
+  nlohmann::json to_json() const;
+  /// Overrides the fields present in `j` (the keys of to_json()); types are checked.
+  void read(const nlohmann::json& j);
+};
+
+class Infiller {
+ public:
+  virtual ~Infiller() = default;
+  virtual std::string name() const = 0;
+  /// x: [N, C, H, W] in [0, 1]; keep: [N, 1, H, W] in {0, 1} (1 = known pixel), same device.
+  /// Returns x̂ [N, C, H, W] in [0, 1]: content for the pixels where keep is 0 (values where
+  /// keep is 1 are unspecified). No gradient flows through it.
+  virtual torch::Tensor infill(const torch::Tensor& x, const torch::Tensor& keep) = 0;
+};
+
+/// Names accepted by make_infiller, in display order.
+std::vector<std::string> infiller_names();
+
+/// Throws cfx::Error "invalid infill: '<name>' (use one of ...)" unless `name` is known.
+void check_infiller_name(const std::string& name);
+
+/// Builds an in-filler by name; throws cfx::Error for an unknown name (listing the known
+/// ones) or an inpainter that cannot be loaded.
+std::unique_ptr<Infiller> make_infiller(const std::string& name, const InfillOptions& options,
+                                        torch::Device device = torch::kCPU);
+
+/// An in-filler around an already loaded inpainter.
+std::unique_ptr<Infiller> make_inpainter_infiller(std::shared_ptr<Inpainter> inpainter);
+
+/// keep·x + (1 − keep)·x̂ with x̂ = infiller.infill(x, keep): the image the classifier sees.
+torch::Tensor composite(Infiller& infiller, const torch::Tensor& x, const torch::Tensor& keep);
+
+/// Mean |x̂ − x| over the pixels where keep is 0 (all channels): how well an in-filler
+/// reconstructs what it did not see.
+double infill_error(Infiller& infiller, const torch::Tensor& x, const torch::Tensor& keep);
+
+/// Gaussian blur of x [N, C, H, W] with standard deviation `sigma` (pixels), reflect padding.
+torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma);
+
+}  // namespace cfx

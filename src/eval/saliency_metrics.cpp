@@ -1,0 +1,168 @@
+#include "cfx/eval/saliency_metrics.h"
+
+#include <cmath>
+
+#include "cfx/core/error.h"
+#include "cfx/core/seed.h"
+#include "cfx/methods/saliency/infill.h"
+
+namespace cfx {
+
+namespace {
+
+// Rank of every pixel of each map, 0 = most salient; ties keep raster order.
+torch::Tensor salience_ranks(const torch::Tensor& saliency) {
+  auto s = saliency.cpu().to(torch::kFloat32).flatten(1);
+  auto order = std::get<1>(torch::sort(s, /*stable=*/true, /*dim=*/1, /*descending=*/true));
+  auto ranks = torch::empty_like(order);
+  ranks.scatter_(1, order, torch::arange(s.size(1), torch::kLong).expand_as(order).contiguous());
+  return ranks;  // [N, HW] int64
+}
+
+// p_c for many images in chunks: x [M, C, H, W], c [M].
+torch::Tensor class_probs(Classifier& F, const torch::Tensor& x, const torch::Tensor& c) {
+  auto p = F.predict_proba(x.to(F.device()));
+  return p.cpu().gather(1, c.cpu().to(torch::kLong).unsqueeze(1)).squeeze(1);
+}
+
+void check_maps(const torch::Tensor& saliency, const torch::Tensor& other, const char* what) {
+  CFX_CHECK(saliency.dim() == 4 && saliency.size(1) == 1,
+            "saliency maps must be [N, 1, H, W], got ", saliency.sizes());
+  CFX_CHECK(other.size(0) == saliency.size(0) && other.size(2) == saliency.size(2) &&
+                other.size(3) == saliency.size(3),
+            what, " ", other.sizes(), " do not match the saliency maps ", saliency.sizes());
+}
+
+}  // namespace
+
+DeletionInsertion deletion_insertion(Classifier& F, const torch::Tensor& x,
+                                     const torch::Tensor& saliency, const torch::Tensor& targets,
+                                     int64_t steps, double blur_sigma) {
+  check_maps(saliency, x, "images");
+  CFX_CHECK(steps >= 1, "invalid deletion/insertion steps: ", steps);
+  torch::NoGradGuard ng;
+  const int64_t n = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), hw = H * W;
+  auto xc = x.cpu().to(torch::kFloat32);
+  auto canvas = gaussian_blur(xc, blur_sigma);
+  auto ranks = salience_ranks(saliency).view({n, 1, H, W});
+  std::vector<torch::Tensor> del, ins;
+  for (int64_t k = 0; k <= steps; ++k) {
+    int64_t count = (hw * k + steps / 2) / steps;
+    auto top = (ranks < count).to(torch::kFloat32).expand({n, C, H, W});
+    del.push_back(xc * (1 - top) + canvas * top);
+    ins.push_back(canvas * (1 - top) + xc * top);
+  }
+  // Items × steps in one list, scored in predict_proba's chunks.
+  auto t = targets.cpu().to(torch::kLong).repeat(steps + 1);
+  DeletionInsertion r;
+  r.deletion = class_probs(F, torch::cat(del), t).view({steps + 1, n}).t().contiguous();
+  r.insertion = class_probs(F, torch::cat(ins), t).view({steps + 1, n}).t().contiguous();
+  auto auc = [&](const torch::Tensor& c) {
+    return (c.sum(1) - (c.select(1, 0) + c.select(1, steps)) / 2) / steps;
+  };
+  r.deletion_auc = auc(r.deletion);
+  r.insertion_auc = auc(r.insertion);
+  return r;
+}
+
+torch::Tensor pointing_game(const torch::Tensor& saliency, const torch::Tensor& masks) {
+  check_maps(saliency, masks, "masks");
+  // Optimised masks saturate, so the maximum is often a plateau; the point is the plateau
+  // pixel nearest to the plateau's centroid, not whichever comes first in raster order.
+  auto s = saliency.cpu().to(torch::kFloat32);
+  auto m = masks.cpu().to(torch::kFloat32);
+  const int64_t n = s.size(0), H = s.size(2), W = s.size(3);
+  auto ys = torch::arange(H, torch::kFloat32).view({H, 1}).expand({H, W});
+  auto xs = torch::arange(W, torch::kFloat32).view({1, W}).expand({H, W});
+  auto hit = torch::zeros({n});
+  for (int64_t i = 0; i < n; ++i) {
+    auto si = s[i][0];
+    auto top = si.ge(si.max() - 1e-6).to(torch::kFloat32);
+    auto cy = (ys * top).sum() / top.sum(), cx = (xs * top).sum() / top.sum();
+    auto d = (ys - cy).pow(2) + (xs - cx).pow(2) + (1 - top) * 1e9;
+    int64_t at = d.flatten().argmin().item<int64_t>();
+    hit[i] = m[i][0].flatten()[at].ge(0.5).item<bool>() ? 1.f : 0.f;
+  }
+  return hit;
+}
+
+torch::Tensor localisation_iou(const torch::Tensor& saliency, const torch::Tensor& masks) {
+  check_maps(saliency, masks, "masks");
+  auto m = masks.cpu().to(torch::kFloat32).flatten(1).ge(0.5);
+  auto area = m.sum(1, true);
+  auto chosen = salience_ranks(saliency) < area;
+  auto inter = (chosen & m).sum(1).to(torch::kFloat32);
+  auto uni = (chosen | m).sum(1).to(torch::kFloat32);
+  return torch::where(uni > 0, inter / uni.clamp_min(1), torch::zeros_like(inter));
+}
+
+torch::Tensor saliency_metric(Classifier& F, const torch::Tensor& x, const torch::Tensor& saliency,
+                              const torch::Tensor& targets) {
+  check_maps(saliency, x, "images");
+  torch::NoGradGuard ng;
+  const int64_t n = x.size(0), H = x.size(2), W = x.size(3);
+  auto xc = x.cpu().to(torch::kFloat32);
+  auto s = saliency.cpu().to(torch::kFloat32);
+  std::vector<torch::Tensor> crops;
+  std::vector<double> areas;
+  for (int64_t i = 0; i < n; ++i) {
+    auto si = s[i][0];
+    double top = si.max().item<double>();
+    auto on = top > 0 ? si.ge(0.5 * top) : torch::ones_like(si, torch::kBool);
+    auto rows = on.any(1).nonzero().flatten(), cols = on.any(0).nonzero().flatten();
+    int64_t y0 = rows.min().item<int64_t>(), y1 = rows.max().item<int64_t>() + 1;
+    int64_t x0 = cols.min().item<int64_t>(), x1 = cols.max().item<int64_t>() + 1;
+    areas.push_back(static_cast<double>((y1 - y0) * (x1 - x0)) / (H * W));
+    auto crop = xc[i].slice(1, y0, y1).slice(2, x0, x1).unsqueeze(0);
+    crops.push_back(torch::upsample_bilinear2d(crop, {H, W}, false));
+  }
+  auto p = class_probs(F, torch::cat(crops), targets).to(torch::kDouble);
+  auto a = torch::tensor(areas, torch::kDouble).clamp_min(0.05);
+  return (a.log() - p.clamp_min(1e-12).log()).to(torch::kFloat32);
+}
+
+torch::Tensor map_rank_correlation(const torch::Tensor& a, const torch::Tensor& b) {
+  CFX_CHECK(a.sizes() == b.sizes(), "rank correlation of maps of different shapes: ", a.sizes(),
+            " and ", b.sizes());
+  // Tied values share their average rank (Spearman's definition): FIDO's maps saturate, and
+  // ranking ties in raster order would correlate any two flat maps perfectly.
+  auto avg_ranks = [](const torch::Tensor& m) {
+    auto s = m.cpu().to(torch::kDouble).flatten(1).contiguous();
+    auto sorted = torch::sort(s, /*stable=*/true, /*dim=*/1);
+    auto v = std::get<0>(sorted).contiguous(), order = std::get<1>(sorted).contiguous();
+    auto ranks = torch::empty_like(s);
+    auto va = v.accessor<double, 2>();
+    auto oa = order.accessor<int64_t, 2>();
+    auto ra = ranks.accessor<double, 2>();
+    const int64_t n = s.size(0), k = s.size(1);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < k;) {
+        int64_t e = j + 1;
+        while (e < k && va[i][e] == va[i][j]) ++e;
+        for (int64_t q = j; q < e; ++q) ra[i][oa[i][q]] = 0.5 * (j + e - 1);
+        j = e;
+      }
+    return ranks;
+  };
+  auto ra = avg_ranks(a), rb = avg_ranks(b);
+  ra = ra - ra.mean(1, true);
+  rb = rb - rb.mean(1, true);
+  auto den = (ra.pow(2).sum(1) * rb.pow(2).sum(1)).sqrt();
+  return torch::where(den > 0, (ra * rb).sum(1) / den.clamp_min(1e-12), torch::zeros_like(den))
+      .to(torch::kFloat32);
+}
+
+void randomize_weights(Classifier& F, uint64_t seed) {
+  auto w = F.weights();
+  CFX_CHECK(!w.empty(), "this classifier does not expose its weights, so the randomisation ",
+            "sanity check cannot run on it");
+  seed_all(seed);
+  torch::NoGradGuard ng;
+  for (auto& p : w) {
+    double sd = p.numel() > 1 ? p.std().item<double>() : 0.0;
+    if (!(sd > 0)) sd = 0.1;
+    p.copy_(torch::randn_like(p) * sd);
+  }
+}
+
+}  // namespace cfx

@@ -1,0 +1,63 @@
+#include "cfx/report/npy.h"
+
+#include <cstring>
+#include <regex>
+
+#include "cfx/core/error.h"
+#include "cfx/core/fs.h"
+
+namespace cfx {
+
+void write_npy(const std::string& path, const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  std::string shape = "(";
+  for (int64_t i = 0; i < c.dim(); ++i) shape += std::to_string(c.size(i)) + ", ";
+  if (c.dim() >= 2) shape.resize(shape.size() - 1);  // "(28, 28)"; one element keeps "(5,)"
+  if (c.dim() >= 2)
+    shape.back() = ')';
+  else
+    shape += ")";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  // Magic (6) + version (2) + length (2) + header + '\n' is padded to a multiple of 64.
+  size_t total = 10 + header.size() + 1;
+  header += std::string((64 - total % 64) % 64, ' ') + "\n";
+  std::string bytes = "\x93NUMPY";
+  bytes += '\x01';
+  bytes += '\x00';
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>((header.size() >> 8) & 0xff);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(c.data_ptr<float>()), c.numel() * sizeof(float));
+  write_atomic(path, bytes);
+}
+
+torch::Tensor read_npy(const std::string& path) {
+  CFX_CHECK(is_file(path), "npy file not found: ", path);
+  std::string b = read_file(path);
+  CFX_CHECK(b.size() >= 10 && b.compare(0, 6, "\x93NUMPY") == 0, path, " is not a .npy file");
+  size_t hlen = static_cast<unsigned char>(b[8]) | (static_cast<unsigned char>(b[9]) << 8);
+  CFX_CHECK(b[6] == 1 && b.size() >= 10 + hlen, path, ": unsupported .npy version or header");
+  std::string header = b.substr(10, hlen);
+  std::smatch m;
+  CFX_CHECK(std::regex_search(header, m, std::regex("'descr': *'<f([48])'")), path,
+            ": only little-endian float32/float64 arrays are supported");
+  const bool f8 = m[1] == "8";
+  CFX_CHECK(header.find("'fortran_order': False") != std::string::npos, path,
+            ": Fortran-ordered arrays are not supported");
+  CFX_CHECK(std::regex_search(header, m, std::regex("'shape': *\\(([0-9, ]*)\\)")), path,
+            ": no shape in the .npy header");
+  std::vector<int64_t> shape;
+  std::string dims = m[1];
+  const std::regex number("[0-9]+");
+  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
+    shape.push_back(std::stoll(it->str()));
+  int64_t count = 1;
+  for (auto d : shape) count *= d;
+  const size_t esize = f8 ? 8 : 4;
+  CFX_CHECK(b.size() == 10 + hlen + count * esize, path, ": data size does not match its shape");
+  auto t = torch::empty(shape, f8 ? torch::kFloat64 : torch::kFloat32);
+  std::memcpy(t.data_ptr(), b.data() + 10 + hlen, count * esize);
+  return t.to(torch::kFloat32);
+}
+
+}  // namespace cfx

@@ -1,0 +1,164 @@
+#include <gtest/gtest.h>
+
+#include "cfx/config.h"
+#include "cfx/data/shapes.h"
+#include "cfx/eval/saliency_metrics.h"
+#include "cfx/methods/saliency/infill.h"
+#include "cfx/models/classifier.h"
+#include "cfx/models/inpainter.h"
+#include "cfx/report/npy.h"
+#include "data/temp_dir.h"
+
+using namespace cfx;
+
+namespace {
+
+Dataset shapes_test(int64_t n) {
+  ShapesOptions o;
+  o.split = "test";
+  o.count = n;
+  return generate_shapes(o);
+}
+
+}  // namespace
+
+TEST(SaliencyMetrics, PointingGameAndIouOnHandMadeMaps) {
+  auto masks = torch::zeros({2, 1, 4, 4});
+  masks[0][0][1][1] = 1;
+  masks[0][0][1][2] = 1;
+  masks[1][0][3][3] = 1;
+  auto maps = torch::zeros({2, 1, 4, 4});
+  maps[0][0][1][2] = 1.0;  // on the object, and its second pixel next
+  maps[0][0][1][1] = 0.5;
+  maps[1][0][0][0] = 1.0;  // off the object
+  auto pg = pointing_game(maps, masks);
+  EXPECT_FLOAT_EQ(pg[0].item<float>(), 1.f);
+  EXPECT_FLOAT_EQ(pg[1].item<float>(), 0.f);
+  auto iou = localisation_iou(maps, masks);
+  EXPECT_FLOAT_EQ(iou[0].item<float>(), 1.f);
+  EXPECT_FLOAT_EQ(iou[1].item<float>(), 0.f);
+}
+
+TEST(SaliencyMetrics, RankCorrelationIsSpearmans) {
+  auto a = torch::arange(16, torch::kFloat).view({1, 1, 4, 4});
+  EXPECT_NEAR(map_rank_correlation(a, a * 3 + 1).item<float>(), 1.f, 1e-6);
+  EXPECT_NEAR(map_rank_correlation(a, -a).item<float>(), -1.f, 1e-6);
+  // Two flat maps have no ranking at all: 0, not a spurious 1.
+  auto flat = torch::ones({1, 1, 4, 4});
+  EXPECT_NEAR(map_rank_correlation(flat, flat).item<float>(), 0.f, 1e-6);
+}
+
+TEST(SaliencyMetrics, ObjectMaskBeatsItsInverseOnDeletionAndInsertion) {
+  auto d = shapes_test(16);
+  auto F = load_classifier(std::string(CFX_SOURCE_DIR) + "/models/shapes-cnn.pt");
+  auto t = F->predict_proba(d.images).argmax(1);
+  // The ground truth as a map vs its complement: deleting the object first must destroy p_c
+  // faster, inserting it first must restore p_c faster.
+  auto good = deletion_insertion(*F, d.images, d.masks, t, 16);
+  auto bad = deletion_insertion(*F, d.images, 1 - d.masks, t, 16);
+  EXPECT_EQ(good.deletion.sizes(), (std::vector<int64_t>{16, 17}));
+  EXPECT_LT(good.deletion_auc.mean().item<double>(), bad.deletion_auc.mean().item<double>());
+  EXPECT_GT(good.insertion_auc.mean().item<double>(), bad.insertion_auc.mean().item<double>());
+  // Step 0 of deletion is x itself, the last step the blurred canvas.
+  auto p = F->predict_proba(d.images).gather(1, t.unsqueeze(1)).squeeze(1);
+  EXPECT_TRUE(torch::allclose(good.deletion.select(1, 0), p, 1e-4, 1e-5));
+}
+
+TEST(SaliencyMetrics, SaliencyMetricFollowsItsDefinition) {
+  auto d = shapes_test(4);
+  auto F = load_classifier(std::string(CFX_SOURCE_DIR) + "/models/shapes-cnn.pt");
+  auto t = F->predict_proba(d.images).argmax(1);
+  auto p = F->predict_proba(d.images).gather(1, t.unsqueeze(1)).squeeze(1).to(torch::kDouble);
+  // A map over the whole image: a = 1, the crop is x itself, so the score is −log p_c(x).
+  auto whole = saliency_metric(*F, d.images, torch::ones({4, 1, 32, 32}), t).to(torch::kDouble);
+  EXPECT_TRUE(torch::allclose(whole, -p.log(), 1e-4, 1e-4));
+  // One salient pixel: the area is floored at 0.05, the crop is that pixel's colour.
+  auto dot = torch::zeros({4, 1, 32, 32});
+  dot.select(2, 5).select(2, 7).fill_(1);
+  auto one = torch::zeros({4, 3, 32, 32}) + d.images.select(2, 5).select(2, 7).view({4, 3, 1, 1});
+  auto pd = F->predict_proba(one).gather(1, t.unsqueeze(1)).squeeze(1).to(torch::kDouble);
+  auto tiny = saliency_metric(*F, d.images, dot, t).to(torch::kDouble);
+  EXPECT_TRUE(torch::allclose(tiny, std::log(0.05) - pd.log(), 1e-3, 1e-3));
+}
+
+TEST(SaliencyMetrics, RandomizeWeightsChangesEveryWeightAndIsSeeded) {
+  auto path = std::string(CFX_SOURCE_DIR) + "/models/shapes-cnn.pt";
+  auto A = load_classifier(path), B = load_classifier(path), C = load_classifier(path);
+  randomize_weights(*A, 3);
+  randomize_weights(*B, 3);
+  auto wa = A->weights(), wb = B->weights(), wc = C->weights();
+  ASSERT_FALSE(wa.empty());
+  for (size_t i = 0; i < wa.size(); ++i) {
+    EXPECT_TRUE(torch::equal(wa[i], wb[i]));
+    EXPECT_FALSE(torch::equal(wa[i], wc[i]));
+  }
+}
+
+TEST(Infill, SimpleInfillersFillFromWhatTheyShould) {
+  auto x = torch::rand({2, 3, 16, 16});
+  auto keep = torch::ones({2, 1, 16, 16});
+  keep.slice(2, 4, 8).slice(3, 4, 8).zero_();
+  // A constant image is its own mean, blur and local mean.
+  auto c = torch::full({2, 3, 16, 16}, 0.3);
+  for (const auto& name : {"mean", "blur", "local"}) {
+    auto f = make_infiller(name, InfillOptions{});
+    EXPECT_TRUE(torch::allclose(f->infill(c, keep), c, 1e-5, 1e-5)) << name;
+  }
+  auto local = make_infiller("local", InfillOptions{})->infill(x, keep);
+  EXPECT_EQ(local.sizes(), x.sizes());
+  // local only averages known pixels: with the hole's pixels set to 100 the fill stays the same.
+  auto poisoned = x.clone();
+  poisoned.slice(2, 4, 8).slice(3, 4, 8).fill_(100);
+  auto local2 = make_infiller("local", InfillOptions{})->infill(poisoned, keep);
+  EXPECT_TRUE(torch::allclose(local.slice(2, 4, 8).slice(3, 4, 8),
+                              local2.slice(2, 4, 8).slice(3, 4, 8), 1e-5, 1e-6));
+  auto r = make_infiller("random", InfillOptions{})->infill(x, keep);
+  EXPECT_GE(r.min().item<float>(), 0.f);
+  EXPECT_LE(r.max().item<float>(), 1.f);
+  auto keep2 = random_infill_masks(64, 16, 16);
+  EXPECT_TRUE(((keep2 == 0) | (keep2 == 1)).all().item<bool>());
+  EXPECT_GT(keep2.mean().item<float>(), 0.2f);
+  EXPECT_LT(keep2.mean().item<float>(), 0.9f);
+}
+
+// The shipped inpainters are FIDO's generative in-fillers: on held-out images with random
+// masks they must reconstruct the missing pixels better than the local and blur in-fillers.
+TEST(Infill, ShippedInpaintersBeatLocalAndBlur) {
+  for (const std::string name : {"shapes", "fashion-mnist", "mnist"}) {
+    auto path = std::string(CFX_SOURCE_DIR) + "/models/" + name + "-inpainter.pt";
+    DatasetOptions o;
+    o.split = "test";
+    o.limit = 300;
+    auto d = load_dataset(name, o);
+    torch::manual_seed(123);
+    auto keep = random_infill_masks(d.size(), d.images.size(2), d.images.size(3));
+    InfillOptions io;
+    io.inpainter = path;
+    double ours = infill_error(*make_infiller("inpainter", io), d.images, keep);
+    double local = infill_error(*make_infiller("local", io), d.images, keep);
+    double blur = infill_error(*make_infiller("blur", io), d.images, keep);
+    EXPECT_LT(ours, local) << name;
+    EXPECT_LT(ours, blur) << name;
+  }
+}
+
+TEST(Npy, RoundTripsAndHasNumpysHeader) {
+  cfx::test::TempDir tmp("npy");
+  auto dir = tmp.str();
+  auto t = torch::rand({5, 7});
+  write_npy(dir + "/a.npy", t);
+  EXPECT_TRUE(torch::equal(read_npy(dir + "/a.npy"), t));
+  auto v = torch::rand({3});
+  write_npy(dir + "/v.npy", v);
+  EXPECT_TRUE(torch::equal(read_npy(dir + "/v.npy"), v));
+  // numpy itself reads it: shape, dtype and values.
+  std::string cmd =
+      std::string(CFX_PYTHON) + " -c \"import numpy as n; a=n.load('" + dir +
+      "/a.npy'); assert a.shape==(5,7) and a.dtype==n.float32; print(float(a[4,6]))\"";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[64] = {0};
+  ASSERT_NE(fgets(buf, sizeof buf, p), nullptr);
+  EXPECT_EQ(pclose(p), 0);
+  EXPECT_NEAR(std::stod(buf), t[4][6].item<double>(), 1e-6);
+}
