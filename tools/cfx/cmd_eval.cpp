@@ -12,6 +12,7 @@
 #include "cfx/data/corrupt.h"
 #include "cfx/eval/evaluate.h"
 #include "cfx/methods/registry.h"
+#include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
 #include "commands.h"
 #include "common.h"
@@ -123,6 +124,7 @@ int eval_main(const EvalFlags& f) {
     if (bar) bar->update(n - active);
   };
   std::vector<MethodEvaluation> results;
+  std::vector<ReportRun> report_runs;
   for (const auto& m : method_names) {
     bar = std::make_unique<ProgressBar>(m, n);
     EvalOptions one = eo;
@@ -134,8 +136,11 @@ int eval_main(const EvalFlags& f) {
                 {"target", f.target},
                 {"corrupt", f.corrupt},
                 {"inputs", n}};
-    write_explain_outputs((fs::path(f.out) / m).string(), *F, images, targets, in.sources,
-                          r.front().explanation, run);
+    std::string dir = (fs::path(f.out) / m).string();
+    auto mdoc =
+        write_explain_outputs(dir, *F, images, targets, in.sources, r.front().explanation, run);
+    write_html_report(dir, mdoc);
+    report_runs.push_back({m, dir, std::move(mdoc)});
     results.push_back(std::move(r.front()));
   }
 
@@ -171,7 +176,9 @@ int eval_main(const EvalFlags& f) {
   }
   write_atomic((fs::path(f.out) / "eval.json").string(), doc.dump(2) + "\n");
   write_atomic((fs::path(f.out) / "eval.csv").string(), csv.str());
+  write_eval_html_report(f.out, doc, report_runs);
   std::printf("wrote %s/eval.json, eval.csv and one result folder per method\n", f.out.c_str());
+  std::printf("wrote %s/report.html\n", f.out.c_str());
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "cfx/core/progress.h"
 #include "cfx/eval/explain.h"
 #include "cfx/methods/registry.h"
+#include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
 #include "commands.h"
 #include "common.h"
@@ -61,11 +62,13 @@ int explain_main(const ExplainFlags& f) {
   nlohmann::json run = {
       {"command", "explain"}, {"invocation", invocation()}, {"target", f.target}, {"inputs", n}};
   auto doc = write_explain_outputs(f.out, *F, in.images, targets, in.sources, e, run);
+  write_html_report(f.out, doc);
   const auto& s = doc["summary"];
   std::printf("%lld item(s), validity %.3f, mean target prob %.3f, mean L1 %.4f, %.3f s/item\n",
               static_cast<long long>(n), s.value("validity", 0.0), s.value("mean_target_prob", 0.0),
               s.value("mean_l1", 0.0), s.value("seconds_per_item", 0.0));
   std::printf("wrote %s/result.json\n", f.out.c_str());
+  std::printf("wrote %s/report.html\n", f.out.c_str());
   return 0;
 }
 
