@@ -363,7 +363,7 @@ class Page {
     auto Y = [&](double v) { return top + (hi - v) / (hi - lo) * (H - top - bottom); };
     char buf[64];
     html +=
-        "<figure><svg class=\"curve\" xmlns=\"http://www.w3.org/2000/svg\" width=\"240\" "
+        "<figure><svg class=\"curve\" width=\"240\" "
         "height=\"96\" viewBox=\"0 0 240 96\" role=\"img\"><title>" +
         html_escape(title) + "</title>";
     std::snprintf(buf, sizeof buf,

@@ -92,6 +92,8 @@ TEST(HtmlReport, SelfContainedEscapedWithCurves) {
 
   // Nothing is fetched: no external src/href, every image a PNG data URI.
   EXPECT_FALSE(std::regex_search(html, std::regex(R"((src|href)\s*=\s*["']?\s*(https?:)?//)")));
+  EXPECT_EQ(html.find("http://"), std::string::npos);  // no URL at all, not even an xmlns
+  EXPECT_EQ(html.find("https://"), std::string::npos);
   EXPECT_EQ(html.find("src=\"images/"), std::string::npos);
   EXPECT_EQ(count(html, "src=\"data:image/png;base64,iVBORw0KGgo"), 9u);  // 3 items x 3 images
   EXPECT_NE(html.find("Content-Security-Policy"), std::string::npos);
