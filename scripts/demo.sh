@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 "$CFX" explain --model models/fashion-mnist-cnn-duq.pt --data fashion-mnist --split test --n 16 \
   --target auto --method disc --seed 0 --out "$OUT/disc"
 echo
-echo "demo: counterfactual images are in $OUT/pixel/images and $OUT/disc/images"
+echo "demo: open $OUT/pixel/report.html and $OUT/disc/report.html in a browser"
+echo "      (every item's original, counterfactual, difference and curves; offline)."
+echo "      Counterfactual images are in $OUT/pixel/images and $OUT/disc/images"
 echo "      (original, counterfactual, diff; for disc also the stage strips x -> x̄),"
 echo "      per-item numbers in $OUT/*/result.json"

@@ -66,6 +66,9 @@ TEST(Cli, ExplainWritesResultJsonAndImages) {
   }
   EXPECT_GE(j["summary"]["validity"].get<double>(), 0.9);
   EXPECT_EQ(j["config"]["method"], "pixel");
+  // The report page comes with every run (its content: tests/report/).
+  EXPECT_NE(r.out.find("wrote " + dir + "/report.html"), std::string::npos) << r.out;
+  EXPECT_NE(cfx::read_file(dir + "/report.html").find("data:image/png;base64,"), std::string::npos);
 }
 
 TEST(Cli, ExplainIsDeterministic) {

@@ -53,6 +53,12 @@ TEST(CliEval, TrainsAutoencodersAndScoresTwoMethodsOnTheSameItems) {
   auto csv = cfx::read_file(dir + "/run/eval.csv");
   EXPECT_EQ(csv.rfind("method,metric,mean,lo,hi,n\n", 0), 0u);
   EXPECT_NE(csv.find("disc,im1,"), std::string::npos);
+  // One report over both methods, and each method's folder keeps its own.
+  auto html = cfx::read_file(dir + "/run/report.html");
+  EXPECT_NE(html.find(">pixel</button>"), std::string::npos);
+  EXPECT_NE(html.find(">disc</button>"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir + "/run/pixel/report.html"));
+  EXPECT_TRUE(fs::exists(dir + "/run/disc/report.html"));
 }
 
 TEST(CliEval, BadMethodsOptionsAndFilesFailClearly) {

@@ -13,6 +13,7 @@
 #include "cfx/eval/evaluate.h"
 #include "cfx/eval/saliency_metrics.h"
 #include "cfx/methods/registry.h"
+#include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
 #include "commands.h"
 #include "common.h"
@@ -140,6 +141,7 @@ int eval_main(const EvalFlags& f) {
     if (bar) bar->update(n - active);
   };
   std::vector<MethodEvaluation> results;
+  std::vector<ReportRun> report_runs;
   for (const auto& m : method_names) {
     bar = std::make_unique<ProgressBar>(m, n);
     EvalOptions one = eo;
@@ -156,8 +158,11 @@ int eval_main(const EvalFlags& f) {
     const auto& used = method_info(m).kind == "saliency" && !eo.saliency_targets.defined()
                            ? F->predict_proba(images).argmax(1)
                            : targets;
-    write_explain_outputs((fs::path(f.out) / m).string(), *F, images, used, in.sources,
-                          r.front().explanation, run, per_item);
+    std::string dir = (fs::path(f.out) / m).string();
+    auto mdoc = write_explain_outputs(dir, *F, images, used, in.sources, r.front().explanation,
+                                      run, per_item);
+    write_html_report(dir, mdoc);
+    report_runs.push_back({m, dir, std::move(mdoc)});
     results.push_back(std::move(r.front()));
   }
 
@@ -207,7 +212,9 @@ int eval_main(const EvalFlags& f) {
   }
   write_atomic((fs::path(f.out) / "eval.json").string(), doc.dump(2) + "\n");
   write_atomic((fs::path(f.out) / "eval.csv").string(), csv.str());
+  write_eval_html_report(f.out, doc, report_runs);
   std::printf("wrote %s/eval.json, eval.csv and one result folder per method\n", f.out.c_str());
+  std::printf("wrote %s/report.html\n", f.out.c_str());
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "cfx/core/progress.h"
 #include "cfx/eval/explain.h"
 #include "cfx/methods/registry.h"
+#include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
 #include "commands.h"
 #include "explain_run.h"
@@ -63,6 +64,7 @@ int run_explanation(const ExplainFlags& f, const std::string& command, const std
   nlohmann::json run = {
       {"command", command}, {"invocation", invocation()}, {"target", f.target}, {"inputs", n}};
   auto doc = write_explain_outputs(f.out, *F, in.images, targets, in.sources, e, run);
+  write_html_report(f.out, doc);
   const auto& s = doc["summary"];
   if (kind == "saliency")
     std::printf("%lld item(s), mean p_c %.3f, mean saliency area %.3f, %.3f s/item\n",
@@ -74,6 +76,7 @@ int run_explanation(const ExplainFlags& f, const std::string& command, const std
                 s.value("mean_target_prob", 0.0), s.value("mean_l1", 0.0),
                 s.value("seconds_per_item", 0.0));
   std::printf("wrote %s/result.json\n", f.out.c_str());
+  std::printf("wrote %s/report.html\n", f.out.c_str());
   return 0;
 }
 
