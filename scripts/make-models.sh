@@ -33,7 +33,7 @@ run "$CFX" train autoencoder --data fashion-mnist --epochs 4 --seed 1 \
 
 # FIDO's generative in-fillers (masked image + mask -> painting), one per dataset; `cfx
 # saliency` picks <dataset>-inpainter.pt beside the classifier by default.
-run "$CFX" train inpainter --data fashion-mnist --limit 30000 --epochs 3 --seed 1 \
+run "$CFX" train inpainter --data fashion-mnist --limit 20000 --epochs 2 --seed 1 \
   --out "$OUT/fashion-mnist-inpainter.pt"
-run "$CFX" train inpainter --data mnist --epochs 6 --seed 1 --out "$OUT/mnist-inpainter.pt"
-run "$CFX" train inpainter --data shapes --epochs 3 --seed 1 --out "$OUT/shapes-inpainter.pt"
+run "$CFX" train inpainter --data mnist --epochs 10 --seed 1 --out "$OUT/mnist-inpainter.pt"
+run "$CFX" train inpainter --data shapes --epochs 6 --seed 1 --out "$OUT/shapes-inpainter.pt"

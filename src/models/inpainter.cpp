@@ -90,9 +90,10 @@ struct InpaintNetImpl : nn::Module {
     auto in = torch::cat({x * keep, keep}, 1);
     auto h1 = torch::elu(e1->forward(in));
     auto h = torch::elu(e2->forward(h1));
-    h = h + torch::elu(m1->forward(h));
-    h = h + torch::elu(m2->forward(h));
-    h = h + torch::elu(m3->forward(h));
+    // Half-weight residuals keep the activations' scale from growing with depth.
+    h = h + 0.5 * torch::elu(m1->forward(h));
+    h = h + 0.5 * torch::elu(m2->forward(h));
+    h = h + 0.5 * torch::elu(m3->forward(h));
     h = torch::elu(m4->forward(h));
     auto u = torch::upsample_bilinear2d(h, {x.size(2), x.size(3)}, false);
     u = torch::elu(d1->forward(torch::cat({u, h1}, 1)));
@@ -162,6 +163,9 @@ json Inpainter::train(const Dataset& train, const Dataset& test, const Inpainter
       auto loss = missing_l1(painted, xb, keep) + 0.1 * torch::l1_loss(painted, xb);
       opt.zero_grad();
       loss.backward();
+      // Without normalisation layers the residual stack can take a step that saturates the
+      // sigmoid for good; bounded steps keep training stable over long runs.
+      torch::nn::utils::clip_grad_norm_(net.parameters(), 1.0);
       opt.step();
       bar.update(step + 1);
     }

@@ -27,7 +27,7 @@ struct InpainterOptions {
 struct InpainterTrainOptions {
   int64_t epochs = 3;          // passes over the training images
   int64_t batch_size = 64;     // items per step
-  double lr = 2e-3;            // Adam learning rate
+  double lr = 1e-3;            // Adam learning rate (gradients clipped to norm 1)
   uint64_t seed = 0;           // initialisation, shuffling and masks
   std::string device = "cpu";  // where to train
 
