@@ -87,6 +87,9 @@ struct InpaintNetImpl : nn::Module {
     out = register_module("out", nn::Conv2d(nn::Conv2dOptions(w, o.channels, 1)));
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& keep) {
+    return torch::sigmoid(logits(x, keep));
+  }
+  torch::Tensor logits(const torch::Tensor& x, const torch::Tensor& keep) {
     auto in = torch::cat({x * keep, keep}, 1);
     auto h1 = torch::elu(e1->forward(in));
     auto h = torch::elu(e2->forward(h1));
@@ -97,7 +100,7 @@ struct InpaintNetImpl : nn::Module {
     h = torch::elu(m4->forward(h));
     auto u = torch::upsample_bilinear2d(h, {x.size(2), x.size(3)}, false);
     u = torch::elu(d1->forward(torch::cat({u, h1}, 1)));
-    return torch::sigmoid(out->forward(u));
+    return out->forward(u);
   }
   nn::Conv2d e1{nullptr}, e2{nullptr}, m1{nullptr}, m2{nullptr}, m3{nullptr}, m4{nullptr},
       d1{nullptr}, out{nullptr};
@@ -157,10 +160,14 @@ json Inpainter::train(const Dataset& train, const Dataset& test, const Inpainter
       auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
       auto xb = x.index_select(0, idx).to(device);
       auto keep = random_infill_masks(xb.size(0), h, w).to(device);
-      auto painted = net.forward(xb, keep);
-      // The missing pixels are the task; a small weight on the known ones keeps the painting
-      // continuous across the mask's border.
-      auto loss = missing_l1(painted, xb, keep) + 0.1 * torch::l1_loss(painted, xb);
+      // Cross-entropy against the pixel values, on the logits: an L1 loss through a sigmoid
+      // collapsed to painting black on MNIST (black is the median missing pixel, and the
+      // saturated sigmoid then passes no gradient). The missing pixels are the task; a small
+      // weight on the known ones keeps the painting continuous across the mask's border.
+      auto bce = torch::binary_cross_entropy_with_logits(net.logits(xb, keep), xb, {}, {},
+                                                         at::Reduction::None);
+      auto miss = (1 - keep).expand_as(xb);
+      auto loss = (bce * miss).sum() / miss.sum().clamp_min(1) + 0.1 * bce.mean();
       opt.zero_grad();
       loss.backward();
       // Without normalisation layers the residual stack can take a step that saturates the
