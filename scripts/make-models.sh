@@ -35,5 +35,5 @@ run "$CFX" train autoencoder --data fashion-mnist --epochs 4 --seed 1 \
 # saliency` picks <dataset>-inpainter.pt beside the classifier by default.
 run "$CFX" train inpainter --data fashion-mnist --limit 20000 --epochs 2 --seed 1 \
   --out "$OUT/fashion-mnist-inpainter.pt"
-run "$CFX" train inpainter --data mnist --epochs 10 --seed 1 --out "$OUT/mnist-inpainter.pt"
-run "$CFX" train inpainter --data shapes --epochs 6 --seed 1 --out "$OUT/shapes-inpainter.pt"
+run "$CFX" train inpainter --data mnist --epochs 4 --seed 1 --out "$OUT/mnist-inpainter.pt"
+run "$CFX" train inpainter --data shapes --epochs 3 --seed 1 --out "$OUT/shapes-inpainter.pt"
