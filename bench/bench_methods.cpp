@@ -68,4 +68,12 @@ CFX_BENCH_METHOD(dip, "dip");
 CFX_BENCH_METHOD(dip_aux, "dip-aux");
 CFX_BENCH_METHOD(disc, "disc");
 
-BENCHMARK_MAIN();
+// BENCHMARK_MAIN with the allocator set up as the cfx CLI does.
+int main(int argc, char** argv) {
+  cfx::keep_freed_memory();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

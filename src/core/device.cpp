@@ -1,5 +1,9 @@
 #include "cfx/core/device.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "cfx/core/error.h"
 
 namespace cfx {
@@ -22,6 +26,14 @@ torch::Device parse_device(const std::string& name) {
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
   fail("unknown device '", name, "': use cpu, cuda or cuda:<index>");
+}
+
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest allowed threshold
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_TOP_PAD, 64 << 20);
+#endif
 }
 
 }  // namespace cfx

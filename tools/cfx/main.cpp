@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cfx/config.h"
+#include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
 #include "commands.h"
@@ -16,6 +17,7 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 }  // namespace
 
 int main(int argc, char** argv) {
+  cfx::keep_freed_memory();
   CLI::App app{"cfx " CFX_VERSION
                ": counterfactual explanations for image classifiers\n"
                "Run `cfx <command> --help` for a command's options and defaults."};

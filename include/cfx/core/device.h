@@ -11,4 +11,10 @@ namespace cfx {
 /// this LibTorch has no CUDA or no GPU is visible.
 torch::Device parse_device(const std::string& name);
 
+/// Keeps freed tensor memory in the process (glibc: raises the mmap and trim thresholds).
+/// Batched methods allocate the same large blocks every step; returning them to the OS and
+/// faulting them back in cost FIDO and occlusion half their time at batch 32 (bench). Call
+/// once at start-up; a no-op elsewhere than glibc.
+void keep_freed_memory();
+
 }  // namespace cfx
