@@ -104,7 +104,8 @@ int eval_main(const EvalFlags& f) {
   eo.surrogate_seed = f.seed;
   eo.curve_steps = f.curve_steps;
   // Saliency maps explain the decision: the predicted class unless a class was named.
-  if (f.target != "auto") eo.saliency_targets = targets;
+  // Computed once here, not per saliency method by evaluate() and again for result.json.
+  eo.saliency_targets = f.target != "auto" ? targets : F->predict_proba(images).argmax(1);
   if (in.masks.defined()) eo.masks = in.masks;
   if (f.sanity) {
     eo.randomized = f.model.load();
@@ -155,12 +156,10 @@ int eval_main(const EvalFlags& f) {
                 {"inputs", n}};
     auto per_item = r.front().per_item;
     per_item.insert(r.front().curves.begin(), r.front().curves.end());
-    const auto& used = method_info(m).kind == "saliency" && !eo.saliency_targets.defined()
-                           ? F->predict_proba(images).argmax(1)
-                           : targets;
+    const auto& used = method_info(m).kind == "saliency" ? eo.saliency_targets : targets;
     std::string dir = (fs::path(f.out) / m).string();
-    auto mdoc = write_explain_outputs(dir, *F, images, used, in.sources, r.front().explanation,
-                                      run, per_item);
+    auto mdoc = write_explain_outputs(dir, *F, images, used, in.sources, r.front().explanation, run,
+                                      per_item);
     write_html_report(dir, mdoc);
     report_runs.push_back({m, dir, std::move(mdoc)});
     results.push_back(std::move(r.front()));
