@@ -16,8 +16,13 @@ $(DEPS_STAMP): scripts/install-deps
 
 deps: $(DEPS_STAMP)
 
+# Ninja, not Makefiles: with Unix Makefiles every object depends on flags.make, which lists the
+# precompiled-header flags per source, so adding one source file recompiled everything.
+# An existing build folder keeps the generator it was made with.
+GENERATOR := $(if $(wildcard $(BUILD)/CMakeCache.txt),,-G Ninja)
+
 build: $(DEPS_STAMP)
-	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) > /dev/null
+	cmake -S . -B $(BUILD) $(GENERATOR) $(CMAKE_FLAGS) > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
