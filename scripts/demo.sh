@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The first thing a newcomer runs: every built method on Fashion-MNIST test images with the
-# shipped classifiers, scored side by side by `cfx eval` (one report page), and FIDO saliency
-# on shapes, where the true object is known. Usage: scripts/demo.sh [CFX_BINARY] [OUT_DIR]
+# shipped classifiers, scored side by side by `cfx eval` (one report page), FIDO saliency
+# on shapes, where the true object is known, and latent attribute edits with global causal
+# scores on shapes, where the classifier's rule is known. Usage: scripts/demo.sh [CFX_BINARY] [OUT_DIR]
 set -euo pipefail
 CFX=${1:-build/cfx}
 OUT=${2:-out/demo}
@@ -14,8 +15,16 @@ cd "$(dirname "$0")/.."
   --out "$OUT"
 "$CFX" saliency --model models/shapes-cnn.pt --data shapes --split test --n 8 --method fido \
   --seed 0 --out "$OUT/shapes-fido"
+# Contrastive attribute edits in the shapes VAE's latent space (one per attribute), and which
+# attributes the red-circle classifier's decision causally rests on.
+"$CFX" explain --model models/shapes-cnn.pt --data shapes --split test --n 8 --method latent \
+  --seed 0 --out "$OUT/shapes-latent"
+"$CFX" global --model models/shapes-red-circle-cnn.pt --outcome "red circle" --samples 500 \
+  --seed 0 --out "$OUT/shapes-global"
 echo
 echo "demo: open $OUT/report.html in a browser (every method's items, curves and metric"
-echo "      table; works offline) and $OUT/shapes-fido/report.html (FIDO on shapes)."
+echo "      table; works offline), $OUT/shapes-fido/report.html (FIDO on shapes),"
+echo "      $OUT/shapes-latent/report.html (attribute edits) and $OUT/shapes-global/report.html"
+echo "      (necessity and sufficiency of each attribute for the outcome 'red circle')."
 echo "      Numbers: $OUT/eval.json, $OUT/eval.csv, $OUT/<method>/result.json;"
 echo "      saliency maps as .npy in $OUT/fido/maps."

@@ -37,3 +37,20 @@ run "$CFX" train inpainter --data fashion-mnist --limit 20000 --epochs 2 --seed 
   --out "$OUT/fashion-mnist-inpainter.pt"
 run "$CFX" train inpainter --data mnist --epochs 4 --seed 1 --out "$OUT/mnist-inpainter.pt"
 run "$CFX" train inpainter --data shapes --epochs 3 --seed 1 --out "$OUT/shapes-inpainter.pt"
+
+# Latent-space counterfactuals and global causal scores (METHODS.md §3): a VAE (the generator,
+# trained without the classifier), a multi-label attribute classifier, and the shift predictor
+# trained against both, frozen. `cfx explain --method latent` and `cfx global` find
+# <dataset>-shifter.pt beside the classifier, and the shifter names its generator and
+# attribute classifier. A second shapes classifier with another rule backs the claim in
+# docs/claims-latent.md.
+run "$CFX" train vae --data shapes --latent 16 --beta 0.25 --epochs 12 --seed 1 --out "$OUT/shapes-vae.pt"
+run "$CFX" train attributes --data shapes --epochs 15 --seed 1 --out "$OUT/shapes-attributes.pt"
+run "$CFX" train shifter --generator "$OUT/shapes-vae.pt" --attributes "$OUT/shapes-attributes.pt" \
+  --data shapes --steps 1500 --seed 1 --out "$OUT/shapes-shifter.pt"
+run "$CFX" train classifier --data shapes --shapes-rule red-circle --arch cnn --epochs 6 --seed 1 \
+  --out "$OUT/shapes-red-circle-cnn.pt"
+run "$CFX" train vae --data mnist --latent 16 --epochs 20 --seed 1 --out "$OUT/mnist-vae.pt"
+run "$CFX" train attributes --data mnist --epochs 10 --seed 1 --out "$OUT/mnist-attributes.pt"
+run "$CFX" train shifter --generator "$OUT/mnist-vae.pt" --attributes "$OUT/mnist-attributes.pt" \
+  --data mnist --steps 1500 --seed 1 --out "$OUT/mnist-shifter.pt"

@@ -11,6 +11,24 @@ torch::Tensor cat_defined(const std::vector<torch::Tensor>& parts) {
   return torch::cat(parts, 0);
 }
 
+// The per-item fields of the attribute edits of every chunk, joined along items.
+AttributeEdits cat_edits(const std::vector<AttributeEdits>& parts) {
+  AttributeEdits out;
+  if (parts.empty() || !parts.front().defined()) return out;
+  out.names = parts.front().names;
+  auto cat = [&](torch::Tensor AttributeEdits::*field) {
+    std::vector<torch::Tensor> v;
+    for (const auto& p : parts) v.push_back(p.*field);
+    out.*field = cat_defined(v);
+  };
+  for (auto f :
+       {&AttributeEdits::before, &AttributeEdits::direction, &AttributeEdits::after,
+        &AttributeEdits::images, &AttributeEdits::classes, &AttributeEdits::target_prob,
+        &AttributeEdits::chosen, &AttributeEdits::base_class, &AttributeEdits::base_target_prob})
+    cat(f);
+  return out;
+}
+
 }  // namespace
 
 Explanation explain(Method& method, const Request& request, int64_t batch_size) {
@@ -18,7 +36,8 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
   request.validate();
   const int64_t n = request.images.size(0);
   Explanation e;
-  std::vector<torch::Tensor> cfs, sal, infilled, steps, conv, stages, psnrs;
+  std::vector<torch::Tensor> cfs, sal, infilled, steps, conv, stages, psnrs, recs, rec_errs;
+  std::vector<AttributeEdits> edits;
   for (int64_t i = 0; i < n; i += batch_size) {
     int64_t j = std::min(n, i + batch_size);
     Request chunk = request;
@@ -39,6 +58,9 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
     conv.push_back(r.converged);
     stages.push_back(r.stage_images);
     psnrs.push_back(r.prior_psnr);
+    recs.push_back(r.reconstruction);
+    rec_errs.push_back(r.reconstruction_error);
+    edits.push_back(std::move(r.edits));
     for (auto& t : r.target_prob_trace) e.result.target_prob_trace.push_back(std::move(t));
     for (auto& t : r.loss_trace) e.result.loss_trace.push_back(std::move(t));
     e.result.seconds += r.seconds;
@@ -50,6 +72,9 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
   e.result.converged = cat_defined(conv);
   e.result.stage_images = cat_defined(stages);
   e.result.prior_psnr = cat_defined(psnrs);
+  e.result.reconstruction = cat_defined(recs);
+  e.result.reconstruction_error = cat_defined(rec_errs);
+  e.result.edits = cat_edits(edits);
   e.config = method.config();
   e.config["seed"] = request.seed;
   e.config["device"] = request.device.str();

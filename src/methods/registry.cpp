@@ -2,6 +2,7 @@
 
 #include "cfx/core/error.h"
 #include "cfx/methods/inversion/inversion.h"
+#include "cfx/methods/latent/latent.h"
 #include "cfx/methods/saliency/baselines.h"
 #include "cfx/methods/saliency/fido.h"
 
@@ -35,6 +36,14 @@ const std::vector<MethodInfo>& method_registry() {
       {"disc", "counterfactual",
        "DISC: DIP (or INR) prior + feature and manifold consistency, progressive stages",
        "Designing Counterfactual Generators using Deep Model Inversion", inversion("disc")},
+      {"latent", "counterfactual",
+       "contrastive attribute edits in a generator's latent space (shift predictor S(w, t)); "
+       "the edit that best reaches the target is the counterfactual",
+       "Explaining Image Classifiers Using Contrastive Counterfactuals in Generative Latent "
+       "Spaces",
+       [](const nlohmann::json& j) -> std::unique_ptr<Method> {
+         return std::make_unique<LatentCounterfactual>(LatentOptions::from_json(j));
+       }},
       {"fido", "saliency",
        "FIDO: smallest region that, kept, preserves the decision (SSR); others in-filled "
        "by a generative inpainter (objective=sdr: smallest destroying region)",

@@ -46,6 +46,17 @@ void write_sidecar(const std::string& weights_path, json meta) {
   write_atomic(sidecar_path(weights_path), meta.dump(2) + "\n");
 }
 
+json read_checkpoint_meta(const std::string& path, const std::string& kind, const std::string& what,
+                          const std::string& make) {
+  CFX_CHECK(is_file(path), what, " file not found: ", path);
+  json meta = read_sidecar(path);
+  CFX_CHECK(!meta.is_null(), what, " ", path, " has no cfx sidecar ", sidecar_path(path));
+  const bool vowel = !what.empty() && std::string("aeiou").find(what[0]) != std::string::npos;
+  CFX_CHECK(meta.value("kind", "") == kind, path, " is a '", meta.value("kind", "?"),
+            "' checkpoint, not ", vowel ? "an " : "a ", what, " (make one with `", make, "`)");
+  return meta;
+}
+
 void save_module(torch::nn::Module& module, const std::string& path) {
   torch::serialize::OutputArchive archive;
   module.save(archive);
@@ -201,11 +212,12 @@ json init_from_checkpoint(ZooNetImpl& net, const ZooOptions& options, const std:
 }
 
 std::shared_ptr<NativeClassifier> load_native_classifier(const std::string& path,
-                                                         const ClassifierOverrides& overrides) {
+                                                         const ClassifierOverrides& overrides,
+                                                         const std::string& kind) {
   json meta = read_sidecar(path);
   CFX_CHECK(!meta.is_null(), "model ", path, " has no cfx sidecar ", sidecar_path(path));
-  CFX_CHECK(meta.value("kind", "") == "classifier", "model ", path, " is a '",
-            meta.value("kind", "?"), "' checkpoint, not a classifier");
+  CFX_CHECK(meta.value("kind", "") == kind, "model ", path, " is a '", meta.value("kind", "?"),
+            "' checkpoint, not ", kind == "classifier" ? "a classifier" : "an " + kind + " model");
   CFX_CHECK(meta.contains("arch_options"), "checkpoint sidecar ", sidecar_path(path),
             " lacks arch_options");
   ZooOptions zo = zoo_options_from_json(meta["arch_options"]);

@@ -205,11 +205,7 @@ void Inpainter::save(const std::string& path, json meta) const {
 }
 
 std::shared_ptr<Inpainter> Inpainter::load(const std::string& path) {
-  CFX_CHECK(is_file(path), "inpainter file not found: ", path);
-  json meta = read_sidecar(path);
-  CFX_CHECK(!meta.is_null(), "inpainter ", path, " has no cfx sidecar ", sidecar_path(path));
-  CFX_CHECK(meta.value("kind", "") == "inpainter", path, " is a '", meta.value("kind", "?"),
-            "' checkpoint, not an inpainter (make one with `cfx train inpainter`)");
+  json meta = read_checkpoint_meta(path, "inpainter", "inpainter", "cfx train inpainter");
   InpainterOptions o;
   try {
     const auto& a = meta.at("arch_options");

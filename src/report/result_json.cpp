@@ -25,6 +25,39 @@ double mean_of(const torch::Tensor& t) {
   return t.numel() ? t.to(torch::kDouble).mean().item<double>() : 0.0;
 }
 
+// The attribute edits of item i: a strip (x, G(w0), then edit 1..K) and one entry per edit.
+void write_edits(const std::string& out_dir, const char* stem, const Classifier& F,
+                 const torch::Tensor& x, const Result& r, int64_t i, json& item) {
+  const auto& e = r.edits;
+  std::vector<torch::Tensor> strip{x, r.reconstruction.defined() ? r.reconstruction[i] : x};
+  std::string legend = "x, G(w0)";
+  json list = json::array();
+  for (int64_t k = 0; k < e.images.size(1); ++k) {
+    strip.push_back(e.images[i][k]);
+    const bool on = e.direction[i][k].item<int64_t>() > 0;
+    const std::string& name = e.names.at(static_cast<size_t>(k));
+    legend += std::string(", ") + (on ? "+" : "-") + name;
+    int64_t cls = e.classes[i][k].item<int64_t>();
+    list.push_back({{"attribute", name},
+                    {"edit", on ? "on" : "off"},
+                    {"attribute_prob_before", e.before[i][k].item<double>()},
+                    {"attribute_prob_after", e.after[i][k].item<double>()},
+                    {"class", cls},
+                    {"class_name", class_name(F, cls)},
+                    {"target_prob", e.target_prob[i][k].item<double>()}});
+  }
+  std::string png = std::string(stem) + "edits.png";
+  write_png((fs::path(out_dir) / png).string(), image_strip(strip));
+  int64_t base = e.base_class[i].item<int64_t>();
+  item["edits"] = png;
+  item["edits_legend"] = legend;
+  item["reconstruction_class"] = base;
+  item["reconstruction_class_name"] = class_name(F, base);
+  item["reconstruction_target_prob"] = e.base_target_prob[i].item<double>();
+  item["chosen_edit"] = e.names.at(static_cast<size_t>(e.chosen[i].item<int64_t>()));
+  item["attribute_edits"] = list;
+}
+
 }  // namespace
 
 json write_explain_outputs(const std::string& out_dir, const Classifier& F,
@@ -108,6 +141,13 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
       item["stages"] = st;
     }
     if (r.prior_psnr.defined()) item["prior_psnr"] = r.prior_psnr[i].item<double>();
+    if (r.reconstruction.defined()) {
+      std::string rec = std::string(stem) + "reconstruction.png";
+      write_png((fs::path(out_dir) / rec).string(), r.reconstruction[i]);
+      item["reconstruction"] = rec;
+      item["reconstruction_error"] = r.reconstruction_error[i].item<double>();
+    }
+    if (r.edits.defined()) write_edits(out_dir, stem, F, x[i], r, i, item);
     if (i < static_cast<int64_t>(r.target_prob_trace.size()))
       item["trace"] = {{"target_prob", r.target_prob_trace[i]}, {"loss", r.loss_trace[i]}};
     for (const auto& [key, v] : per_item) {

@@ -33,9 +33,11 @@ int main(int argc, char** argv) {
   cfx::cli::add_train_command(app);
   cfx::cli::add_train_autoencoder_command(app);
   cfx::cli::add_train_inpainter_command(app);
+  cfx::cli::add_train_latent_commands(app);
   cfx::cli::add_explain_command(app);
   cfx::cli::add_eval_command(app);
   cfx::cli::add_saliency_command(app);
+  cfx::cli::add_global_command(app);
 
   cfx::cli::set_invocation(argc, argv);
   // CLI11 would report an unknown command as "a subcommand is required"; name it instead.

@@ -29,6 +29,22 @@ struct Request {
   void validate() const;
 };
 
+/// Latent-space methods (METHODS.md §3): one contrastive counterfactual per attribute, made by
+/// turning the attribute on (if the attribute classifier sees it off) or off (if on).
+struct AttributeEdits {
+  std::vector<std::string> names;  // K attribute names
+  torch::Tensor before;            // [N, K] the attribute classifier's probabilities on G(w0)
+  torch::Tensor direction;         // [N, K] int64: +1 if edit k turns attribute k on, −1 off
+  torch::Tensor after;             // [N, K] its probability of attribute k on edit k
+  torch::Tensor images;            // [N, K, C, H, W] edit k of each item
+  torch::Tensor classes;           // [N, K] int64: the classifier's decision on edit k
+  torch::Tensor target_prob;       // [N, K] the classifier's p_target on edit k
+  torch::Tensor chosen;            // [N] int64: the edit returned as the counterfactual
+  torch::Tensor base_class;        // [N] int64: the classifier's decision on G(w0)
+  torch::Tensor base_target_prob;  // [N] its p_target on G(w0)
+  bool defined() const { return images.defined(); }
+};
+
 struct Result {
   torch::Tensor counterfactuals;  // [N, C, H, W] in [0, 1] on CPU; undefined for saliency methods
   torch::Tensor saliency;         // [N, 1, H, W] on CPU, higher = more important to the
@@ -39,6 +55,9 @@ struct Result {
   torch::Tensor converged;        // [N] bool: the item met its stopping criterion
   torch::Tensor stage_images;     // [N, S, C, H, W]: x̄ as each progressive stage was reached
   torch::Tensor prior_psnr;       // [N] float: PSNR (dB) of the fitted image prior against x
+  torch::Tensor reconstruction;   // [N, C, H, W]: G(w0), a generator's own rendering of x
+  torch::Tensor reconstruction_error;  // [N]: mean squared error per pixel of G(w0) against x
+  AttributeEdits edits;                // latent-space methods only
   std::vector<std::vector<float>> target_prob_trace;  // per item: p_target after each step
   std::vector<std::vector<float>> loss_trace;         // per item: loss at each step
   double seconds = 0;                                 // wall time of run()

@@ -19,6 +19,11 @@ std::string sidecar_path(const std::string& weights_path);
 /// Throws cfx::Error if the sidecar exists but is not a valid cfx checkpoint sidecar.
 nlohmann::json read_sidecar(const std::string& weights_path);
 
+/// The sidecar of a checkpoint that must be of `kind` (e.g. "vae"). `what` names the model
+/// in messages ("generator"), `make` is the command that makes one ("cfx train vae").
+/// Throws cfx::Error if the file or its sidecar is missing or the kind differs.
+nlohmann::json read_checkpoint_meta(const std::string& path, const std::string& kind,
+                                    const std::string& what, const std::string& make);
 /// Serialises a module's parameters and buffers to `path` atomically.
 void save_module(torch::nn::Module& module, const std::string& path);
 
@@ -68,8 +73,10 @@ nlohmann::json init_from_checkpoint(ZooNetImpl& net, const ZooOptions& options,
                                     const std::string& path);
 
 /// Loads a cfx classifier checkpoint (weights + sidecar); `overrides` may rename classes
-/// or change normalisation but not the input shape. Throws cfx::Error on any mismatch.
+/// or change normalisation but not the input shape. `kind` is the sidecar kind expected
+/// ("attributes" for attribute classifiers). Throws cfx::Error on any mismatch.
 std::shared_ptr<NativeClassifier> load_native_classifier(const std::string& path,
-                                                         const ClassifierOverrides& overrides);
+                                                         const ClassifierOverrides& overrides,
+                                                         const std::string& kind = "classifier");
 
 }  // namespace cfx

@@ -1,0 +1,87 @@
+// Global causal explanations (METHODS.md §3): how much an outcome of the classifier F (a class
+// or a set of classes) depends on each attribute, estimated by intervening on the attribute
+// through the shift predictor over many samples of the generator, with bootstrap intervals.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cfx/models/attributes.h"
+#include "cfx/models/classifier.h"
+#include "cfx/models/generator.h"
+#include "cfx/models/shifter.h"
+
+namespace cfx {
+
+/// What the interventions did, per sample s and attribute k (S samples, K attributes).
+struct InterventionSamples {
+  std::vector<std::string> names;  // K attribute names
+  torch::Tensor attr;              // [S, K] bool: A sees attribute k in the sample G(w)
+  torch::Tensor outcome;           // [S] bool: F's decision on G(w) is in the outcome set
+  torch::Tensor prob;              // [S] float: F's probability of the outcome set on G(w)
+  torch::Tensor outcome_on;        // [S, K] bool: outcome after do(k on)
+  torch::Tensor outcome_off;       // [S, K] bool: outcome after do(k off)
+  torch::Tensor prob_on;           // [S, K] float: probability of the outcome after do(k on)
+  torch::Tensor prob_off;          // [S, K] float: ... after do(k off)
+  torch::Tensor took_on;           // [S, K] bool: A sees attribute k after do(k on)
+  torch::Tensor took_off;          // [S, K] bool: A no longer sees it after do(k off)
+  /// Throws cfx::Error unless every field has the shapes above.
+  void check() const;
+};
+
+/// An estimate with its bootstrap percentile interval; n is how many samples it rests on
+/// (a conditional probability rests on the samples that meet its condition). With n = 0 the
+/// estimate is undefined and stored as NaN (null in JSON).
+struct Interval {
+  double estimate = 0, lo = 0, hi = 0;
+  int64_t n = 0;
+  nlohmann::json to_json() const;
+};
+
+/// The scores of one attribute X for outcome o:
+///  necessity    P(not o after do(X off) | X on, o)
+///  sufficiency  P(o after do(X on) | X off, not o)
+///  nesuf        P(o after do(X on)) − P(o after do(X off)), over all samples
+///  contrastive  mean of p_o after do(X on) − p_o after do(X off), over all samples
+/// and how often the intervention took (A sees the requested state afterwards).
+struct CausalScores {
+  std::string attribute;
+  Interval necessity, sufficiency, nesuf, contrastive;
+  double on_rate = 0, off_rate = 0;
+  nlohmann::json to_json() const;
+};
+
+struct CausalOptions {
+  int64_t bootstrap = 1000;  // bootstrap resamples of the samples, >= 10
+  double confidence = 0.95;  // coverage of the percentile intervals, in (0, 1)
+  uint64_t seed = 0;         // seeds the resampling
+  void validate() const;
+};
+
+/// Scores per attribute, in the order of samples.names.
+std::vector<CausalScores> causal_scores(const InterventionSamples& samples,
+                                        const CausalOptions& options);
+
+struct SamplingOptions {
+  int64_t samples = 2000;    // latents drawn from N(0, I), >= 1
+  int64_t batch_size = 256;  // latents rendered together
+  double strength = 1.0;     // scale of the shift predictor's step, > 0
+  uint64_t seed = 0;         // seeds the latents
+  std::string only;          // attributes to score, comma-separated ("": all)
+  torch::Tensor latents;     // [S', L]: use these latents (e.g. encoded real images)
+                             // instead of drawing `samples` from N(0, I); undefined: draw
+  void validate() const;
+};
+
+/// Draws latents (or takes options.latents), renders them with G, and intervenes on every attribute
+/// both ways through S, recording A's and F's view of each image. `outcome`: class indices of F.
+/// Throws cfx::Error if a class is out of range or G's images do not fit F.
+InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_t>& outcome,
+                                         Generator& G, AttributeClassifier& A, Shifter& S,
+                                         const SamplingOptions& options);
+
+}  // namespace cfx

@@ -1,0 +1,69 @@
+// Contrastive counterfactuals in a generative latent space (METHODS.md §3): an image is encoded
+// into the latent space of a generator G that was not trained for the classifier F; the shift
+// predictor S turns each attribute the attribute classifier A knows on (or off), and G renders
+// the edit. Every item gets one contrastive counterfactual per attribute, with F's decision
+// before and after; the edit that best reaches the item's target class is the counterfactual.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cfx/methods/method.h"
+#include "cfx/models/attributes.h"
+#include "cfx/models/generator.h"
+#include "cfx/models/shifter.h"
+
+namespace cfx {
+
+/// G, A and S, loaded and checked to fit one another.
+struct LatentModels {
+  std::shared_ptr<Generator> generator;
+  std::shared_ptr<AttributeClassifier> attributes;
+  std::shared_ptr<Shifter> shifter;
+  std::string generator_path, attributes_path, shifter_path;
+};
+
+/// Loads the latent models. Explicit paths win; an empty generator or attributes path takes the
+/// one recorded in the shifter's sidecar (relative to the shifter's folder); an empty shifter
+/// path means "<dataset>-shifter.pt" beside F (when F is given). With F, also checks that G's
+/// images have F's input shape. Throws cfx::Error naming what is missing or does not fit.
+LatentModels load_latent_models(const std::string& shifter, const std::string& generator,
+                                const std::string& attributes, const Classifier* F);
+
+/// Indices of the comma-separated attribute names in `list` ("" = all, in A's order). Throws
+/// cfx::Error for an unknown or repeated name, listing A's attributes.
+std::vector<int64_t> attribute_indices(const AttributeClassifier& A, const std::string& list);
+
+struct LatentOptions {
+  std::string shifter;     // shift predictor checkpoint ("": <dataset>-shifter.pt beside F)
+  std::string generator;   // generator ("": the one the shifter was trained with)
+  std::string attributes;  // attribute classifier ("": the one the shifter was trained with)
+  double strength = 1.0;   // scale of the latent step S(w, t) (1: as trained), > 0
+  int64_t steps = 200;     // latent optimisation steps for generators without an encoder
+  double lr = 0.05;        // its Adam learning rate
+  bool refine = false;     // also optimise the encoder's latent (lower reconstruction error)
+  std::string edit;        // attributes to edit, comma-separated ("": every attribute)
+  /// Throws cfx::Error naming the first invalid field.
+  void validate() const;
+  nlohmann::json to_json() const;
+  /// Unknown keys and bad values throw cfx::Error.
+  static LatentOptions from_json(const nlohmann::json& j);
+};
+
+class LatentCounterfactual : public Method {
+ public:
+  explicit LatentCounterfactual(LatentOptions options);
+  std::string name() const override { return "latent"; }
+  nlohmann::json config() const override;
+  /// Result::counterfactuals are the chosen edits; Result::edits holds all of them,
+  /// Result::reconstruction G(w0) and its error.
+  Result run(const Request& request) override;
+
+ private:
+  LatentOptions options_;
+  LatentModels models_;  // loaded on first use (the default shifter depends on F)
+};
+
+}  // namespace cfx

@@ -1,0 +1,207 @@
+#include "cfx/eval/causal.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "cfx/core/error.h"
+#include "cfx/methods/latent/latent.h"
+
+using nlohmann::json;
+
+namespace cfx {
+
+void InterventionSamples::check() const {
+  const int64_t K = static_cast<int64_t>(names.size());
+  CFX_CHECK(outcome.defined() && outcome.dim() == 1, "intervention samples: outcome must be [S]");
+  const int64_t S = outcome.size(0);
+  CFX_CHECK(prob.defined() && prob.sizes() == outcome.sizes(),
+            "intervention samples: prob must be [", S, "]");
+  for (const auto* t : {&attr, &outcome_on, &outcome_off, &prob_on, &prob_off, &took_on, &took_off})
+    CFX_CHECK(t->defined() && t->dim() == 2 && t->size(0) == S && t->size(1) == K,
+              "intervention samples: per-attribute fields must be [", S, ", ", K, "]");
+}
+
+json Interval::to_json() const {
+  auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  return {{"estimate", num(estimate)}, {"lo", num(lo)}, {"hi", num(hi)}, {"n", n}};
+}
+
+json CausalScores::to_json() const {
+  return {{"attribute", attribute},
+          {"necessity", necessity.to_json()},
+          {"sufficiency", sufficiency.to_json()},
+          {"necessity_and_sufficiency", nesuf.to_json()},
+          {"contrastive_attribution", contrastive.to_json()},
+          {"intervention_on_rate", on_rate},
+          {"intervention_off_rate", off_rate}};
+}
+
+void CausalOptions::validate() const {
+  CFX_CHECK(bootstrap >= 10 && bootstrap <= 100000, "invalid bootstrap: ", bootstrap,
+            " (use 10 to 100000 resamples)");
+  CFX_CHECK(confidence > 0 && confidence < 1, "invalid confidence: ", confidence,
+            " (use a level in (0, 1), e.g. 0.95)");
+}
+
+void SamplingOptions::validate() const {
+  CFX_CHECK(samples >= 1, "invalid samples: ", samples, " (use >= 1)");
+  CFX_CHECK(batch_size >= 1, "invalid batch size: ", batch_size);
+  CFX_CHECK(strength > 0 && std::isfinite(strength), "invalid strength: ", strength);
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Percentile interval of the finite values of `boot` ([B]).
+void percentiles(const torch::Tensor& boot, double confidence, Interval& out) {
+  auto v = boot.to(torch::kDouble);
+  v = std::get<0>(v.masked_select(torch::isfinite(v)).sort());
+  const int64_t m = v.numel();
+  if (m == 0) {
+    out.lo = out.hi = kNaN;
+    return;
+  }
+  double q = (1 - confidence) / 2;
+  auto at = [&](double p) {
+    // Linear interpolation between order statistics (numpy's default).
+    double pos = p * static_cast<double>(m - 1);
+    auto i = static_cast<int64_t>(std::floor(pos));
+    int64_t j = std::min(m - 1, i + 1);
+    double f = pos - static_cast<double>(i);
+    return (1 - f) * v[i].item<double>() + f * v[j].item<double>();
+  };
+  out.lo = at(q);
+  out.hi = at(1 - q);
+}
+
+// P(event | cond) with its bootstrap interval; idx: [B, S] resampled sample indices.
+Interval conditional(const torch::Tensor& cond, const torch::Tensor& event,
+                     const torch::Tensor& idx, double confidence) {
+  Interval out;
+  out.n = cond.sum().item<int64_t>();
+  out.estimate =
+      out.n > 0 ? (cond & event).sum().item<double>() / static_cast<double>(out.n) : kNaN;
+  auto c = cond.index({idx}).to(torch::kDouble), e = event.index({idx}).to(torch::kDouble);
+  auto den = c.sum(1);
+  auto boot = (c * e).sum(1) / den;  // NaN where a resample has no sample meeting the condition
+  percentiles(boot, confidence, out);
+  return out;
+}
+
+// mean(v) with its bootstrap interval.
+Interval mean_of(const torch::Tensor& v, const torch::Tensor& idx, double confidence) {
+  Interval out;
+  auto d = v.to(torch::kDouble);
+  out.n = d.numel();
+  out.estimate = out.n > 0 ? d.mean().item<double>() : kNaN;
+  percentiles(d.index({idx}).mean(1), confidence, out);
+  return out;
+}
+
+}  // namespace
+
+std::vector<CausalScores> causal_scores(const InterventionSamples& s, const CausalOptions& o) {
+  o.validate();
+  s.check();
+  const int64_t S = s.outcome.size(0), K = static_cast<int64_t>(s.names.size());
+  CFX_CHECK(S >= 1, "no samples to score");
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+  auto idx = torch::randint(0, S, {o.bootstrap, S}, gen, torch::kLong);
+  auto outcome = s.outcome.cpu().to(torch::kBool);
+  std::vector<CausalScores> out;
+  for (int64_t k = 0; k < K; ++k) {
+    auto on = s.attr.select(1, k).cpu().to(torch::kBool);
+    auto o_on = s.outcome_on.select(1, k).cpu().to(torch::kBool);
+    auto o_off = s.outcome_off.select(1, k).cpu().to(torch::kBool);
+    CausalScores c;
+    c.attribute = s.names[k];
+    c.necessity = conditional(on & outcome, ~o_off, idx, o.confidence);
+    c.sufficiency = conditional(~on & ~outcome, o_on, idx, o.confidence);
+    c.nesuf = mean_of(o_on.to(torch::kDouble) - o_off.to(torch::kDouble), idx, o.confidence);
+    c.contrastive =
+        mean_of(s.prob_on.select(1, k).cpu() - s.prob_off.select(1, k).cpu(), idx, o.confidence);
+    c.on_rate = s.took_on.select(1, k).to(torch::kDouble).mean().item<double>();
+    c.off_rate = s.took_off.select(1, k).to(torch::kDouble).mean().item<double>();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_t>& outcome,
+                                         Generator& G, AttributeClassifier& A, Shifter& S,
+                                         const SamplingOptions& o) {
+  o.validate();
+  check_shifter_fits(S, G, A);
+  CFX_CHECK(!outcome.empty(), "no outcome class given");
+  for (int64_t c : outcome)
+    CFX_CHECK(c >= 0 && c < F.num_classes(), "outcome class ", c, " is out of range for ",
+              F.info().source, " (", F.num_classes(), " classes)");
+  CFX_CHECK(G.output_shape() == F.input_shape(), "the generator ", G.source,
+            " makes images of another shape than the classifier ", F.info().source, " takes");
+  torch::NoGradGuard ng;
+  auto in_set = torch::zeros({F.num_classes()}, torch::kBool);
+  for (int64_t c : outcome) in_set[c] = true;
+  auto cls_idx = torch::tensor(outcome, torch::kLong);
+  auto view = [&](const torch::Tensor& x, torch::Tensor& out_bool, torch::Tensor& out_prob) {
+    auto p = F.predict_proba(x).cpu();
+    out_bool = in_set.index({p.argmax(1)});
+    out_prob = p.index_select(1, cls_idx).sum(1);
+  };
+  const auto ks = attribute_indices(A, o.only);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+  torch::Tensor w_all;
+  if (o.latents.defined()) {
+    CFX_CHECK(o.latents.dim() == 2 && o.latents.size(1) == G.latent_dim() && o.latents.size(0) >= 1,
+              "latents must be [S, ", G.latent_dim(), "], got ", o.latents.sizes());
+    w_all = o.latents.to(torch::kCPU, torch::kFloat);
+  } else {
+    w_all = torch::randn({o.samples, G.latent_dim()}, gen);
+  }
+  const int64_t total = w_all.size(0);
+  std::vector<torch::Tensor> attr, oc, pr, oon, ooff, pon, poff, ton, toff;
+  for (int64_t i = 0; i < total; i += o.batch_size) {
+    auto w = w_all.slice(0, i, std::min(total, i + o.batch_size)).to(G.device());
+    const int64_t b = w.size(0);
+    auto x = G.decode(w);
+    attr.push_back(A.probs(x).cpu().index_select(1, torch::tensor(ks, torch::kLong)) > 0.5);
+    torch::Tensor ob, pb;
+    view(x, ob, pb);
+    oc.push_back(ob);
+    pr.push_back(pb);
+    std::vector<torch::Tensor> on_o, off_o, on_p, off_p, on_t, off_t;
+    for (int64_t k : ks) {
+      for (int v : {1, -1}) {
+        auto xk = G.decode(
+            intervene(S, w, k, torch::full({b}, static_cast<float>(v)), o.strength).to(G.device()));
+        auto seen = A.probs(xk).select(1, k).cpu() > 0.5;
+        torch::Tensor okb, pkb;
+        view(xk, okb, pkb);
+        (v == 1 ? on_o : off_o).push_back(okb);
+        (v == 1 ? on_p : off_p).push_back(pkb);
+        (v == 1 ? on_t : off_t).push_back(v == 1 ? seen : ~seen);
+      }
+    }
+    oon.push_back(torch::stack(on_o, 1));
+    ooff.push_back(torch::stack(off_o, 1));
+    pon.push_back(torch::stack(on_p, 1));
+    poff.push_back(torch::stack(off_p, 1));
+    ton.push_back(torch::stack(on_t, 1));
+    toff.push_back(torch::stack(off_t, 1));
+  }
+  InterventionSamples s;
+  for (int64_t k : ks) s.names.push_back(A.names()[k]);
+  s.attr = torch::cat(attr);
+  s.outcome = torch::cat(oc);
+  s.prob = torch::cat(pr);
+  s.outcome_on = torch::cat(oon);
+  s.outcome_off = torch::cat(ooff);
+  s.prob_on = torch::cat(pon);
+  s.prob_off = torch::cat(poff);
+  s.took_on = torch::cat(ton);
+  s.took_off = torch::cat(toff);
+  return s;
+}
+
+}  // namespace cfx

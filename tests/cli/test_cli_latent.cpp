@@ -1,0 +1,164 @@
+// Latent-space counterfactuals and global causal scores from the command line: `cfx explain
+// --method latent`, `cfx global`, and `cfx train vae | attributes | shifter` end to end.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cfx/core/fs.h"
+#include "cli/cli_runner.h"
+#include "helpers.h"
+
+using cfx::testing::expect_user_error;
+using cfx::testing::run_cfx;
+using cfx::testing::shipped_model;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// No --set shifter: the shipped shapes-shifter.pt beside the model is found, and with it the
+// generator and attribute classifier it was trained with.
+TEST(CliLatent, ExplainWritesOneEditPerAttributeAndChoosesTheBest) {
+  auto out = cfx::testing::temp_dir("cli_latent_explain");
+  auto r = run_cfx("explain -q --model " + shipped_model("shapes-cnn.pt") +
+                   " --method latent --data shapes --split test --n 6 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = json::parse(cfx::read_file(out + "/result.json"));
+  EXPECT_EQ(j["config"]["method"], "latent");
+  EXPECT_NE(j["config"]["options"]["generator"].get<std::string>().find("shapes-vae.pt"),
+            std::string::npos);
+  ASSERT_EQ(j["items"].size(), 6u);
+  int valid = 0;
+  for (const auto& it : j["items"]) {
+    ASSERT_EQ(it["attribute_edits"].size(), 11u);
+    EXPECT_TRUE(fs::exists(fs::path(out) / it["edits"].get<std::string>()));
+    EXPECT_TRUE(fs::exists(fs::path(out) / it["reconstruction"].get<std::string>()));
+    EXPECT_LT(it["reconstruction_error"].get<double>(), 0.05);
+    // The counterfactual is the chosen edit: same class and target probability.
+    const json* chosen = nullptr;
+    double best_valid_p = -1;
+    for (const auto& e : it["attribute_edits"]) {
+      if (e["attribute"] == it["chosen_edit"]) chosen = &e;
+      if (e["class"] == it["target_class"])
+        best_valid_p = std::max(best_valid_p, e["target_prob"].get<double>());
+    }
+    ASSERT_NE(chosen, nullptr);
+    EXPECT_EQ((*chosen)["class"], it["counterfactual_class"]);
+    EXPECT_NEAR((*chosen)["target_prob"].get<double>(), it["target_prob"].get<double>(), 1e-5);
+    if (best_valid_p >= 0) {
+      EXPECT_TRUE(it["valid"].get<bool>());
+      EXPECT_NEAR(it["target_prob"].get<double>(), best_valid_p, 1e-6);
+    }
+    valid += it["valid"].get<bool>();
+  }
+  // The class is the shape, and the shifter can turn shapes on: most items reach the target.
+  EXPECT_GE(valid, 4) << r.out;
+  EXPECT_TRUE(fs::exists(out + "/report.html"));
+}
+
+TEST(CliLatent, EditOptionRestrictsAttributesAndRejectsUnknownOnes) {
+  auto out = cfx::testing::temp_dir("cli_latent_edit");
+  const std::string base = "explain -q --model " + shipped_model("shapes-cnn.pt") +
+                           " --method latent --data shapes --n 2 --out " + out;
+  auto r = run_cfx(base + " --set edit=circle,square");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = json::parse(cfx::read_file(out + "/result.json"));
+  EXPECT_EQ(j["items"][0]["attribute_edits"].size(), 2u);
+  expect_user_error(run_cfx(base + " --set edit=purple"), "unknown attribute 'purple'");
+  expect_user_error(run_cfx(base + " --set strength=0"), "invalid strength");
+}
+
+TEST(CliLatent, GeneratorThatDoesNotFitTheClassifierIsAnError) {
+  auto out = cfx::testing::temp_dir("cli_latent_mismatch");
+  auto r = run_cfx("explain -q --model " + shipped_model("fashion-mnist-cnn.pt") +
+                   " --method latent --data fashion-mnist --n 1 --set shifter=" +
+                   shipped_model("shapes-shifter.pt") + " --out " + out);
+  expect_user_error(r, "makes [3, 32, 32] images but the classifier");
+  r = run_cfx("explain -q --model " + shipped_model("fashion-mnist-cnn.pt") +
+              " --method latent --data fashion-mnist --n 1 --out " + out);
+  expect_user_error(r, "no shift predictor given");
+}
+
+// `cfx global` end to end on the shipped shape classifier: the files, the schema, one score
+// per attribute with intervals that contain their estimates, intervention rates. (Whether the
+// scores follow the rule is measured in docs/claims-latent.md: with the shipped shapes VAE
+// they do not; the estimators themselves are checked against known scores in test_causal.)
+TEST(CliLatent, GlobalWritesScoresChartAndReport) {
+  auto out = cfx::testing::temp_dir("cli_global");
+  auto r = run_cfx("global -q --model " + shipped_model("shapes-cnn.pt") +
+                   " --outcome circle --samples 100 --bootstrap 100 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = json::parse(cfx::read_file(out + "/global.json"));
+  EXPECT_EQ(j["schema"], "cfx.global");
+  EXPECT_EQ(j["config"]["latents"], "data");
+  EXPECT_EQ(j["summary"]["samples"], 100);
+  ASSERT_EQ(j["scores"].size(), 11u);
+  for (const auto& s : j["scores"]) {
+    for (const char* k :
+         {"necessity", "sufficiency", "necessity_and_sufficiency", "contrastive_attribution"}) {
+      const auto& v = s[k];
+      if (v["estimate"].is_null()) continue;
+      EXPECT_LE(v["lo"].get<double>(), v["estimate"].get<double>() + 1e-9) << s.dump();
+      EXPECT_GE(v["hi"].get<double>(), v["estimate"].get<double>() - 1e-9) << s.dump();
+    }
+    EXPECT_GE(s["intervention_on_rate"].get<double>(), 0.0);
+  }
+  EXPECT_TRUE(fs::exists(out + "/global.png"));
+  EXPECT_TRUE(fs::exists(out + "/report.html"));
+  EXPECT_GT(j["summary"]["seconds_per_1000_samples"].get<double>(), 0);
+  // Same seed, same numbers.
+  auto out2 = cfx::testing::temp_dir("cli_global2");
+  ASSERT_EQ(run_cfx("global -q --model " + shipped_model("shapes-cnn.pt") +
+                    " --outcome circle --samples 100 --bootstrap 100 --out " + out2)
+                .code,
+            0);
+  auto j2 = json::parse(cfx::read_file(out2 + "/global.json"));
+  EXPECT_EQ(j["scores"], j2["scores"]);
+}
+
+TEST(CliLatent, GlobalBadInputs) {
+  auto out = cfx::testing::temp_dir("cli_global_err");
+  const std::string m = "global -q --model " + shipped_model("shapes-cnn.pt") + " --out " + out;
+  expect_user_error(run_cfx(m + " --outcome hexagon"), "unknown outcome class 'hexagon'");
+  expect_user_error(run_cfx(m + " --outcome 7"), "out of range");
+  expect_user_error(run_cfx(m + " --outcome circle --only purple"), "unknown attribute");
+  expect_user_error(run_cfx(m + " --outcome circle --samples 0"), "invalid samples");
+  expect_user_error(run_cfx(m + " --outcome circle --generator " + out + "/none.pt"),
+                    "generator file not found");
+}
+
+// The three trainers end to end on tiny budgets; the generator learns from the test split (data
+// the classifier never saw), and the shifter's sidecar finds its models relative to itself.
+TEST(CliLatent, TrainVaeAttributesShifterThenExplain) {
+  auto dir = cfx::testing::temp_dir("cli_latent_train");
+  auto r = run_cfx(
+      "train vae -q --data shapes --split test --limit 300 --epochs 1 --latent 8 "
+      "--width 8 --seed 1 --out " +
+      dir + "/vae.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto vae = json::parse(cfx::read_file(dir + "/vae.json"));
+  EXPECT_EQ(vae["kind"], "vae");
+  EXPECT_EQ(vae["split"], "test");
+  EXPECT_TRUE(vae["training"].contains("test_recon_mse"));
+  r = run_cfx("train attributes -q --data shapes --limit 300 --epochs 1 --width 8 --seed 1 --out " +
+              dir + "/attr.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("held-out accuracy per attribute: circle"), std::string::npos) << r.out;
+  r = run_cfx("train shifter -q --generator " + dir + "/vae.pt --attributes " + dir +
+              "/attr.pt --steps 20 --batch-size 16 --eval-n 32 --out " + dir + "/s.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto s = json::parse(cfx::read_file(dir + "/s.json"));
+  EXPECT_EQ(s["generator"], "vae.pt");
+  EXPECT_EQ(s["training"]["flip_rates"]["attributes"].size(), 11u);
+  r = run_cfx("explain -q --model " + shipped_model("shapes-cnn.pt") +
+              " --method latent --data shapes --n 2 --set shifter=" + dir + "/s.pt --out " + dir +
+              "/explain");
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_user_error(run_cfx("train vae -q --data shapes --split val --out " + dir + "/v.pt"),
+                    "invalid --split 'val'");
+  expect_user_error(
+      run_cfx("train attributes -q --data fashion-mnist --limit 10 --out " + dir + "/a.pt"),
+      "has no attributes");
+  expect_user_error(run_cfx("train shifter -q --generator " + shipped_model("shapes-cnn.pt") +
+                            " --attributes " + dir + "/attr.pt --out " + dir + "/s2.pt"),
+                    "not a generator");
+}
