@@ -61,8 +61,8 @@ std::vector<GaussianStats> fid_class_stats(Classifier& net, const torch::Tensor&
 /// FID of counterfactuals `xcf` against real images of their targets: the reference is the
 /// mixture of `reference` (fid_class_stats) weighted by how often each class is a target.
 /// Returns {"mean": FID, "lo": null, "hi": null, "n": N} like mean_ci, plus "reference_n"
-/// (real images behind the reference). Throws cfx::Error if N < 2 or a target class has no
-/// reference statistics.
+/// (the real images of the target classes behind the reference). Throws cfx::Error if N < 2 or a
+/// target class has no reference statistics.
 nlohmann::json fid_summary(Classifier& net, const std::vector<GaussianStats>& reference,
                            const torch::Tensor& xcf, const torch::Tensor& targets);
 
