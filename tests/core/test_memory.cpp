@@ -10,7 +10,7 @@ TEST(PeakMemory, SeesATemporaryAllocationAfterItIsFreed) {
   if (!mem.available()) GTEST_SKIP() << "no /proc/self/clear_refs here";
   {
     auto big = torch::ones({64, 1024, 1024}, torch::kFloat32);  // 256 MB, touched
-    EXPECT_EQ(big[63][1023][1023].item<float>(), 1.f);  // every page was written
+    EXPECT_EQ(big[63][1023][1023].item<float>(), 1.f);          // every page was written
   }
   double peak = mem.peak_mb();
   EXPECT_GE(peak, 250.0);
