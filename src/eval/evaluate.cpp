@@ -1,8 +1,12 @@
 #include "cfx/eval/evaluate.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "cfx/core/error.h"
+#include "cfx/data/morphometry.h"
+#include "cfx/eval/attribute_change.h"
+#include "cfx/eval/perturbation_curve.h"
 #include "cfx/eval/realism.h"
 #include "cfx/eval/saliency_metrics.h"
 #include "cfx/methods/registry.h"
@@ -10,8 +14,57 @@
 #include "cfx/models/zoo.h"
 
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace cfx {
+
+void EvalOptions::validate() const {
+  CFX_CHECK(batch_size >= 1, "EvalOptions.batch_size must be >= 1, got ", batch_size);
+  CFX_CHECK(curve_steps >= 1, "EvalOptions.curve_steps must be >= 1, got ", curve_steps);
+  CFX_CHECK(cout_steps >= 0 && cout_steps <= 10000,
+            "EvalOptions.cout_steps must be in 0..10000, got ", cout_steps);
+  CFX_CHECK(!fid_network || !fid_reference.empty(),
+            "EvalOptions.fid_network is set but fid_reference is empty");
+  CFX_CHECK(!resume || !batch_root.empty(), "EvalOptions.resume needs a batch_root");
+}
+
+std::vector<GaussianStats> fid_class_stats(Classifier& net, const torch::Tensor& images,
+                                           const torch::Tensor& labels, int64_t num_classes) {
+  CFX_CHECK(labels.numel() == images.size(0), "FID reference: need one label per image");
+  auto feats = fid_features(net, images, fid_feature_layer(net));
+  auto y = labels.cpu().to(torch::kLong);
+  std::vector<GaussianStats> out(num_classes);
+  for (int64_t c = 0; c < num_classes; ++c) {
+    auto rows = y.eq(c).nonzero().flatten();
+    if (rows.numel() >= 2) out[c] = gaussian_stats(feats.index_select(0, rows));
+  }
+  return out;
+}
+
+json fid_summary(Classifier& net, const std::vector<GaussianStats>& reference,
+                 const torch::Tensor& xcf, const torch::Tensor& targets) {
+  auto t = targets.cpu().to(torch::kLong);
+  std::vector<GaussianStats> parts;
+  std::vector<double> weights;
+  for (int64_t c = 0; c < static_cast<int64_t>(reference.size()); ++c) {
+    int64_t count = t.eq(c).sum().item<int64_t>();
+    if (count == 0) continue;
+    CFX_CHECK(reference[c].n >= 2, "FID: the reference has fewer than 2 real images of class ", c,
+              ", a target of ", count, " item(s)");
+    parts.push_back(reference[c]);
+    weights.push_back(static_cast<double>(count));
+  }
+  CFX_CHECK(t.numel() >= 2 && !parts.empty() &&
+                t.max().item<int64_t>() < static_cast<int64_t>(reference.size()),
+            "FID needs at least 2 counterfactuals whose targets the reference knows");
+  auto ref = mixture_stats(parts, weights);
+  auto cf = gaussian_stats(fid_features(net, xcf, fid_feature_layer(net)));
+  return {{"mean", frechet_distance(cf, ref)},
+          {"lo", nullptr},
+          {"hi", nullptr},
+          {"n", cf.n},
+          {"reference_n", ref.n}};
+}
 
 json mean_ci(const torch::Tensor& v) {
   auto x = v.to(torch::kDouble).flatten();
@@ -80,7 +133,10 @@ void score_saliency_run(MethodEvaluation& m, const Request& req, const EvalOptio
     Request rr = req;
     rr.classifier = o.randomized;
     rr.progress = nullptr;
-    auto rand = explain(*method, rr, o.batch_size);
+    BatchFiles files;
+    if (!o.batch_root.empty())
+      files = {(fs::path(o.batch_root) / m.method / "batches-sanity").string(), o.resume};
+    auto rand = explain(*method, rr, o.batch_size, files);
     m.per_item["sanity_rank_corr"] = map_rank_correlation(r.saliency, rand.result.saliency);
   }
 }
@@ -89,6 +145,7 @@ void score_saliency_run(MethodEvaluation& m, const Request& req, const EvalOptio
 
 std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions& o) {
   CFX_CHECK(!o.methods.empty(), "no methods to evaluate");
+  o.validate();
   request.validate();
   std::vector<MethodEvaluation> out;
   auto& F = *request.classifier;
@@ -106,7 +163,10 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
     if (saliency)
       req.targets = o.saliency_targets.defined() ? o.saliency_targets.cpu().to(torch::kLong)
                                                  : F.predict_proba(request.images).argmax(1);
-    m.explanation = explain(*method, req, o.batch_size);
+    BatchFiles files;
+    if (!o.batch_root.empty())
+      files = {(fs::path(o.batch_root) / name / "batches").string(), o.resume};
+    m.explanation = explain(*method, req, o.batch_size, files);
     const auto& r = m.explanation.result;
     const auto& s = m.explanation.scores;
     const int64_t n = request.images.size(0);
@@ -114,6 +174,8 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
     // Seconds are shared evenly by the items of one run.
     m.per_item["seconds"] = torch::full({n}, n ? r.seconds / n : 0.0, torch::kFloat32);
     m.per_item["steps"] = f(r.steps);
+    m.per_item["peak_mb"] = m.explanation.batch_peak_mb;
+    m.per_item["peak_mb_per_item"] = m.explanation.item_peak_mb;
     if (r.prior_psnr.defined()) m.per_item["prior_psnr"] = f(r.prior_psnr);
     if (r.counterfactuals.defined()) {
       m.per_item["validity"] = f(s.valid);
@@ -130,9 +192,24 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
         m.per_item["im1"] = f(im1);
         m.per_item["im2"] = f(im2);
       }
+      if (o.cout_steps > 0)
+        m.per_item["cout"] =
+            cout_scores(F, request.images, r.counterfactuals, targets, o.cout_steps).cout;
+      if (o.attributes)
+        m.per_item["mnac"] = attribute_flips(*o.attributes, request.images, r.counterfactuals);
+      if (o.morphometry) {
+        auto change = (morphometric_attributes(r.counterfactuals) -
+                       morphometric_attributes(request.images.cpu()))
+                          .abs();
+        auto names = morphometric_attribute_names();
+        for (size_t k = 0; k < names.size(); ++k)
+          m.per_item["morph_" + names[k]] = change.select(1, static_cast<int64_t>(k)).contiguous();
+      }
     }
     if (saliency) score_saliency_run(m, req, o);
     for (const auto& [k, v] : m.per_item) m.summary[k] = mean_ci(v);
+    if (o.fid_network && r.counterfactuals.defined() && n >= 2)
+      m.summary["fid"] = fid_summary(*o.fid_network, o.fid_reference, r.counterfactuals, targets);
     if (o.surrogate_heldout.defined() && r.counterfactuals.defined()) {
       auto q = request.images.cpu();
       m.summary["surrogate_agreement_queries"] =

@@ -1,6 +1,11 @@
 #include "cfx/eval/explain.h"
 
+#include <cmath>
+#include <optional>
+
 #include "cfx/core/error.h"
+#include "cfx/core/memory.h"
+#include "cfx/eval/batch_store.h"
 
 namespace cfx {
 
@@ -31,13 +36,30 @@ AttributeEdits cat_edits(const std::vector<AttributeEdits>& parts) {
 
 }  // namespace
 
-Explanation explain(Method& method, const Request& request, int64_t batch_size) {
+Explanation explain(Method& method, const Request& request, int64_t batch_size,
+                    const BatchFiles& files) {
   CFX_CHECK(batch_size >= 1, "invalid batch size: ", batch_size);
   request.validate();
   const int64_t n = request.images.size(0);
   Explanation e;
+  auto set_config = [&] {
+    e.config = method.config();
+    e.config["seed"] = request.seed;
+    e.config["device"] = request.device.str();
+    e.config["batch_size"] = batch_size;
+  };
+  set_config();
+  std::optional<BatchStore> store;
+  if (!files.dir.empty()) {
+    // Everything a batch's result depends on; a resumed run must match it exactly.
+    nlohmann::json settings = e.config;
+    settings["items"] = n;
+    settings["inputs"] = run_fingerprint(*request.classifier, request.images, request.targets);
+    store.emplace(files.dir, settings, files.resume);
+  }
   std::vector<torch::Tensor> cfs, sal, infilled, steps, conv, stages, psnrs, recs, rec_errs;
   std::vector<AttributeEdits> edits;
+  std::vector<float> batch_peak(n), item_peak(n);
   for (int64_t i = 0; i < n; i += batch_size) {
     int64_t j = std::min(n, i + batch_size);
     Request chunk = request;
@@ -50,7 +72,22 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
         request.progress(s, total, active + (n - j));
       };
     }
-    Result r = method.run(chunk);
+    std::optional<StoredBatch> stored = store ? store->load(i, j) : std::nullopt;
+    if (stored) {
+      ++e.resumed_batches;
+      if (request.progress) request.progress(0, 0, n - j);
+    } else {
+      stored.emplace();
+      PeakMemory mem;
+      stored->result = method.run(chunk);
+      stored->peak_mb = mem.peak_mb();
+      if (store) store->save(i, j, *stored);
+    }
+    Result& r = stored->result;
+    for (int64_t k = i; k < j; ++k) {
+      batch_peak[k] = static_cast<float>(stored->peak_mb);
+      item_peak[k] = static_cast<float>(stored->peak_mb / static_cast<double>(j - i));
+    }
     cfs.push_back(r.counterfactuals);
     sal.push_back(r.saliency);
     infilled.push_back(r.infilled);
@@ -75,10 +112,11 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size) 
   e.result.reconstruction = cat_defined(recs);
   e.result.reconstruction_error = cat_defined(rec_errs);
   e.result.edits = cat_edits(edits);
-  e.config = method.config();
-  e.config["seed"] = request.seed;
-  e.config["device"] = request.device.str();
-  e.config["batch_size"] = batch_size;
+  // Again after the run: a method may only know some settings once it has run (the latent
+  // method reports the model files it found).
+  set_config();
+  e.batch_peak_mb = torch::tensor(batch_peak, torch::kFloat32);
+  e.item_peak_mb = torch::tensor(item_peak, torch::kFloat32);
   if (e.result.counterfactuals.defined())
     e.scores = score_counterfactuals(*request.classifier, request.images, e.result.counterfactuals,
                                      request.targets);

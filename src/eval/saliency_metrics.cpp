@@ -4,20 +4,12 @@
 
 #include "cfx/core/error.h"
 #include "cfx/core/seed.h"
+#include "cfx/eval/perturbation_curve.h"
 #include "cfx/methods/saliency/infill.h"
 
 namespace cfx {
 
 namespace {
-
-// Rank of every pixel of each map, 0 = most salient; ties keep raster order.
-torch::Tensor salience_ranks(const torch::Tensor& saliency) {
-  auto s = saliency.cpu().to(torch::kFloat32).flatten(1);
-  auto order = std::get<1>(torch::sort(s, /*stable=*/true, /*dim=*/1, /*descending=*/true));
-  auto ranks = torch::empty_like(order);
-  ranks.scatter_(1, order, torch::arange(s.size(1), torch::kLong).expand_as(order).contiguous());
-  return ranks;  // [N, HW] int64
-}
 
 // p_c for many images in chunks: x [M, C, H, W], c [M].
 torch::Tensor class_probs(Classifier& F, const torch::Tensor& x, const torch::Tensor& c) {
@@ -41,27 +33,15 @@ DeletionInsertion deletion_insertion(Classifier& F, const torch::Tensor& x,
   check_maps(saliency, x, "images");
   CFX_CHECK(steps >= 1, "invalid deletion/insertion steps: ", steps);
   torch::NoGradGuard ng;
-  const int64_t n = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), hw = H * W;
   auto xc = x.cpu().to(torch::kFloat32);
   auto canvas = gaussian_blur(xc, blur_sigma);
-  auto ranks = salience_ranks(saliency).view({n, 1, H, W});
-  std::vector<torch::Tensor> del, ins;
-  for (int64_t k = 0; k <= steps; ++k) {
-    int64_t count = (hw * k + steps / 2) / steps;
-    auto top = (ranks < count).to(torch::kFloat32).expand({n, C, H, W});
-    del.push_back(xc * (1 - top) + canvas * top);
-    ins.push_back(canvas * (1 - top) + xc * top);
-  }
-  // Items × steps in one list, scored in predict_proba's chunks.
-  auto t = targets.cpu().to(torch::kLong).repeat(steps + 1);
+  auto ranks = pixel_ranks(saliency);
+  auto t = targets.cpu().to(torch::kLong).view({-1, 1, 1}).expand({-1, steps + 1, 1});
   DeletionInsertion r;
-  r.deletion = class_probs(F, torch::cat(del), t).view({steps + 1, n}).t().contiguous();
-  r.insertion = class_probs(F, torch::cat(ins), t).view({steps + 1, n}).t().contiguous();
-  auto auc = [&](const torch::Tensor& c) {
-    return (c.sum(1) - (c.select(1, 0) + c.select(1, steps)) / 2) / steps;
-  };
-  r.deletion_auc = auc(r.deletion);
-  r.insertion_auc = auc(r.insertion);
+  r.deletion = paste_curve(F, xc, canvas, ranks, steps).gather(2, t).squeeze(2);
+  r.insertion = paste_curve(F, canvas, xc, ranks, steps).gather(2, t).squeeze(2);
+  r.deletion_auc = curve_auc(r.deletion);
+  r.insertion_auc = curve_auc(r.insertion);
   return r;
 }
 
@@ -90,7 +70,7 @@ torch::Tensor localisation_iou(const torch::Tensor& saliency, const torch::Tenso
   check_maps(saliency, masks, "masks");
   auto m = masks.cpu().to(torch::kFloat32).flatten(1).ge(0.5);
   auto area = m.sum(1, true);
-  auto chosen = salience_ranks(saliency) < area;
+  auto chosen = pixel_ranks(saliency) < area;
   auto inter = (chosen & m).sum(1).to(torch::kFloat32);
   auto uni = (chosen | m).sum(1).to(torch::kFloat32);
   return torch::where(uni > 0, inter / uni.clamp_min(1), torch::zeros_like(inter));

@@ -140,7 +140,7 @@ std::string value_html(const json& v) {
   if (v.is_string()) return html_escape(v.get<std::string>());
   if (is_interval(v)) {
     std::string s = value_html(v["mean"]);
-    if (v.contains("lo") && v.contains("hi"))
+    if (v.contains("lo") && v.contains("hi") && !v["lo"].is_null())  // FID has no interval
       s += " [" + value_html(v["lo"]) + ", " + value_html(v["hi"]) + "]";
     if (v.contains("n")) s += " <small>n " + value_html(v["n"]) + "</small>";
     return s;

@@ -41,31 +41,79 @@ struct EvalFlags {
   int64_t surrogate = 0;
   bool sanity = false;
   int64_t curve_steps = 28;
+  int64_t cout_steps = 50;
+  std::string attributes;  // MNAC oracle; "": <dataset>-attributes.pt beside the model; "none"
+  std::string fid_net;     // "": <dataset>-oracle-resnet.pt beside the model if present; "none"
+  int64_t fid_reference = 2000;
+  bool resume = false;
 };
 
 using Columns = std::vector<std::pair<std::string, std::string>>;
 
 // The metrics of the printed tables, in order, with their column titles.
-const Columns kColumns = {{"validity", "valid"},  {"oracle_validity", "oracle"},
-                          {"target_prob", "p_t"}, {"l1", "L1"},
-                          {"l0", "L0"},           {"im1", "IM1"},
-                          {"im2", "IM2"},         {"prior_psnr", "PSNR"},
-                          {"seconds", "s/item"}};
+const Columns kColumns = {{"validity", "valid"},
+                          {"oracle_validity", "oracle"},
+                          {"target_prob", "p_t"},
+                          {"l1", "L1"},
+                          {"l0", "L0"},
+                          {"im1", "IM1"},
+                          {"im2", "IM2"},
+                          {"cout", "COUT"},
+                          {"fid", "FID"},
+                          {"mnac", "MNAC"},
+                          {"prior_psnr", "PSNR"},
+                          {"seconds", "s/item"},
+                          {"peak_mb_per_item", "MB/item"}};
 const Columns kSaliencyColumns = {{"deletion_auc", "deletion"},   {"insertion_auc", "insertion"},
                                   {"pointing_game", "pointing"},  {"iou", "IoU"},
                                   {"saliency_metric", "SM"},      {"saliency_area", "area"},
-                                  {"sanity_rank_corr", "sanity"}, {"seconds", "s/item"}};
+                                  {"sanity_rank_corr", "sanity"}, {"seconds", "s/item"},
+                                  {"peak_mb_per_item", "MB/item"}};
 
 std::string cell(const json& summary, const std::string& key) {
   if (!summary.contains(key) || summary[key]["mean"].is_null()) return "-";
   char buf[48];
   const auto& m = summary[key];
-  double mean = m["mean"].get<double>(), half = m["hi"].get<double>() - mean;
-  if (key == "seconds" || key == "prior_psnr" || key == "saliency_metric")
+  double mean = m["mean"].get<double>();
+  if (m["hi"].is_null() || key == "seconds" || key == "prior_psnr" || key == "saliency_metric" ||
+      key == "peak_mb_per_item")
     std::snprintf(buf, sizeof buf, "%.3g", mean);
   else
-    std::snprintf(buf, sizeof buf, "%.3f±%.3f", mean, half);
+    std::snprintf(buf, sizeof buf, "%.3f±%.3f", mean, m["hi"].get<double>() - mean);
   return buf;
+}
+
+// The FID network: --fid-net, else with --data D the file D-oracle-resnet.pt beside the model
+// (an independently trained classifier of the same data) if it exists, else none ("").
+// The attribute oracle for MNAC: --attributes, else the shipped one of the model's dataset.
+std::string find_attribute_oracle(const EvalFlags& f, const Classifier& F) {
+  if (f.attributes == "none") return "";
+  if (!f.attributes.empty()) return f.attributes;
+  if (F.info().dataset.empty() || F.info().source.empty()) return "";
+  auto candidate = fs::path(F.info().source).parent_path() / (F.info().dataset + "-attributes.pt");
+  return is_file(candidate.string()) ? candidate.string() : "";
+}
+
+std::string find_fid_network(const EvalFlags& f, const Classifier& F) {
+  if (f.fid_net == "none") return "";
+  if (!f.fid_net.empty()) return f.fid_net;
+  if (f.input.data.empty()) return "";  // no labelled real images to compare with
+  auto candidate = fs::path(F.info().source).parent_path() / (f.input.data + "-oracle-resnet.pt");
+  return is_file(candidate.string()) ? candidate.string() : "";
+}
+
+// Real images of --data's split for the FID reference: up to `limit` items, skipping the
+// queries when they come from the same split.
+Dataset fid_reference_images(const EvalFlags& f, const std::vector<int64_t>& shape) {
+  DatasetOptions d;
+  d.split = f.input.split;
+  d.seed = f.seed;
+  if (f.input.data == "shapes") d.shapes_size = shape[1];
+  Dataset all = load_dataset(f.input.data, d);
+  std::vector<int64_t> keep;
+  for (int64_t i = 0; i < all.size() && static_cast<int64_t>(keep.size()) < f.fid_reference; ++i)
+    if (i < f.input.offset || i >= f.input.offset + f.input.n) keep.push_back(i);
+  return all.select(torch::tensor(keep, torch::kLong));
 }
 
 int eval_main(const EvalFlags& f) {
@@ -96,6 +144,10 @@ int eval_main(const EvalFlags& f) {
   auto images = corrupt_images(in.images, f.corrupt, f.seed);
   auto targets = resolve_targets(f.target, *F, images);
   CFX_CHECK(f.curve_steps >= 1 && f.curve_steps <= 10000, "invalid --curve-steps: ", f.curve_steps);
+  CFX_CHECK(f.cout_steps >= 0 && f.cout_steps <= 10000, "invalid --cout-steps: ", f.cout_steps,
+            " (0..10000; 0 turns COUT off)");
+  CFX_CHECK(f.fid_reference >= 2, "invalid --fid-reference: ", f.fid_reference,
+            " (at least 2 real images)");
 
   EvalOptions eo;
   eo.methods = method_names;
@@ -103,6 +155,11 @@ int eval_main(const EvalFlags& f) {
   eo.batch_size = f.batch_size;
   eo.surrogate_seed = f.seed;
   eo.curve_steps = f.curve_steps;
+  eo.cout_steps = f.cout_steps;
+  eo.batch_root = f.out;
+  eo.resume = f.resume;
+  // Digits: how much each morphometric attribute (thickness, slant, ...) changed.
+  eo.morphometry = f.input.data == "mnist";
   // Saliency maps explain the decision: the predicted class unless a class was named.
   // Computed once here, not per saliency method by evaluate() and again for result.json.
   eo.saliency_targets = f.target != "auto" ? targets : F->predict_proba(images).argmax(1);
@@ -121,6 +178,29 @@ int eval_main(const EvalFlags& f) {
     eo.autoencoders = std::make_shared<ClassAutoencoders>(ClassAutoencoders::load(f.autoencoders));
     CFX_CHECK(eo.autoencoders->num_classes() == F->num_classes(), "--autoencoders ", f.autoencoders,
               " know ", eo.autoencoders->num_classes(), " classes, the model ", F->num_classes());
+  }
+  const std::string attributes_path = find_attribute_oracle(f, *F);
+  if (!attributes_path.empty()) {
+    eo.attributes = load_attribute_classifier(attributes_path);
+    CFX_CHECK(eo.attributes->net().input_shape() == F->input_shape(), "--attributes ",
+              attributes_path, " takes images of another shape than the model");
+  }
+  const std::string fid_path = find_fid_network(f, *F);
+  int64_t fid_reference_n = 0;
+  if (!fid_path.empty()) {
+    CFX_CHECK(!f.input.data.empty(),
+              "FID needs --data (its real images are the reference); "
+              "use --fid-net none with --image/--images");
+    eo.fid_network = load_classifier(fid_path);
+    CFX_CHECK(eo.fid_network->input_shape() == F->input_shape(), "--fid-net ", fid_path,
+              " does not take the model's input shape");
+    Dataset ref = fid_reference_images(f, F->input_shape());
+    CFX_CHECK(ref.size() >= 2 && ref.images.sizes().slice(1).equals(images.sizes().slice(1)),
+              "FID: ", f.input.data,
+              " has too few real images at the model's input shape; "
+              "use --fid-net none");
+    eo.fid_reference = fid_class_stats(*eo.fid_network, ref.images, ref.labels, F->num_classes());
+    fid_reference_n = ref.size();
   }
   if (f.surrogate > 0) {
     CFX_CHECK(!f.input.data.empty(), "--surrogate needs --data (held-out items come from it)");
@@ -149,6 +229,9 @@ int eval_main(const EvalFlags& f) {
     one.methods = {m};
     auto r = evaluate(req, one);
     bar->finish();
+    if (r.front().explanation.resumed_batches > 0)
+      notice(m + ": resumed " + std::to_string(r.front().explanation.resumed_batches) +
+             " finished batch(es) from " + f.out + "/" + m + "/batches");
     json run = {{"command", "eval"},
                 {"invocation", invocation()},
                 {"target", f.target},
@@ -166,9 +249,18 @@ int eval_main(const EvalFlags& f) {
   }
 
   // eval.json, eval.csv and the table.
-  json doc = {{"schema", "cfx.eval"},      {"schema_version", 1}, {"invocation", invocation()},
-              {"model", F->info().source}, {"oracle", f.oracle},  {"autoencoders", f.autoencoders},
-              {"corrupt", f.corrupt},      {"items", n},          {"seed", f.seed},
+  json doc = {{"schema", "cfx.eval"},
+              {"schema_version", 1},
+              {"invocation", invocation()},
+              {"model", F->info().source},
+              {"oracle", f.oracle},
+              {"autoencoders", f.autoencoders},
+              {"corrupt", f.corrupt},
+              {"items", n},
+              {"seed", f.seed},
+              {"fid_network", fid_path},
+              {"attribute_oracle", attributes_path},
+              {"fid_reference_items", fid_reference_n},
               {"methods", json::array()}};
   std::ostringstream csv;
   csv << "method,metric,mean,lo,hi,n\n";
@@ -178,9 +270,10 @@ int eval_main(const EvalFlags& f) {
                               {"config", r.explanation.config},
                               {"summary", r.summary}});
     for (const auto& [k, v] : r.summary.items()) {
+      auto num = [](const json& x) { return x.is_null() ? std::string() : x.dump(); };
       if (v.is_object())
-        csv << r.method << "," << k << "," << v["mean"].dump() << "," << v["lo"].dump() << ","
-            << v["hi"].dump() << "," << v["n"].dump() << "\n";
+        csv << r.method << "," << k << "," << num(v["mean"]) << "," << num(v["lo"]) << ","
+            << num(v["hi"]) << "," << num(v["n"]) << "\n";
       else
         csv << r.method << "," << k << "," << v.dump() << ",,,\n";
     }
@@ -247,6 +340,20 @@ void add_eval_command(CLI::App& app) {
                 "the weights)");
   sub->add_option("--curve-steps", f->curve_steps,
                   "saliency methods: steps of the deletion and insertion curves");
+  sub->add_option("--cout-steps", f->cout_steps,
+                  "counterfactual methods: steps of the COUT path from x to the counterfactual "
+                  "(0: no COUT)");
+  sub->add_option("--attributes", f->attributes,
+                  "attribute oracle for MNAC (attributes that flip); default: "
+                  "<dataset>-attributes.pt beside the model if present; none: off");
+  sub->add_option("--fid-net", f->fid_net,
+                  "feature network for FID (default: <dataset>-oracle-resnet.pt beside the "
+                  "model if present; none: no FID)");
+  sub->add_option("--fid-reference", f->fid_reference,
+                  "FID: at most this many real images of --data's split (queries excluded)");
+  sub->add_flag("--resume", f->resume,
+                "keep finished batches from an earlier run of the same command into --out "
+                "(killed or not) and run only the rest");
   on_selected(sub, [f] { return eval_main(*f); });
 }
 

@@ -26,6 +26,9 @@ void add_explain_flags(CLI::App* sub, ExplainFlags& f) {
   sub->add_option("--steps", f.steps, "most optimisation steps (-1: the method's default)");
   sub->add_option("--lr", f.lr, "learning rate (-1: the method's default)");
   sub->add_option("--set", f.sets, "method option key=value (repeatable; see cfx methods --json)");
+  sub->add_flag("--resume", f.resume,
+                "keep finished batches from an earlier run of the same command into --out "
+                "(killed or not) and run only the rest");
 }
 
 int run_explanation(const ExplainFlags& f, const std::string& command, const std::string& kind) {
@@ -58,8 +61,12 @@ int run_explanation(const ExplainFlags& f, const std::string& command, const std
   const int64_t n = in.images.size(0);
   ProgressBar bar(f.method, n);
   req.progress = [&](int64_t, int64_t, int64_t active) { bar.update(n - active); };
-  Explanation e = explain(*method, req, f.batch_size);
+  // Every finished batch is kept in <out>/batches, so a killed run can be resumed.
+  Explanation e = explain(*method, req, f.batch_size, {f.out + "/batches", f.resume});
   bar.finish();
+  if (e.resumed_batches > 0)
+    notice("resumed " + std::to_string(e.resumed_batches) + " finished batch(es) from " + f.out +
+           "/batches");
 
   nlohmann::json run = {
       {"command", command}, {"invocation", invocation()}, {"target", f.target}, {"inputs", n}};

@@ -22,6 +22,7 @@ struct ExplainFlags {
   int64_t steps = -1;
   double lr = -1;
   std::vector<std::string> sets;
+  bool resume = false;  // reuse the finished batches of an earlier run into `out`
   nlohmann::json extra_options = nlohmann::json::object();  // set by subcommand flags
 };
 

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "cfx/eval/explain.h"
+#include "cfx/eval/fid.h"
+#include "cfx/models/attributes.h"
 #include "cfx/models/autoencoder.h"
 
 namespace cfx {
@@ -26,6 +28,19 @@ struct EvalOptions {
   torch::Tensor masks;                     // [N, 1, H, W] object masks: pointing game, IoU
   std::shared_ptr<Classifier> randomized;  // weight-randomised copy: sanity check, or null
   int64_t curve_steps = 28;                // deletion/insertion curve steps
+  // Counterfactual methods:
+  int64_t cout_steps = 50;   // steps of the COUT path from x to x̄ (0: no COUT)
+  bool morphometry = false;  // digits: |change| of each morphometric attribute (morph_*)
+  std::shared_ptr<AttributeClassifier> attributes;  // attribute oracle for MNAC, or null
+  std::shared_ptr<Classifier> fid_network;          // independent feature network for FID, or null
+  std::vector<GaussianStats> fid_reference;  // per class: real images' features (fid_class_stats)
+  // Resuming (BatchFiles): with batch_root set, method M keeps its finished batches in
+  // <batch_root>/<M>/batches (and the sanity run's in <M>/batches-sanity).
+  std::string batch_root;  // folder of the per-method batch folders; empty: keep none
+  bool resume = false;     // reuse the batches an earlier run with the same settings finished
+
+  /// Throws cfx::Error naming the first invalid field.
+  void validate() const;
 };
 
 struct MethodEvaluation {
@@ -38,6 +53,20 @@ struct MethodEvaluation {
 
 /// Mean and normal-approximation 95% interval of v ([N]) as {"mean", "lo", "hi", "n"}.
 nlohmann::json mean_ci(const torch::Tensor& v);
+
+/// Per-class Gaussian statistics of `net`'s FID features (fid_feature_layer) on real `images`
+/// [M, C, H, W] with true `labels` [M]: element c for class c (n = 0 where a class has fewer
+/// than 2 images). The reference FID compares counterfactuals with.
+std::vector<GaussianStats> fid_class_stats(Classifier& net, const torch::Tensor& images,
+                                           const torch::Tensor& labels, int64_t num_classes);
+
+/// FID of counterfactuals `xcf` against real images of their targets: the reference is the
+/// mixture of `reference` (fid_class_stats) weighted by how often each class is a target.
+/// Returns {"mean": FID, "lo": null, "hi": null, "n": N} like mean_ci, plus "reference_n"
+/// (the real images of the target classes behind the reference). Throws cfx::Error if N < 2 or a
+/// target class has no reference statistics.
+nlohmann::json fid_summary(Classifier& net, const std::vector<GaussianStats>& reference,
+                           const torch::Tensor& xcf, const torch::Tensor& targets);
 
 /// Runs every method of `options` on `request` (images, targets, seed, device) and scores it:
 /// counterfactual methods against request.targets, saliency methods with the saliency metrics

@@ -12,11 +12,26 @@ struct Explanation {
   CounterfactualScores scores;  // per-item metrics; empty for saliency-only methods
   SaliencyScores saliency;      // per-item metrics of saliency methods; else empty
   nlohmann::json config;        // method config plus seed and device
+  torch::Tensor batch_peak_mb;  // [N] float: peak memory (core/memory.h) of the item's batch
+                                // run, MB above the level before it; NaN if not measurable
+  torch::Tensor item_peak_mb;   // [N] float: batch_peak_mb / the number of items in the batch
+  int64_t resumed_batches = 0;  // batches loaded from BatchFiles instead of run
+};
+
+/// Where explain() keeps each finished batch (batch_store.h) so a killed run can resume.
+struct BatchFiles {
+  std::string dir;      // folder of the batch files; empty: keep nothing
+  bool resume = false;  // reuse the batches an earlier run with the same settings finished
 };
 
 /// Runs `method` on `request` in chunks of at most `batch_size` items (each chunk one
-/// batched optimisation) and scores the counterfactuals or saliency maps. Shapes as in
-/// Request/Result.
-Explanation explain(Method& method, const Request& request, int64_t batch_size = 64);
+/// batched optimisation, seeded with request.seed + its first item's index, so an item's
+/// result depends on its batch, not on what ran before) and scores the counterfactuals or
+/// saliency maps. Shapes as in Request/Result. With files.dir set, every finished batch is
+/// stored there; with files.resume, stored batches are loaded instead of run, and the
+/// result equals that of an uninterrupted run (cfx::Error if the stored batches were made
+/// with other settings).
+Explanation explain(Method& method, const Request& request, int64_t batch_size = 64,
+                    const BatchFiles& files = {});
 
 }  // namespace cfx

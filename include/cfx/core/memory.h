@@ -1,0 +1,25 @@
+// Peak memory of a piece of work: the process's resident-set high-water mark (Linux /proc),
+// measured from a baseline taken just before the work started.
+#pragma once
+
+namespace cfx {
+
+/// Measures how far the resident set size (RSS) of this process rose above its level at
+/// construction. On Linux the constructor hands freed heap memory back to the OS (so memory
+/// kept from earlier work is not reused unseen), resets the kernel's high-water mark
+/// (`/proc/self/clear_refs`, value 5) and records VmRSS; peak_mb() reads VmHWM. Where that is
+/// not possible (not Linux, /proc not writable) peak_mb() returns NaN. Host memory only:
+/// GPU memory is not counted. Not thread-safe against another PeakMemory in the process.
+class PeakMemory {
+ public:
+  PeakMemory();
+  /// VmHWM − baseline VmRSS in MB (2^20 bytes), ≥ 0; NaN when not measurable.
+  double peak_mb() const;
+  /// Whether this platform could measure (false: peak_mb() is NaN).
+  bool available() const { return baseline_kb_ >= 0; }
+
+ private:
+  long long baseline_kb_ = -1;
+};
+
+}  // namespace cfx

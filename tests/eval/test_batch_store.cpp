@@ -1,0 +1,121 @@
+// Resumable runs: explain() keeps every finished batch; a resumed run equals an
+// uninterrupted one; stored batches of other settings are refused.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "cfx/core/error.h"
+#include "cfx/eval/batch_store.h"
+#include "cfx/eval/explain.h"
+#include "cfx/methods/registry.h"
+#include "helpers.h"
+
+using namespace cfx;
+namespace fs = std::filesystem;
+
+namespace {
+
+Request toy_request(int64_t n) {
+  Request r;
+  r.classifier = cfx::testing::toy_classifier("cnn");
+  r.images = cfx::testing::toy_dataset(n, 21).images;
+  r.targets = (r.classifier->predict_proba(r.images).argmax(1) + 1) % 2;
+  r.seed = 5;
+  return r;
+}
+
+// FIDO draws random mask samples from the batch's seed, so a batch run with another seed
+// (or in another chunking) would give other maps.
+std::unique_ptr<Method> fido() {
+  return make_method("fido", {{"infill", "blur"}, {"steps", 25}, {"samples", 2}});
+}
+
+int count_batch_files(const std::string& dir) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.path().extension() == ".pt";
+  return n;
+}
+
+}  // namespace
+
+TEST(BatchStore, ResumedRunEqualsUninterruptedRun) {
+  auto dir = cfx::testing::temp_dir("batch_store") + "/batches";
+  auto req = toy_request(5);
+  auto plain = explain(*fido(), req, 2);
+  auto stored = explain(*fido(), req, 2, {dir, false});
+  EXPECT_EQ(count_batch_files(dir), 3);  // items 0-1, 2-3, 4
+  EXPECT_EQ(stored.resumed_batches, 0);
+  // Keeping batches does not change the result.
+  EXPECT_TRUE(torch::equal(plain.result.saliency, stored.result.saliency));
+  // A run killed after its first two batches: the third file never got written.
+  fs::remove(fs::path(dir) / "000004-000005.pt");
+  auto resumed = explain(*fido(), req, 2, {dir, true});
+  EXPECT_EQ(resumed.resumed_batches, 2);
+  EXPECT_TRUE(torch::equal(plain.result.saliency, resumed.result.saliency));
+  EXPECT_TRUE(torch::equal(plain.result.infilled, resumed.result.infilled));
+  EXPECT_TRUE(torch::equal(plain.result.steps, resumed.result.steps));
+  EXPECT_TRUE(torch::equal(plain.result.converged, resumed.result.converged));
+  EXPECT_EQ(plain.result.target_prob_trace, resumed.result.target_prob_trace);
+  EXPECT_EQ(plain.result.loss_trace, resumed.result.loss_trace);
+  EXPECT_TRUE(torch::equal(plain.saliency.class_prob, resumed.saliency.class_prob));
+  EXPECT_EQ(resumed.config, plain.config);
+  // Seconds and peak memory of the loaded batches are the ones measured when they ran.
+  EXPECT_EQ(resumed.batch_peak_mb[0].item<float>(), stored.batch_peak_mb[0].item<float>());
+  EXPECT_EQ(count_batch_files(dir), 3);
+  // Resuming a finished run runs nothing.
+  EXPECT_EQ(explain(*fido(), req, 2, {dir, true}).resumed_batches, 3);
+  // Without resume, the old batches are dropped and everything runs again.
+  EXPECT_EQ(explain(*fido(), req, 2, {dir, false}).resumed_batches, 0);
+}
+
+TEST(BatchStore, CounterfactualsAndTracesRoundTrip) {
+  auto dir = cfx::testing::temp_dir("batch_store_cf") + "/batches";
+  auto req = toy_request(3);
+  auto pixel = [] { return make_method("pixel", {{"steps", 30}}); };
+  auto a = explain(*pixel(), req, 2, {dir, false});
+  auto b = explain(*pixel(), req, 2, {dir, true});
+  EXPECT_EQ(b.resumed_batches, 2);
+  EXPECT_TRUE(torch::equal(a.result.counterfactuals, b.result.counterfactuals));
+  EXPECT_TRUE(torch::equal(a.scores.target_prob, b.scores.target_prob));
+  EXPECT_EQ(a.result.target_prob_trace, b.result.target_prob_trace);
+  EXPECT_DOUBLE_EQ(a.result.seconds, b.result.seconds);
+}
+
+TEST(BatchStore, OtherSettingsAreRefusedWithTheDifference) {
+  auto dir = cfx::testing::temp_dir("batch_store_mismatch") + "/batches";
+  auto req = toy_request(3);
+  explain(*fido(), req, 2, {dir, false});
+  auto expect_refused = [&](Method& m, const Request& r, int64_t batch, const std::string& what) {
+    try {
+      explain(m, r, batch, {dir, true});
+      ADD_FAILURE() << "resumed despite a different " << what;
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      EXPECT_NE(msg.find(what), std::string::npos) << msg;
+      EXPECT_NE(msg.find("drop --resume"), std::string::npos) << msg;
+    }
+  };
+  auto other_steps = make_method("fido", {{"infill", "blur"}, {"steps", 26}, {"samples", 2}});
+  expect_refused(*other_steps, req, 2, "steps");
+  expect_refused(*fido(), req, 3, "batch_size");
+  auto other_seed = req;
+  other_seed.seed = 6;
+  expect_refused(*fido(), other_seed, 2, "seed");
+  auto other_images = req;
+  other_images.images = req.images.flip(3);
+  expect_refused(*fido(), other_images, 2, "inputs");
+  // The refused attempts left the stored run alone: it still resumes.
+  EXPECT_EQ(explain(*fido(), req, 2, {dir, true}).resumed_batches, 2);
+}
+
+TEST(BatchStore, FingerprintFollowsWeightsImagesAndTargets) {
+  auto req = toy_request(3);
+  auto& F = *req.classifier;
+  auto base = run_fingerprint(F, req.images, req.targets);
+  EXPECT_EQ(base.size(), 16u);
+  EXPECT_EQ(base, run_fingerprint(F, req.images.clone(), req.targets.clone()));
+  EXPECT_NE(base, run_fingerprint(F, req.images * 0.5, req.targets));
+  EXPECT_NE(base, run_fingerprint(F, req.images, 1 - req.targets));
+  auto other = cfx::testing::toy_classifier("mlp");
+  EXPECT_NE(base, run_fingerprint(*other, req.images, req.targets));
+}
