@@ -11,6 +11,7 @@
 #include "cfx/core/fs.h"
 #include "cfx/core/progress.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/tensor.h"
 #include "cfx/models/checkpoint.h"
 
 using nlohmann::json;
@@ -67,17 +68,6 @@ json AttributeTrainOptions::to_json() const {
           {"device", device}};
 }
 
-namespace {
-
-torch::Tensor normalise(const torch::Tensor& x, const std::vector<double>& mean,
-                        const std::vector<double>& std) {
-  auto m = torch::tensor(mean, torch::kDouble).to(x.device(), torch::kFloat).view({1, -1, 1, 1});
-  auto s = torch::tensor(std, torch::kDouble).to(x.device(), torch::kFloat).view({1, -1, 1, 1});
-  return (x - m) / s;
-}
-
-}  // namespace
-
 json train_attribute_classifier(ZooNetImpl& net, const Dataset& train, const Dataset& test,
                                 const AttributeTargets& targets, const std::vector<double>& mean,
                                 const std::vector<double>& std, const AttributeTrainOptions& o) {
@@ -106,7 +96,7 @@ json train_attribute_classifier(ZooNetImpl& net, const Dataset& train, const Dat
       for (auto& g : opt.param_groups())
         static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
       auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
-      auto xb = normalise(train.images.index_select(0, idx).to(device), mean, std);
+      auto xb = normalize_channels(train.images.index_select(0, idx).to(device), mean, std);
       auto loss = torch::binary_cross_entropy_with_logits(net.forward(xb),
                                                           y.index_select(0, idx).to(device));
       opt.zero_grad();
@@ -120,8 +110,8 @@ json train_attribute_classifier(ZooNetImpl& net, const Dataset& train, const Dat
   auto yt = binarize_attributes(test.attributes, targets);
   std::vector<torch::Tensor> preds;
   for (int64_t i = 0; i < test.size(); i += 256) {
-    auto xb =
-        normalise(test.images.slice(0, i, std::min(test.size(), i + 256)).to(device), mean, std);
+    auto xb = normalize_channels(test.images.slice(0, i, std::min(test.size(), i + 256)).to(device),
+                                 mean, std);
     preds.push_back((net.forward(xb) > 0).to(torch::kFloat).cpu());
   }
   auto acc = (torch::cat(preds) == yt).to(torch::kFloat).mean(0);
