@@ -128,14 +128,13 @@ void InvertOptions::validate() const {
   CFX_CHECK(lr > 0 && std::isfinite(lr), "invalid encode lr: ", lr, " (must be > 0)");
   CFX_CHECK(prior_weight >= 0 && std::isfinite(prior_weight),
             "invalid prior weight: ", prior_weight);
+  CFX_CHECK(batch_size >= 1, "invalid inversion batch size: ", batch_size);
 }
 
-torch::Tensor invert_generator(Generator& G, const torch::Tensor& x, const InvertOptions& o) {
-  o.validate();
-  auto shape = G.output_shape();
-  CFX_CHECK(x.dim() == 4 && x.size(1) == shape[0] && x.size(2) == shape[1] && x.size(3) == shape[2],
-            "the generator makes ", shape_str(shape), " images but the inputs are ", x.sizes(),
-            "; use a generator trained on images of the classifier's shape");
+namespace {
+
+// One batch of invert_generator (validated inputs).
+torch::Tensor invert_batch(Generator& G, const torch::Tensor& x, const InvertOptions& o) {
   auto xd = x.to(G.device(), torch::kFloat);
   torch::Tensor w;
   if (G.has_encoder()) {
@@ -159,6 +158,21 @@ torch::Tensor invert_generator(Generator& G, const torch::Tensor& x, const Inver
     opt.step();
   }
   return w.detach();
+}
+
+}  // namespace
+
+torch::Tensor invert_generator(Generator& G, const torch::Tensor& x, const InvertOptions& o) {
+  o.validate();
+  auto shape = G.output_shape();
+  CFX_CHECK(x.dim() == 4 && x.size(1) == shape[0] && x.size(2) == shape[1] && x.size(3) == shape[2],
+            "the generator makes ", shape_str(shape), " images but the inputs are ", x.sizes(),
+            "; use a generator trained on images of the classifier's shape");
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < x.size(0); i += o.batch_size)
+    parts.push_back(invert_batch(G, x.slice(0, i, std::min(x.size(0), i + o.batch_size)), o));
+  return parts.empty() ? torch::zeros({0, G.latent_dim()}, torch::Device(G.device()))
+                       : torch::cat(parts);
 }
 
 }  // namespace cfx

@@ -53,16 +53,9 @@ torch::Tensor data_latents(const GlobalFlags& f, Classifier& F, Generator& G,
   in.seed = f.sampling.seed;
   Inputs inputs = load_inputs(in, F.input_shape());
   described = name + ":" + f.split + " (" + std::to_string(inputs.images.size(0)) + " images)";
-  std::vector<torch::Tensor> parts;
-  for (int64_t i = 0; i < inputs.images.size(0); i += f.sampling.batch_size)
-    parts.push_back(
-        invert_generator(
-            G,
-            inputs.images.slice(0, i, std::min(inputs.images.size(0), i + f.sampling.batch_size))
-                .to(G.device()),
-            InvertOptions{})
-            .cpu());
-  return torch::cat(parts);
+  InvertOptions io;
+  io.batch_size = f.sampling.batch_size;
+  return invert_generator(G, inputs.images, io).cpu();
 }
 
 // "3", "Sneaker" or "Sneaker,Sandal" -> class indices.

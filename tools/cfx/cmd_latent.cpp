@@ -133,11 +133,7 @@ int train_shifter_main(const TrainShifterFlags& f) {
     // samples are often off the data, and edits learnt there need not carry over.
     auto [tr, te] = f.data.load();
     auto encode = [&](const Dataset& d, int64_t n) {
-      std::vector<torch::Tensor> parts;
-      auto x = d.images.slice(0, 0, std::min(n, d.size()));
-      for (int64_t i = 0; i < x.size(0); i += 256)
-        parts.push_back(invert_generator(*G, x.slice(0, i, std::min(x.size(0), i + 256)), {}));
-      return torch::cat(parts).cpu();
+      return invert_generator(*G, d.images.slice(0, 0, std::min(n, d.size())), {}).cpu();
     };
     train.latents = encode(tr, 10000);
     train.eval_latents = encode(te, train.eval_n);

@@ -48,6 +48,8 @@ struct InvertOptions {
   double lr = 0.05;            // Adam learning rate, > 0
   double prior_weight = 1e-3;  // weight of ||w||² (keeps w where the prior has mass), >= 0
   bool refine = false;         // also optimise when there is an encoder (else start at w = 0)
+  int64_t batch_size = 256;    // items inverted together (bounds memory; items are
+                               // independent, so it does not change the latents), >= 1
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
 };
