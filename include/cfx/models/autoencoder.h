@@ -19,7 +19,8 @@ namespace cfx {
 struct AutoencoderOptions {
   int64_t channels = 1;  // image channels
   int64_t width = 16;    // channels of the first conv (twice that at the bottleneck)
-  int64_t latent = 8;    // channels of the bottleneck at 1/4 resolution
+  int64_t latent = 8;    // channels of the bottleneck at 1/4 resolution (ReLU: below ~8
+                         // whole channels can die and the autoencoder collapse)
 
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
