@@ -1,0 +1,50 @@
+// The optimisation at the heart of AIP (METHODS.md §4), shared by the image and the text side:
+// starting from z0 = E(x) and a0 = D(x), move the latent z and the relaxed attributes a ∈ [0, 1]
+// to minimise  CE(F(G(z, a)), t) + alpha·‖z − z0‖² + beta·‖a − a0‖₁  until F decides t.
+// What G and F are (images, sentences) is hidden behind one function from (z, a) to F's logits.
+#pragma once
+
+#include <torch/types.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "cfx/methods/method.h"
+
+namespace cfx {
+
+struct AipSearchOptions {
+  int64_t steps = 300;      // most Adam steps per item
+  double lr = 0.05;         // Adam learning rate on z and a
+  double alpha = 0.05;      // weight of ‖z − z0‖² (sum over the latent)
+  double beta = 0.1;        // weight of ‖a − a0‖₁ (sum over the attributes)
+  double confidence = 0.5;  // an item stops once F's argmax is its target and p_target ≥ this
+  bool optimise_z = true;   // false: z stays z0 and only the attributes move
+  bool optimise_a = true;   // false: a stays a0 and only z moves
+  /// Throws cfx::Error naming the first invalid field.
+  void validate() const;
+  nlohmann::json to_json() const;
+};
+
+/// (z [n, L], a [n, K], idx [n] int64 rows of the batch being evaluated) → F's logits [n, C],
+/// differentiable in z and a. Called with the still-running rows only.
+using AipLogitsFn = std::function<torch::Tensor(const torch::Tensor& z, const torch::Tensor& a,
+                                                const torch::Tensor& idx)>;
+
+struct AipSearchResult {
+  torch::Tensor z;          // [N, L] final latent per item
+  torch::Tensor a;          // [N, K] final attributes per item, in [0, 1]
+  torch::Tensor steps;      // [N] int64 steps taken
+  torch::Tensor converged;  // [N] bool: F decided the target with p_target ≥ confidence
+  std::vector<std::vector<float>> target_prob_trace;  // per item: p_target at each step
+  std::vector<std::vector<float>> loss_trace;         // per item: loss at each step
+};
+
+/// z0: [N, L], a0: [N, K] in [0, 1], targets: [N] int64, all on one device. Items stop
+/// independently, and an item's path does not depend on the others in its batch.
+AipSearchResult aip_search(const AipLogitsFn& logits, const torch::Tensor& z0,
+                           const torch::Tensor& a0, const torch::Tensor& targets,
+                           const AipSearchOptions& options, const ProgressFn& progress = {});
+
+}  // namespace cfx

@@ -1,0 +1,88 @@
+#include "cfx/methods/aip/search.h"
+
+#include <cmath>
+
+#include "cfx/core/error.h"
+#include "cfx/methods/inversion/batched_adam.h"
+
+namespace cfx {
+
+void AipSearchOptions::validate() const {
+  CFX_CHECK(steps >= 0 && steps <= 100000, "aip option steps = ", steps, " (use 0 to 100000)");
+  CFX_CHECK(lr > 0 && std::isfinite(lr), "aip option lr = ", lr, " (must be > 0)");
+  CFX_CHECK(alpha >= 0 && std::isfinite(alpha), "aip option alpha = ", alpha, " (must be >= 0)");
+  CFX_CHECK(beta >= 0 && std::isfinite(beta), "aip option beta = ", beta, " (must be >= 0)");
+  CFX_CHECK(confidence >= 0 && confidence < 1, "aip option confidence = ", confidence,
+            " (use 0 <= confidence < 1)");
+  CFX_CHECK(optimise_z || optimise_a,
+            "aip options optimise_z and optimise_a are both false: nothing would move");
+}
+
+nlohmann::json AipSearchOptions::to_json() const {
+  return {{"steps", steps},           {"lr", lr},
+          {"alpha", alpha},           {"beta", beta},
+          {"confidence", confidence}, {"optimise_z", optimise_z},
+          {"optimise_a", optimise_a}};
+}
+
+AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0,
+                           const torch::Tensor& a0, const torch::Tensor& targets,
+                           const AipSearchOptions& o, const ProgressFn& progress) {
+  o.validate();
+  CFX_ASSERT(z0.dim() == 2 && a0.dim() == 2 && targets.dim() == 1);
+  CFX_ASSERT(z0.size(0) == a0.size(0) && z0.size(0) == targets.size(0));
+  torch::AutoGradMode grad_on(true);  // callers may hold a NoGradGuard
+  const int64_t n = z0.size(0);
+  const auto device = z0.device();
+  AipSearchResult res;
+  res.z = z0.detach().clone();
+  res.a = a0.detach().clamp(0, 1).clone();
+  res.steps = torch::zeros({n}, torch::kLong);
+  res.converged = torch::zeros({n}, torch::kBool);
+  res.target_prob_trace.assign(n, {});
+  res.loss_trace.assign(n, {});
+  BatchedAdam adam({res.z, res.a}, {o.lr});
+  auto z_anchor = z0.detach(), a_anchor = a0.detach().clamp(0, 1);
+  auto active = torch::ones({n}, torch::kBool);
+
+  for (int64_t step = 0; step <= o.steps; ++step) {
+    auto idx = active.nonzero().flatten();
+    if (idx.numel() == 0) break;
+    auto idx_dev = idx.to(device);
+    auto ps = adam.gather(idx_dev);
+    auto ta = targets.index_select(0, idx_dev);
+    auto logp = torch::log_softmax(logits_of(ps[0], ps[1], idx_dev), 1);
+    auto pt = logp.gather(1, ta.unsqueeze(1)).squeeze(1).exp();
+    auto loss = torch::nll_loss(logp, ta, {}, at::Reduction::None) +
+                o.alpha * (ps[0] - z_anchor.index_select(0, idx_dev)).pow(2).sum(1) +
+                o.beta * (ps[1] - a_anchor.index_select(0, idx_dev)).abs().sum(1);
+
+    auto pt_c = pt.detach().cpu(), loss_c = loss.detach().cpu();
+    auto done = (logp.argmax(1) == ta).cpu() & (pt_c >= o.confidence);
+    auto stop = done | (step == o.steps);
+    auto ia = idx.accessor<int64_t, 1>();
+    auto pa = pt_c.accessor<float, 1>(), la = loss_c.accessor<float, 1>();
+    auto sa = stop.accessor<bool, 1>(), da = done.accessor<bool, 1>();
+    for (int64_t k = 0; k < idx.numel(); ++k) {
+      res.target_prob_trace[ia[k]].push_back(pa[k]);
+      res.loss_trace[ia[k]].push_back(la[k]);
+      if (!sa[k]) continue;
+      res.steps[ia[k]] = step;
+      res.converged[ia[k]] = da[k];
+      active[ia[k]] = false;
+    }
+    if (!active.any().item<bool>()) break;
+
+    auto keep = ~stop;
+    (loss * keep.to(device, loss.scalar_type())).sum().backward();
+    for (int k : {0, 1})
+      if (!(k == 0 ? o.optimise_z : o.optimise_a) && ps[k].grad().defined()) ps[k].grad().zero_();
+    adam.step(idx_dev, ps, keep.to(device));
+    torch::NoGradGuard ng;
+    res.a.clamp_(0, 1);  // the relaxation: attributes stay probabilities
+    if (progress) progress(step + 1, o.steps, active.sum().item<int64_t>());
+  }
+  return res;
+}
+
+}  // namespace cfx
