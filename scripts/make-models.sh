@@ -54,3 +54,11 @@ run "$CFX" train vae --data mnist --latent 16 --epochs 20 --seed 1 --out "$OUT/m
 run "$CFX" train attributes --data mnist --epochs 10 --seed 1 --out "$OUT/mnist-attributes.pt"
 run "$CFX" train shifter --generator "$OUT/mnist-vae.pt" --attributes "$OUT/mnist-attributes.pt" \
   --data mnist --steps 1500 --seed 1 --out "$OUT/mnist-shifter.pt"
+
+# AIP (METHODS.md §4): attribute-conditional VAEs trained against the attribute classifiers
+# above (frozen). `cfx explain --method aip` finds <dataset>-cvae.pt beside the classifier, and
+# the cvae names its attribute classifier.
+run "$CFX" train cvae --data shapes --attributes "$OUT/shapes-attributes.pt" --latent 16 \
+  --epochs 12 --seed 1 --out "$OUT/shapes-cvae.pt"
+run "$CFX" train cvae --data mnist --attributes "$OUT/mnist-attributes.pt" --latent 16 \
+  --epochs 3 --seed 1 --out "$OUT/mnist-cvae.pt"

@@ -39,7 +39,9 @@ std::vector<std::pair<const char*, torch::Tensor*>> tensor_fields(Result& r) {
           {"edits_target_prob", &r.edits.target_prob},
           {"edits_chosen", &r.edits.chosen},
           {"edits_base_class", &r.edits.base_class},
-          {"edits_base_target_prob", &r.edits.base_target_prob}};
+          {"edits_base_target_prob", &r.edits.base_target_prob},
+          {"shift_before", &r.attribute_shift.before},
+          {"shift_after", &r.attribute_shift.after}};
 }
 
 // Attribute names as one byte tensor, one name per line (names hold no newline).
@@ -171,6 +173,7 @@ std::optional<StoredBatch> BatchStore::load(int64_t begin, int64_t end) const {
     for (auto [key, t] : tensor_fields(r)) a.try_read(key, *t);
     torch::Tensor names;
     if (a.try_read("edits_names", names)) r.edits.names = names_from_tensor(names);
+    if (a.try_read("shift_names", names)) r.attribute_shift.names = names_from_tensor(names);
     r.target_prob_trace = read_traces(a, "target_prob_trace");
     r.loss_trace = read_traces(a, "loss_trace");
     torch::Tensor scalars;
@@ -191,6 +194,7 @@ void BatchStore::save(int64_t begin, int64_t end, const StoredBatch& b) const {
   for (auto [key, t] : tensor_fields(const_cast<Result&>(r)))
     if (t->defined()) a.write(key, t->detach().cpu());
   if (r.edits.defined()) a.write("edits_names", names_to_tensor(r.edits.names));
+  if (r.attribute_shift.defined()) a.write("shift_names", names_to_tensor(r.attribute_shift.names));
   write_traces(a, "target_prob_trace", r.target_prob_trace);
   write_traces(a, "loss_trace", r.loss_trace);
   a.write("scalars", torch::tensor({r.seconds, b.peak_mb}, torch::kDouble));

@@ -59,6 +59,7 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   }
   std::vector<torch::Tensor> cfs, sal, infilled, steps, conv, stages, psnrs, recs, rec_errs;
   std::vector<AttributeEdits> edits;
+  std::vector<torch::Tensor> shift_before, shift_after;
   std::vector<float> batch_peak(n), item_peak(n);
   for (int64_t i = 0; i < n; i += batch_size) {
     int64_t j = std::min(n, i + batch_size);
@@ -98,6 +99,9 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
     recs.push_back(r.reconstruction);
     rec_errs.push_back(r.reconstruction_error);
     edits.push_back(std::move(r.edits));
+    if (r.attribute_shift.defined()) e.result.attribute_shift.names = r.attribute_shift.names;
+    shift_before.push_back(r.attribute_shift.before);
+    shift_after.push_back(r.attribute_shift.after);
     for (auto& t : r.target_prob_trace) e.result.target_prob_trace.push_back(std::move(t));
     for (auto& t : r.loss_trace) e.result.loss_trace.push_back(std::move(t));
     e.result.seconds += r.seconds;
@@ -112,6 +116,8 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   e.result.reconstruction = cat_defined(recs);
   e.result.reconstruction_error = cat_defined(rec_errs);
   e.result.edits = cat_edits(edits);
+  e.result.attribute_shift.before = cat_defined(shift_before);
+  e.result.attribute_shift.after = cat_defined(shift_after);
   // Again after the run: a method may only know some settings once it has run (the latent
   // method reports the model files it found).
   set_config();

@@ -2,6 +2,7 @@
 
 #include "cfx/core/error.h"
 #include "cfx/methods/inversion/inversion.h"
+#include "cfx/methods/aip/aip.h"
 #include "cfx/methods/latent/latent.h"
 #include "cfx/methods/saliency/baselines.h"
 #include "cfx/methods/saliency/fido.h"
@@ -43,6 +44,13 @@ const std::vector<MethodInfo>& method_registry() {
        "Spaces",
        [](const nlohmann::json& j) -> std::unique_ptr<Method> {
          return std::make_unique<LatentCounterfactual>(LatentOptions::from_json(j));
+       }},
+      {"aip", "counterfactual",
+       "AIP: optimise the latent z and relaxed attributes a of an attribute-conditional VAE "
+       "G(z, a) from z0 = E(x), a0 = D(x); reports which attributes changed",
+       "Generative Counterfactuals for Neural Networks via Attribute-Informed Perturbation",
+       [](const nlohmann::json& j) -> std::unique_ptr<Method> {
+         return std::make_unique<AipCounterfactual>(AipOptions::from_json(j));
        }},
       {"fido", "saliency",
        "FIDO: smallest region that, kept, preserves the decision (SSR); others in-filled "

@@ -11,8 +11,8 @@
 #include "cfx/core/progress.h"
 #include "cfx/core/seed.h"
 #include "cfx/models/checkpoint.h"
+#include "vae_net.h"
 
-namespace nn = torch::nn;
 using nlohmann::json;
 
 namespace cfx {
@@ -58,62 +58,9 @@ json VaeTrainOptions::to_json() const {
           {"seed", seed},     {"device", device}};
 }
 
-namespace {
-
-// Two stride-2 convs down to 1/4 resolution and two transposed convs back, with a 3x3 conv at
-// each resolution for capacity; no batch norm, so encode/decode do not depend on the batch.
-struct VaeNetImpl : nn::Module {
-  explicit VaeNetImpl(const VaeOptions& o) : o(o) {
-    const int64_t w = o.width_mult, hq = o.height / 4, wq = o.width / 4;
-    flat = 2 * w * hq * wq;
-    auto conv = [](int64_t in, int64_t out, int64_t k, int64_t s, int64_t p) {
-      return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(s).padding(p));
-    };
-    auto up = [](int64_t in, int64_t out) {
-      return nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1));
-    };
-    e1 = register_module("e1", conv(o.channels, w, 4, 2, 1));
-    e2 = register_module("e2", conv(w, 2 * w, 4, 2, 1));
-    e3 = register_module("e3", conv(2 * w, 2 * w, 3, 1, 1));
-    mu = register_module("mu", nn::Linear(flat, o.latent));
-    logvar = register_module("logvar", nn::Linear(flat, o.latent));
-    d0 = register_module("d0", nn::Linear(o.latent, flat));
-    d1 = register_module("d1", conv(2 * w, 2 * w, 3, 1, 1));
-    d2 = register_module("d2", up(2 * w, w));
-    d3 = register_module("d3", conv(w, w, 3, 1, 1));
-    d4 = register_module("d4", up(w, o.channels));
-  }
-  std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x) {
-    auto h = torch::leaky_relu(e1->forward(x), 0.2);
-    h = torch::leaky_relu(e2->forward(h), 0.2);
-    h = torch::leaky_relu(e3->forward(h), 0.2).flatten(1);
-    return {mu->forward(h), logvar->forward(h).clamp(-10, 10)};
-  }
-  torch::Tensor decode_logits(const torch::Tensor& z) {
-    auto h = torch::leaky_relu(d0->forward(z), 0.2)
-                 .view({z.size(0), 2 * o.width_mult, o.height / 4, o.width / 4});
-    h = torch::leaky_relu(d1->forward(h), 0.2);
-    h = torch::leaky_relu(d2->forward(h), 0.2);
-    h = torch::leaky_relu(d3->forward(h), 0.2);
-    return d4->forward(h);
-  }
-  VaeOptions o;
-  int64_t flat = 0;
-  nn::Conv2d e1{nullptr}, e2{nullptr}, e3{nullptr}, d1{nullptr}, d3{nullptr};
-  nn::ConvTranspose2d d2{nullptr}, d4{nullptr};
-  nn::Linear mu{nullptr}, logvar{nullptr}, d0{nullptr};
-};
-TORCH_MODULE(VaeNet);
-
-VaeNetImpl& net_of(const std::shared_ptr<nn::Module>& m) {
-  return *std::dynamic_pointer_cast<VaeNetImpl>(m);
-}
-
-}  // namespace
-
 Vae::Vae(VaeOptions options) : options_(options) {
   options_.validate();
-  net_ = VaeNet(options_).ptr();
+  net_ = detail::VaeNet(options_, 0).ptr();
   net_->eval();
 }
 
@@ -129,7 +76,7 @@ void Vae::to(torch::Device device) {
 torch::Tensor Vae::decode(const torch::Tensor& w) {
   CFX_CHECK(w.dim() == 2 && w.size(1) == options_.latent, "the VAE expects latents [N, ",
             options_.latent, "], got ", w.sizes());
-  return torch::sigmoid(net_of(net_).decode_logits(w.to(device_, torch::kFloat)));
+  return torch::sigmoid(detail::net_of(net_).decode_logits(w.to(device_, torch::kFloat)));
 }
 
 torch::Tensor Vae::encode(const torch::Tensor& x) {
@@ -137,7 +84,7 @@ torch::Tensor Vae::encode(const torch::Tensor& x) {
                 x.size(3) == options_.width,
             "the VAE encodes [N, ", options_.channels, ", ", options_.height, ", ", options_.width,
             "] images, got ", x.sizes());
-  return net_of(net_).encode(x.to(device_, torch::kFloat)).first;
+  return detail::net_of(net_).encode(x.to(device_, torch::kFloat)).first;
 }
 
 json Vae::train(const Dataset& train, const Dataset& test, const VaeTrainOptions& o) {
@@ -149,7 +96,7 @@ json Vae::train(const Dataset& train, const Dataset& test, const VaeTrainOptions
   auto device = parse_device(o.device);
   to(device);
   seed_all(o.seed);
-  auto& net = net_of(net_);
+  auto& net = detail::net_of(net_);
   net.train();
   torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(o.lr));
   const auto& x = train.images;
@@ -163,18 +110,11 @@ json Vae::train(const Dataset& train, const Dataset& test, const VaeTrainOptions
     for (int64_t b = 0; b < per_epoch; ++b, ++step) {
       auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
       auto xb = x.index_select(0, idx).to(device);
-      auto [mu, logvar] = net.encode(xb);
-      auto z = mu + torch::randn_like(mu) * torch::exp(0.5 * logvar);
-      // Bernoulli likelihood on the logits (numerically stable) summed per image: the ELBO.
-      auto rec = torch::binary_cross_entropy_with_logits(net.decode_logits(z), xb, {}, {},
-                                                         at::Reduction::None)
-                     .flatten(1)
-                     .sum(1);
-      auto kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1);
-      auto loss = (rec + o.beta * kl).mean();
+      auto t = detail::elbo_terms(net, xb);
+      auto loss = (t.rec + o.beta * t.kl).mean();
       opt.zero_grad();
       loss.backward();
-      nn::utils::clip_grad_norm_(net.parameters(), 10.0);
+      torch::nn::utils::clip_grad_norm_(net.parameters(), 10.0);
       opt.step();
       sum += loss.item<double>();
       bar.update(step + 1);
@@ -182,19 +122,9 @@ json Vae::train(const Dataset& train, const Dataset& test, const VaeTrainOptions
     last_epoch_loss = sum / per_epoch;
   }
   net.eval();
-  torch::NoGradGuard ng;
-  double mse = 0, kl = 0;
-  const int64_t nt = test.size();
-  for (int64_t i = 0; i < nt; i += 256) {
-    auto xb = test.images.slice(0, i, std::min(nt, i + 256)).to(device);
-    auto [mu, logvar] = net.encode(xb);
-    mse +=
-        (torch::sigmoid(net.decode_logits(mu)) - xb).pow(2).flatten(1).mean(1).sum().item<double>();
-    kl += (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).sum().item<double>();
-  }
-  json report = {{"train_loss", last_epoch_loss},
-                 {"test_recon_mse", nt ? mse / nt : 0.0},
-                 {"test_kl", nt ? kl / nt : 0.0}};
+  auto [mse, kl] = detail::recon_mse_and_kl(net, test.images, device,
+                                            [](const torch::Tensor&) { return torch::Tensor(); });
+  json report = {{"train_loss", last_epoch_loss}, {"test_recon_mse", mse}, {"test_kl", kl}};
   char status[96];
   std::snprintf(status, sizeof status, "test recon MSE %.4f, KL %.1f",
                 report["test_recon_mse"].get<double>(), report["test_kl"].get<double>());

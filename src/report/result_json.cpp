@@ -6,6 +6,7 @@
 #include "cfx/config.h"
 #include "cfx/core/fs.h"
 #include "cfx/data/image_io.h"
+#include "cfx/methods/aip/aip.h"
 #include "cfx/report/images.h"
 #include "cfx/report/npy.h"
 
@@ -56,6 +57,25 @@ void write_edits(const std::string& out_dir, const char* stem, const Classifier&
   item["reconstruction_target_prob"] = e.base_target_prob[i].item<double>();
   item["chosen_edit"] = e.names.at(static_cast<size_t>(e.chosen[i].item<int64_t>()));
   item["attribute_edits"] = list;
+}
+
+// AIP: every attribute before and after, largest change first, and the same in words.
+void write_attribute_shift(const AttributeShift& a, int64_t i, json& item) {
+  auto before = a.before[i], after = a.after[i];
+  std::vector<int64_t> order(a.names.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int64_t>(k);
+  auto change = (after - before).abs();
+  std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) {
+    return change[p].item<double>() > change[q].item<double>();
+  });
+  json list = json::array();
+  for (int64_t k : order)
+    list.push_back({{"attribute", a.names.at(static_cast<size_t>(k))},
+                    {"before", before[k].item<double>()},
+                    {"after", after[k].item<double>()},
+                    {"change", (after[k] - before[k]).item<double>()}});
+  item["attribute_changes"] = list;
+  item["attribute_summary"] = describe_attribute_changes(a.names, before, after);
 }
 
 }  // namespace
@@ -148,6 +168,7 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
       item["reconstruction_error"] = r.reconstruction_error[i].item<double>();
     }
     if (r.edits.defined()) write_edits(out_dir, stem, F, x[i], r, i, item);
+    if (r.attribute_shift.defined()) write_attribute_shift(r.attribute_shift, i, item);
     if (i < static_cast<int64_t>(r.target_prob_trace.size()))
       item["trace"] = {{"target_prob", r.target_prob_trace[i]}, {"loss", r.loss_trace[i]}};
     for (const auto& [key, v] : per_item) {

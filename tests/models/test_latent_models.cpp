@@ -16,6 +16,7 @@
 #include "cfx/models/vae.h"
 #include "cli/cli_runner.h"
 #include "helpers.h"
+#include "models/reads_one_attribute.h"
 
 using namespace cfx;
 namespace fs = std::filesystem;
@@ -247,39 +248,6 @@ torch.jit.script(NoSize()).save(sys.argv[1] + "/nosize.pt")
   }
 }
 
-namespace {
-
-// A hand-written classifier that reads one attribute: its two logits are 0 and the attribute
-// classifier's logit of `attribute`, so its decision is "A sees the attribute".
-class ReadsOneAttribute : public Classifier {
- public:
-  ReadsOneAttribute(std::shared_ptr<AttributeClassifier> A, const std::string& attribute)
-      : A_(std::move(A)), k_(A_->index_of(attribute)) {
-    info_ = A_->net().info();
-    info_.class_names = {"not " + attribute, attribute};
-  }
-  torch::Tensor logits(const torch::Tensor& x) override {
-    auto l = A_->logits(x).select(1, k_);
-    return torch::stack({torch::zeros_like(l), l}, 1);
-  }
-  Capture capture(const torch::Tensor& x, const std::vector<std::string>&, bool) override {
-    Capture c;
-    c.logits = logits(x);
-    return c;
-  }
-  std::vector<std::string> feature_layers() const override { return {}; }
-  std::vector<BNLayer> bn_layers() const override { return {}; }
-  int64_t num_parameters() const override { return 0; }
-  void to(torch::Device d) override { A_->to(d); }
-  torch::Device device() const override { return A_->device(); }
-
- private:
-  std::shared_ptr<AttributeClassifier> A_;
-  int64_t k_;
-};
-
-}  // namespace
-
 // End to end through the shipped shapes models with a classifier whose rule is known exactly:
 // it reads "red". Then necessity and sufficiency of red are the shifter's off/on success rates
 // (high), red's necessity-and-sufficiency stands far above that of attributes the rule ignores,
@@ -288,7 +256,7 @@ TEST(Global, ScoresOfAClassifierThatReadsOneAttribute) {
   auto S = Shifter::load(cfx::testing::shipped_model("shapes-shifter.pt"));
   auto G = load_generator(cfx::testing::shipped_model("shapes-vae.pt"));
   auto A = load_attribute_classifier(cfx::testing::shipped_model("shapes-attributes.pt"));
-  ReadsOneAttribute F(A, "red");
+  cfx::testing::ReadsOneAttribute F(A, "red");
   DatasetOptions o;
   o.split = "test";
   o.shapes_count = 150;

@@ -45,6 +45,15 @@ struct AttributeEdits {
   bool defined() const { return images.defined(); }
 };
 
+/// AIP (METHODS.md §4): the attributes the counterfactual needed, as the attribute classifier
+/// D saw them in x and as the search left them.
+struct AttributeShift {
+  std::vector<std::string> names;  // K attribute names
+  torch::Tensor before;            // [N, K] a0 = D(x), in [0, 1]
+  torch::Tensor after;             // [N, K] the optimised attributes, in [0, 1]
+  bool defined() const { return after.defined(); }
+};
+
 struct Result {
   torch::Tensor counterfactuals;  // [N, C, H, W] in [0, 1] on CPU; undefined for saliency methods
   torch::Tensor saliency;         // [N, 1, H, W] on CPU, higher = more important to the
@@ -58,6 +67,7 @@ struct Result {
   torch::Tensor reconstruction;   // [N, C, H, W]: G(w0), a generator's own rendering of x
   torch::Tensor reconstruction_error;  // [N]: mean squared error per pixel of G(w0) against x
   AttributeEdits edits;                // latent-space methods only
+  AttributeShift attribute_shift;      // AIP only
   std::vector<std::vector<float>> target_prob_trace;  // per item: p_target after each step
   std::vector<std::vector<float>> loss_trace;         // per item: loss at each step
   double seconds = 0;                                 // wall time of run()

@@ -1,0 +1,48 @@
+// AIP — attribute-informed perturbation (METHODS.md §4): the counterfactual is G(z, a) for an
+// attribute-conditional generator, found by moving the latent z and the relaxed attributes a
+// away from z0 = E(x, a0), a0 = D(x) until F decides the target. The explanation is in
+// attribute words: which attributes had to change, and by how much.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cfx/methods/aip/search.h"
+#include "cfx/methods/method.h"
+#include "cfx/models/cvae.h"
+
+namespace cfx {
+
+struct AipOptions {
+  std::string cvae;             // conditional VAE checkpoint ("": <dataset>-cvae.pt beside F)
+  std::string attributes;       // attribute classifier D ("": the one the cvae was trained with)
+  std::string optimise = "za";  // what moves: "za" (both), "z" (latent only), "a" (attributes)
+  AipSearchOptions search;  // steps, lr, alpha (‖z − z0‖²), beta (‖a − a0‖₁), confidence
+  /// Throws cfx::Error naming the first invalid field.
+  void validate() const;
+  nlohmann::json to_json() const;
+  /// Unknown keys and bad values throw cfx::Error.
+  static AipOptions from_json(const nlohmann::json& j);
+};
+
+class AipCounterfactual : public Method {
+ public:
+  explicit AipCounterfactual(AipOptions options);
+  std::string name() const override { return "aip"; }
+  nlohmann::json config() const override;
+  /// Result::counterfactuals = G(z*, a*); Result::reconstruction = G(z0, a0) and its error;
+  /// Result::attribute_shift = a0 and a*.
+  Result run(const Request& request) override;
+
+ private:
+  AipOptions options_;
+  AipModels models_;  // loaded on first use (the default cvae depends on F)
+};
+
+/// "slant +0.42, thickness −0.21": the attributes whose value moved by at least `min_change`,
+/// largest first ("no attribute changed" when none did). before/after: [K].
+std::string describe_attribute_changes(const std::vector<std::string>& names,
+                                       const torch::Tensor& before, const torch::Tensor& after,
+                                       double min_change = 0.05);
+
+}  // namespace cfx

@@ -1,0 +1,83 @@
+// The attribute-conditional VAE of AIP (METHODS.md §4): encoder E(x, a) → z, decoder G(z, a),
+// and a frozen attribute classifier D (a `cfx train attributes` model) that reads the
+// attributes a0 = D(x) of an image and, during training, checks that G(z, a') shows a'.
+// `cfx train cvae` writes one checkpoint (kind "cvae") whose sidecar names its D.
+#pragma once
+
+#include <torch/types.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cfx/data/dataset.h"
+#include "cfx/models/attributes.h"
+#include "cfx/models/vae.h"
+
+namespace cfx {
+
+struct CvaeTrainOptions {
+  int64_t epochs = 12;           // passes over the training images
+  int64_t batch_size = 64;       // items per step
+  double lr = 1e-3;              // Adam learning rate
+  double beta = 0.25;            // weight of the KL term (1: the ELBO)
+  double attribute_weight = 20;  // weight of the attribute-consistency term BCE(D(G(z, a')), a')
+  uint64_t seed = 0;             // initialisation, shuffling and the reparameterisation noise
+  std::string device = "cpu";    // where to train
+  void validate() const;
+  nlohmann::json to_json() const;
+};
+
+class Cvae {
+ public:
+  /// `attributes`: the K names of D's attributes, in D's order (the conditions of G).
+  Cvae(VaeOptions options, std::vector<std::string> attributes);
+
+  /// x: [N, C, H, W] in [0, 1], a: [N, K] in [0, 1]. Returns the posterior mean z [N, L].
+  torch::Tensor encode(const torch::Tensor& x, const torch::Tensor& a);
+  /// z: [N, L], a: [N, K]. Returns images [N, C, H, W] in [0, 1], differentiable in z and a.
+  torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& a);
+
+  /// Trains E and G against the frozen D on `train`'s images (a = D(x)); returns held-out
+  /// numbers on `test`: "test_recon_mse" (per pixel, G(E(x, a0), a0) against x), "test_kl",
+  /// and "attribute_control": how often D sees in G(z, a') the attribute a' asks for, a' taken
+  /// from another test image — overall, on the attributes a' changes, and per attribute.
+  nlohmann::json train(const Dataset& train, const Dataset& test, AttributeClassifier& D,
+                       const CvaeTrainOptions& options);
+
+  int64_t latent_dim() const { return options_.latent; }
+  const std::vector<std::string>& attributes() const { return attributes_; }
+  std::vector<int64_t> output_shape() const;
+  void to(torch::Device device);
+  torch::Device device() const { return device_; }
+
+  /// meta should name D ("attributes", a path relative to the checkpoint's folder).
+  void save(const std::string& path, nlohmann::json meta) const;
+  /// Loads a checkpoint written by save(); throws cfx::Error naming the path on any problem.
+  static std::shared_ptr<Cvae> load(const std::string& path);
+  const VaeOptions& options() const { return options_; }
+  nlohmann::json meta;  // the sidecar it was loaded from
+  std::string source;   // the path it was loaded from
+
+ private:
+  VaeOptions options_;
+  std::vector<std::string> attributes_;
+  std::shared_ptr<torch::nn::Module> net_;
+  torch::Device device_ = torch::kCPU;
+};
+
+/// The cvae and its attribute classifier D, checked to fit each other and (if given) F.
+struct AipModels {
+  std::shared_ptr<Cvae> cvae;
+  std::shared_ptr<AttributeClassifier> attributes;
+  std::string cvae_path, attributes_path;
+};
+
+/// Explicit paths win; an empty cvae path means "<dataset>-cvae.pt" beside F; an empty
+/// attributes path takes the one recorded in the cvae's sidecar. Throws cfx::Error naming what
+/// is missing or does not fit (D's attributes, image shapes).
+AipModels load_aip_models(const std::string& cvae, const std::string& attributes,
+                          const Classifier* F);
+
+}  // namespace cfx

@@ -1,0 +1,125 @@
+#include "cfx/methods/aip/aip.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "cfx/core/error.h"
+#include "cfx/methods/options.h"
+
+using nlohmann::json;
+
+namespace cfx {
+
+void AipOptions::validate() const {
+  CFX_CHECK(optimise == "za" || optimise == "z" || optimise == "a", "aip option optimise = '",
+            optimise, "' (use za, z or a)");
+  search.validate();
+}
+
+json AipOptions::to_json() const {
+  json j = search.to_json();
+  j.erase("optimise_z");
+  j.erase("optimise_a");
+  j["cvae"] = cvae;
+  j["attributes"] = attributes;
+  j["optimise"] = optimise;
+  return j;
+}
+
+AipOptions AipOptions::from_json(const json& j) {
+  AipOptions o;
+  check_option_keys("aip", j, o.to_json());
+  read_option(j, "cvae", o.cvae);
+  read_option(j, "attributes", o.attributes);
+  read_option(j, "optimise", o.optimise);
+  read_option(j, "steps", o.search.steps);
+  read_option(j, "lr", o.search.lr);
+  read_option(j, "alpha", o.search.alpha);
+  read_option(j, "beta", o.search.beta);
+  read_option(j, "confidence", o.search.confidence);
+  o.validate();
+  return o;
+}
+
+AipCounterfactual::AipCounterfactual(AipOptions options) : options_(std::move(options)) {
+  options_.validate();
+  options_.search.optimise_z = options_.optimise.find('z') != std::string::npos;
+  options_.search.optimise_a = options_.optimise.find('a') != std::string::npos;
+}
+
+json AipCounterfactual::config() const {
+  json o = options_.to_json();
+  // The files actually used, so a run can be repeated even when they were found by default.
+  if (models_.cvae) {
+    o["cvae"] = models_.cvae_path;
+    o["attributes"] = models_.attributes_path;
+  }
+  return {{"method", name()}, {"options", o}};
+}
+
+Result AipCounterfactual::run(const Request& request) {
+  request.validate();
+  auto start = std::chrono::steady_clock::now();
+  auto& F = *request.classifier;
+  if (!models_.cvae) models_ = load_aip_models(options_.cvae, options_.attributes, &F);
+  auto& G = *models_.cvae;
+  auto& D = *models_.attributes;
+  G.to(request.device);
+  D.to(request.device);
+  F.to(request.device);
+
+  auto x = request.images.to(request.device);
+  auto targets = request.targets.to(request.device, torch::kLong);
+  Result r;
+  torch::Tensor a0, z0;
+  {
+    torch::NoGradGuard ng;
+    a0 = D.probs(x).to(request.device);
+    z0 = G.encode(x, a0);
+    auto rec = G.decode(z0, a0);
+    r.reconstruction = rec.cpu();
+    r.reconstruction_error = (rec - x).pow(2).flatten(1).mean(1).cpu();
+  }
+  auto logits = [&](const torch::Tensor& z, const torch::Tensor& a, const torch::Tensor&) {
+    return F.logits(G.decode(z, a));
+  };
+  auto s = aip_search(logits, z0, a0, targets, options_.search, request.progress);
+  {
+    torch::NoGradGuard ng;
+    r.counterfactuals = G.decode(s.z, s.a).cpu();
+  }
+  r.steps = s.steps;
+  r.converged = s.converged;
+  r.target_prob_trace = std::move(s.target_prob_trace);
+  r.loss_trace = std::move(s.loss_trace);
+  r.attribute_shift.names = D.names();
+  r.attribute_shift.before = a0.cpu();
+  r.attribute_shift.after = s.a.cpu();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+std::string describe_attribute_changes(const std::vector<std::string>& names,
+                                       const torch::Tensor& before, const torch::Tensor& after,
+                                       double min_change) {
+  auto d = (after - before).to(torch::kDouble).contiguous();
+  CFX_ASSERT(d.numel() == static_cast<int64_t>(names.size()));
+  auto da = d.accessor<double, 1>();
+  std::vector<size_t> order;
+  for (size_t k = 0; k < names.size(); ++k)
+    if (std::abs(da[k]) >= min_change) order.push_back(k);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t i, size_t j) { return std::abs(da[i]) > std::abs(da[j]); });
+  if (order.empty()) return "no attribute changed";
+  std::string out;
+  for (size_t k : order) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, " %+.2f", da[k]);
+    out += (out.empty() ? "" : ", ") + names[k] + buf;
+  }
+  return out;
+}
+
+}  // namespace cfx

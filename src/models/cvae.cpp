@@ -1,0 +1,240 @@
+#include "cfx/models/cvae.h"
+
+#include <torch/optim.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "cfx/core/device.h"
+#include "cfx/core/error.h"
+#include "cfx/core/fs.h"
+#include "cfx/core/progress.h"
+#include "cfx/core/seed.h"
+#include "cfx/models/checkpoint.h"
+#include "vae_net.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace cfx {
+
+void CvaeTrainOptions::validate() const {
+  CFX_CHECK(epochs >= 1 && epochs <= 10000, "invalid epochs: ", epochs);
+  CFX_CHECK(batch_size >= 2, "invalid batch_size: ", batch_size,
+            " (at least 2: requested attributes come from other items of the batch)");
+  CFX_CHECK(lr > 0 && std::isfinite(lr), "invalid learning rate: ", lr);
+  CFX_CHECK(beta >= 0 && std::isfinite(beta), "invalid beta: ", beta, " (must be >= 0)");
+  CFX_CHECK(attribute_weight >= 0 && std::isfinite(attribute_weight),
+            "invalid attribute_weight: ", attribute_weight, " (must be >= 0)");
+}
+
+json CvaeTrainOptions::to_json() const {
+  return {{"epochs", epochs},
+          {"batch_size", batch_size},
+          {"lr", lr},
+          {"beta", beta},
+          {"attribute_weight", attribute_weight},
+          {"seed", seed},
+          {"device", device}};
+}
+
+Cvae::Cvae(VaeOptions options, std::vector<std::string> attributes)
+    : options_(options), attributes_(std::move(attributes)) {
+  options_.validate();
+  CFX_CHECK(!attributes_.empty(), "a conditional VAE needs at least one attribute");
+  net_ = detail::VaeNet(options_, static_cast<int64_t>(attributes_.size())).ptr();
+  net_->eval();
+}
+
+std::vector<int64_t> Cvae::output_shape() const {
+  return {options_.channels, options_.height, options_.width};
+}
+
+void Cvae::to(torch::Device device) {
+  net_->to(device);
+  device_ = device;
+}
+
+namespace {
+
+void check_conditions(const torch::Tensor& a, int64_t n, int64_t k) {
+  CFX_CHECK(a.dim() == 2 && a.size(0) == n && a.size(1) == k, "the cvae expects attributes [", n,
+            ", ", k, "], got ", a.sizes());
+}
+
+}  // namespace
+
+torch::Tensor Cvae::encode(const torch::Tensor& x, const torch::Tensor& a) {
+  CFX_CHECK(x.dim() == 4 && x.size(1) == options_.channels && x.size(2) == options_.height &&
+                x.size(3) == options_.width,
+            "the cvae encodes [N, ", options_.channels, ", ", options_.height, ", ", options_.width,
+            "] images, got ", x.sizes());
+  check_conditions(a, x.size(0), static_cast<int64_t>(attributes_.size()));
+  return detail::net_of(net_)
+      .encode(x.to(device_, torch::kFloat), a.to(device_, torch::kFloat))
+      .first;
+}
+
+torch::Tensor Cvae::decode(const torch::Tensor& z, const torch::Tensor& a) {
+  CFX_CHECK(z.dim() == 2 && z.size(1) == options_.latent, "the cvae expects latents [N, ",
+            options_.latent, "], got ", z.sizes());
+  check_conditions(a, z.size(0), static_cast<int64_t>(attributes_.size()));
+  return torch::sigmoid(detail::net_of(net_).decode_logits(z.to(device_, torch::kFloat),
+                                                           a.to(device_, torch::kFloat)));
+}
+
+json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier& D,
+                 const CvaeTrainOptions& o) {
+  o.validate();
+  CFX_CHECK(train.images.dim() == 4 && train.images.size(1) == options_.channels &&
+                train.images.size(2) == options_.height && train.images.size(3) == options_.width,
+            "dataset images are ", train.images.sizes(), ", the cvae was built for [N, ",
+            options_.channels, ", ", options_.height, ", ", options_.width, "]");
+  CFX_CHECK(D.names() == attributes_,
+            "the attribute classifier's attributes differ from the "
+            "cvae's");
+  auto device = parse_device(o.device);
+  to(device);
+  D.to(device);
+  seed_all(o.seed);
+  auto& net = detail::net_of(net_);
+  // a0 = D(x) as at explanation time; the requested a' are hard 0/1 attributes.
+  auto a_train = D.probs(train.images).cpu();
+  net.train();
+  auto params = net.parameters();
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr));
+  const int64_t n = train.size(), per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  ProgressBar bar("cvae", o.epochs * per_epoch);
+  double last_epoch_loss = 0;
+  for (int64_t e = 0, step = 0; e < o.epochs; ++e) {
+    auto perm = torch::randperm(n, torch::kLong);
+    double sum = 0;
+    for (int64_t b = 0; b < per_epoch; ++b, ++step) {
+      auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
+      auto xb = train.images.index_select(0, idx).to(device);
+      auto ab = a_train.index_select(0, idx).to(device);
+      auto t = detail::elbo_terms(net, xb, ab);
+      // Attributes of other items keep exclusive groups consistent (one shape, one colour).
+      auto other = torch::randperm(idx.size(0), torch::kLong).to(device);
+      auto wanted = (ab.index_select(0, other) > 0.5).to(torch::kFloat);
+      auto shown = D.logits(torch::sigmoid(net.decode_logits(t.z, wanted)));
+      auto attr =
+          torch::binary_cross_entropy_with_logits(shown, wanted, {}, {}, at::Reduction::None)
+              .sum(1);
+      auto loss = (t.rec + o.beta * t.kl + o.attribute_weight * attr).mean();
+      // Gradients for E and G only: D stays frozen and untouched.
+      auto grads = torch::autograd::grad({loss}, params);
+      for (size_t k = 0; k < params.size(); ++k) params[k].mutable_grad() = grads[k];
+      torch::nn::utils::clip_grad_norm_(params, 10.0);
+      opt.step();
+      sum += loss.item<double>();
+      bar.update(step + 1);
+    }
+    last_epoch_loss = sum / per_epoch;
+  }
+  net.eval();
+
+  auto probs_of = [&](const torch::Tensor& xb) { return D.probs(xb).to(device); };
+  auto [mse, kl] = detail::recon_mse_and_kl(net, test.images, device, probs_of);
+  torch::NoGradGuard ng;
+  auto x = test.images.slice(0, 0, std::min<int64_t>(test.size(), 2000));
+  auto a = D.probs(x).cpu();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + 1);
+  auto wanted =
+      (a.index_select(0, torch::randperm(a.size(0), gen, torch::kLong)) > 0.5).to(torch::kFloat);
+  std::vector<torch::Tensor> seen;
+  for (int64_t i = 0; i < x.size(0); i += 256) {
+    int64_t j = std::min(x.size(0), i + 256);
+    auto z = encode(x.slice(0, i, j), a.slice(0, i, j));
+    seen.push_back(D.probs(decode(z, wanted.slice(0, i, j))).cpu() > 0.5);
+  }
+  auto match = (torch::cat(seen) == (wanted > 0.5)).to(torch::kDouble);
+  auto changed = (wanted > 0.5) != (a > 0.5);
+  auto rate = [](const torch::Tensor& m, const torch::Tensor& where) -> json {
+    auto sel = m.masked_select(where);
+    return sel.numel() ? json(sel.mean().item<double>()) : json(nullptr);
+  };
+  json per = json::object();
+  for (size_t k = 0; k < attributes_.size(); ++k)
+    per[attributes_[k]] = rate(match.select(1, k), changed.select(1, k));
+  json report = {{"train_loss", last_epoch_loss},
+                 {"test_recon_mse", mse},
+                 {"test_kl", kl},
+                 {"attribute_control",
+                  {{"all", match.mean().item<double>()},
+                   {"changed", rate(match, changed)},
+                   {"changed_per_attribute", per},
+                   {"n", x.size(0)}}}};
+  char status[128];
+  std::snprintf(status, sizeof status, "test recon MSE %.4f, attribute control %.3f (changed)", mse,
+                report["attribute_control"]["changed"].is_null()
+                    ? 0.0
+                    : report["attribute_control"]["changed"].get<double>());
+  bar.finish(status);
+  return report;
+}
+
+void Cvae::save(const std::string& path, json meta) const {
+  save_module(*net_, path);
+  meta["kind"] = "cvae";
+  meta["arch_options"] = options_.to_json();
+  meta["attribute_names"] = attributes_;
+  write_sidecar(path, meta);
+}
+
+std::shared_ptr<Cvae> Cvae::load(const std::string& path) {
+  json meta = read_checkpoint_meta(path, "cvae", "cvae", "cfx train cvae");
+  std::shared_ptr<Cvae> c;
+  try {
+    c = std::make_shared<Cvae>(VaeOptions::from_json(meta.at("arch_options")),
+                               meta.at("attribute_names").get<std::vector<std::string>>());
+  } catch (const json::exception& e) {
+    fail("cvae sidecar ", sidecar_path(path), " is invalid: ", e.what());
+  }
+  load_module(*c->net_, path);
+  c->net_->eval();
+  c->meta = meta;
+  c->source = path;
+  return c;
+}
+
+AipModels load_aip_models(const std::string& cvae, const std::string& attributes,
+                          const Classifier* F) {
+  AipModels m;
+  m.cvae_path = cvae;
+  if (m.cvae_path.empty()) {
+    CFX_CHECK(F != nullptr && !F->info().dataset.empty() && !F->info().source.empty(),
+              "no cvae given: pass cvae=FILE (train one with `cfx train cvae`)");
+    m.cvae_path =
+        (fs::path(F->info().source).parent_path() / (F->info().dataset + "-cvae.pt")).string();
+    CFX_CHECK(is_file(m.cvae_path), "no cvae given and none beside the model (", m.cvae_path,
+              "): pass cvae=FILE (train one with `cfx train cvae`)");
+  }
+  m.cvae = Cvae::load(m.cvae_path);
+  m.attributes_path = attributes;
+  if (m.attributes_path.empty()) {
+    m.attributes_path = m.cvae->meta.value("attributes", "");
+    CFX_CHECK(!m.attributes_path.empty(), "the cvae ", m.cvae_path,
+              " does not record its attribute classifier; pass attributes=FILE");
+    if (fs::path(m.attributes_path).is_relative())
+      m.attributes_path = (fs::path(m.cvae_path).parent_path() / m.attributes_path).string();
+  }
+  m.attributes = load_attribute_classifier(m.attributes_path);
+  CFX_CHECK(m.attributes->names() == m.cvae->attributes(), "the attribute classifier ",
+            m.attributes_path, " does not have the attributes the cvae ", m.cvae_path,
+            " was trained with");
+  auto gs = m.cvae->output_shape();
+  auto as = m.attributes->net().input_shape();
+  CFX_CHECK(gs == as, "the cvae ", m.cvae_path, " makes [", gs[0], ", ", gs[1], ", ", gs[2],
+            "] images but the attribute classifier ", m.attributes_path, " reads [", as[0], ", ",
+            as[1], ", ", as[2], "]");
+  if (F != nullptr) {
+    const auto& fs_ = F->input_shape();
+    CFX_CHECK(gs == fs_, "the cvae ", m.cvae_path, " makes [", gs[0], ", ", gs[1], ", ", gs[2],
+              "] images but the classifier ", F->info().source, " takes [", fs_[0], ", ", fs_[1],
+              ", ", fs_[2], "]; use a cvae trained on the classifier's domain");
+  }
+  return m;
+}
+
+}  // namespace cfx

@@ -1,0 +1,81 @@
+// AIP from the command line: `cfx explain --method aip` with the shipped cvae found beside the
+// model, `cfx train cvae` end to end, and its user errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cfx/core/fs.h"
+#include "cli/cli_runner.h"
+#include "helpers.h"
+
+using cfx::testing::expect_user_error;
+using cfx::testing::run_cfx;
+using cfx::testing::shipped_model;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+TEST(CliAip, ExplainReportsAttributeChangesBesideTheReconstruction) {
+  auto out = cfx::testing::temp_dir("cli_aip_explain");
+  auto r = run_cfx("explain -q --model " + shipped_model("shapes-cnn.pt") +
+                   " --method aip --data shapes --split test --n 6 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = json::parse(cfx::read_file(out + "/result.json"));
+  EXPECT_EQ(j["config"]["method"], "aip");
+  EXPECT_NE(j["config"]["options"]["cvae"].get<std::string>().find("shapes-cvae.pt"),
+            std::string::npos);
+  EXPECT_NE(j["config"]["options"]["attributes"].get<std::string>().find("shapes-attributes.pt"),
+            std::string::npos);
+  ASSERT_EQ(j["items"].size(), 6u);
+  int valid = 0;
+  for (const auto& it : j["items"]) {
+    ASSERT_EQ(it["attribute_changes"].size(), 11u);
+    EXPECT_TRUE(fs::exists(fs::path(out) / it["reconstruction"].get<std::string>()));
+    EXPECT_LT(it["reconstruction_error"].get<double>(), 0.05);
+    // Sorted by size of change, and the summary names the largest one when it is large enough.
+    const auto& first = it["attribute_changes"][0];
+    EXPECT_GE(std::abs(first["change"].get<double>()),
+              std::abs(it["attribute_changes"][1]["change"].get<double>()));
+    EXPECT_NEAR(first["after"].get<double>() - first["before"].get<double>(),
+                first["change"].get<double>(), 1e-6);
+    if (std::abs(first["change"].get<double>()) >= 0.05)
+      EXPECT_EQ(it["attribute_summary"].get<std::string>().rfind(first["attribute"], 0), 0u)
+          << it["attribute_summary"];
+    valid += it["valid"].get<bool>();
+  }
+  // The class is the shape, which the cvae takes as an attribute: most items reach the target.
+  EXPECT_GE(valid, 5) << r.out;
+  EXPECT_TRUE(fs::exists(out + "/report.html"));
+}
+
+TEST(CliAip, TrainCvaeEndToEndAndBadInputs) {
+  auto dir = cfx::testing::temp_dir("cli_aip_train");
+  auto r = run_cfx(
+      "train cvae -q --data shapes --limit 300 --epochs 1 --latent 4 --width 8 "
+      "--attributes " +
+      shipped_model("shapes-attributes.pt") + " --seed 3 --out " + dir + "/c.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto s = json::parse(cfx::read_file(dir + "/c.json"));
+  EXPECT_EQ(s["kind"], "cvae");
+  EXPECT_EQ(s["attribute_names"].size(), 11u);
+  EXPECT_TRUE(s["training"]["attribute_control"].contains("changed_per_attribute"));
+  // Relative to the cvae's folder.
+  EXPECT_TRUE(fs::path(s["attributes"].get<std::string>()).is_relative());
+  r = run_cfx("explain -q --model " + shipped_model("shapes-cnn.pt") +
+              " --method aip --data shapes --n 2 --set steps=5 --set cvae=" + dir + "/c.pt --out " +
+              dir + "/explain");
+  ASSERT_EQ(r.code, 0) << r.err;
+
+  const std::string base = "explain -q --model " + shipped_model("shapes-cnn.pt") +
+                           " --method aip --data shapes --n 2 --out " + dir + "/bad";
+  expect_user_error(run_cfx(base + " --set optimise=w"), "optimise");
+  expect_user_error(run_cfx(base + " --set alpha=-1"), "alpha");
+  // A cvae of another domain: mnist images for a shapes classifier.
+  expect_user_error(run_cfx(base + " --set cvae=" + shipped_model("mnist-cvae.pt")),
+                    "makes [1, 28, 28]");
+  expect_user_error(run_cfx(base + " --set cvae=" + shipped_model("shapes-vae.pt")), "not a cvae");
+  expect_user_error(
+      run_cfx("train cvae -q --data shapes --attributes " + shipped_model("mnist-attributes.pt") +
+              " --limit 50 --out " + dir + "/x.pt"),
+      "dataset images are");
+}
