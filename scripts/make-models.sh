@@ -54,3 +54,9 @@ run "$CFX" train vae --data mnist --latent 16 --epochs 20 --seed 1 --out "$OUT/m
 run "$CFX" train attributes --data mnist --epochs 10 --seed 1 --out "$OUT/mnist-attributes.pt"
 run "$CFX" train shifter --generator "$OUT/mnist-vae.pt" --attributes "$OUT/mnist-attributes.pt" \
   --data mnist --steps 1500 --seed 1 --out "$OUT/mnist-shifter.pt"
+
+# AIP's text side (METHODS.md §4): a token-level classifier of the review grammar (class =
+# positive XOR negated) and the attribute-conditional sentence VAE; `cfx explain-text` finds
+# both here by default.
+run "$CFX" train text-classifier --epochs 6 --seed 1 --out "$OUT/text-classifier.pt"
+run "$CFX" train text-cvae --epochs 30 --beta 0.05 --seed 1 --out "$OUT/text-cvae.pt"

@@ -199,8 +199,8 @@ void TextCorpusOptions::validate() const {
             "text corpus option train_size = ", train_size, " (use 1 to 10000000)");
   CFX_CHECK(test_size >= 1 && test_size <= 10000000, "text corpus option test_size = ", test_size,
             " (use 1 to 10000000)");
-  CFX_CHECK(max_len >= 11 && max_len <= 256, "text corpus option max_len = ", max_len,
-            " (use 11 to 256: the grammar's longest sentence has 11 tokens)");
+  CFX_CHECK(max_len >= 10 && max_len <= 256, "text corpus option max_len = ", max_len,
+            " (use 10 to 256: the grammar's longest sentence has 10 tokens)");
 }
 
 nlohmann::json TextCorpusOptions::to_json() const {

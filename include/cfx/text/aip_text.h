@@ -15,8 +15,15 @@
 namespace cfx {
 
 struct TextAipOptions {
-  AipSearchOptions search;       // the shared optimiser: steps, lr, alpha, beta, confidence
-  double temperature = 0.5;      // τ: F reads softmax(G(z, a) / τ) per position
+  // The shared optimiser (steps, lr, alpha, beta, confidence); lr 0.1 on text, where the
+  // attributes must cross 0.5 before a single word changes.
+  AipSearchOptions search = [] {
+    AipSearchOptions s;
+    s.lr = 0.1;
+    return s;
+  }();
+  double temperature = 3.0;      // τ: F reads softmax(G(z, a) / τ); a flat softmax passes F's
+                                 // gradient on to G (τ = 0.5 left half the searches stuck)
   bool straight_through = true;  // F's forward pass reads the argmax sentence (so items stop
                                  // when the hard sentence is valid); gradients use the soft one
   int64_t batch_size = 64;       // sentences optimised together

@@ -66,7 +66,7 @@ torch::Tensor text_rule(const torch::Tensor& attributes);
 struct TextCorpusOptions {
   int64_t train_size = 6000;  // sentences in the train split
   int64_t test_size = 1000;   // sentences in the test split
-  int64_t max_len = 12;       // tokens per sentence after padding (the longest has 11)
+  int64_t max_len = 12;       // tokens per sentence after padding (the longest has 10)
   uint64_t seed = 0;          // the grammar's random choices; train and test use separate streams
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
