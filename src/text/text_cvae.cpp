@@ -7,7 +7,6 @@
 
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
-#include "cfx/core/progress.h"
 #include "cfx/core/seed.h"
 #include "cfx/models/checkpoint.h"
 #include "cfx/text/text_classifier.h"
@@ -171,46 +170,34 @@ json TextCvae::train(const TextDataset& train, const TextDataset& test,
     if (p.requires_grad()) params.push_back(p);
   torch::optim::Adam opt(params, torch::optim::AdamOptions(o.loop.lr));
   net.train();
-  const int64_t n = train.size(), bs = o.loop.batch_size, per_epoch = (n + bs - 1) / bs;
-  ProgressBar bar("text-cvae", o.loop.epochs * per_epoch);
-  double epoch_loss = 0;
-  for (int64_t e = 0, step = 0; e < o.loop.epochs; ++e) {
-    auto perm = torch::randperm(n, torch::kLong);
-    double sum = 0;
-    for (int64_t b = 0; b < per_epoch; ++b, ++step) {
-      auto idx = perm.slice(0, b * bs, std::min(n, (b + 1) * bs));
-      auto x = train.ids.index_select(0, idx).to(device);
-      auto a = train.attributes.index_select(0, idx).to(device);
-      auto [mu, logvar] = net.encode(x);
-      auto z = mu + torch::randn_like(mu) * torch::exp(0.5 * logvar);
-      auto logits = net.decode(z, a);
-      auto rec =
-          torch::cross_entropy_loss(logits.flatten(0, 1), x.flatten(), {}, at::Reduction::Sum) /
-          x.size(0);
-      auto kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean();
-      // a' from other sentences of the batch: realistic attribute combinations.
-      auto a_other = a.index_select(0, torch::randperm(a.size(0), torch::kLong).to(device));
-      auto soft = torch::softmax(net.decode(z, a_other) / o.temperature, 2);
-      auto consistency = torch::binary_cross_entropy_with_logits(
-                             net.critic->forward_soft(soft), a_other, {}, {}, at::Reduction::Sum) /
-                         x.size(0);
-      auto loss = rec + o.beta * kl + o.gamma * consistency;
-      opt.zero_grad();
-      loss.backward();
-      nn::utils::clip_grad_norm_(params, 10.0);
-      opt.step();
-      sum += loss.item<double>();
-      bar.update(step + 1);
-    }
-    epoch_loss = sum / per_epoch;
-  }
+  double train_loss = run_epochs(train.size(), o.loop, "text-cvae", [&](const torch::Tensor& idx) {
+    auto x = train.ids.index_select(0, idx).to(device);
+    auto a = train.attributes.index_select(0, idx).to(device);
+    auto [mu, logvar] = net.encode(x);
+    auto z = mu + torch::randn_like(mu) * torch::exp(0.5 * logvar);
+    auto logits = net.decode(z, a);
+    auto rec =
+        torch::cross_entropy_loss(logits.flatten(0, 1), x.flatten(), {}, at::Reduction::Sum) /
+        x.size(0);
+    auto kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean();
+    // a' from other sentences of the batch: realistic attribute combinations.
+    auto a_other = a.index_select(0, torch::randperm(a.size(0), torch::kLong).to(device));
+    auto soft = torch::softmax(net.decode(z, a_other) / o.temperature, 2);
+    auto consistency = torch::binary_cross_entropy_with_logits(
+                           net.critic->forward_soft(soft), a_other, {}, {}, at::Reduction::Sum) /
+                       x.size(0);
+    auto loss = rec + o.beta * kl + o.gamma * consistency;
+    opt.zero_grad();
+    loss.backward();
+    nn::utils::clip_grad_norm_(params, 10.0);
+    opt.step();
+    return loss.item<double>();
+  });
   for (auto& p : net.critic->parameters()) p.set_requires_grad(true);
   net.eval();
   json report = measure(test);
-  report["train_loss"] = epoch_loss;
+  report["train_loss"] = train_loss;
   report["critic_train_loss"] = d_loss;
-  bar.finish(str("recon token acc ", report["recon_token_accuracy"].get<double>(),
-                 ", attribute control ", report["attribute_control"].get<double>()));
   return report;
 }
 

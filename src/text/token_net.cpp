@@ -94,6 +94,25 @@ json TextTrainOptions::to_json() const {
           {"device", device}};
 }
 
+double run_epochs(int64_t n, const TextTrainOptions& o, const std::string& label,
+                  const std::function<double(const torch::Tensor&)>& step) {
+  o.validate();
+  const int64_t per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  ProgressBar bar(label, o.epochs * per_epoch);
+  double epoch_loss = 0;
+  for (int64_t e = 0, done = 0; e < o.epochs; ++e) {
+    auto perm = torch::randperm(n, torch::kLong);
+    double sum = 0;
+    for (int64_t b = 0; b < per_epoch; ++b) {
+      sum += step(perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size)));
+      bar.update(++done);
+    }
+    epoch_loss = sum / per_epoch;
+  }
+  bar.finish(str("loss ", epoch_loss));
+  return epoch_loss;
+}
+
 double fit_token_net(TokenNetImpl& net, const torch::Tensor& ids, const torch::Tensor& targets,
                      const TextTrainOptions& o, const std::string& label) {
   o.validate();
@@ -104,29 +123,18 @@ double fit_token_net(TokenNetImpl& net, const torch::Tensor& ids, const torch::T
   net.to(device);
   net.train();
   torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(o.lr));
-  const int64_t n = ids.size(0), per_epoch = (n + o.batch_size - 1) / o.batch_size;
-  ProgressBar bar(label, o.epochs * per_epoch);
-  double epoch_loss = 0;
-  for (int64_t e = 0, step = 0; e < o.epochs; ++e) {
-    auto perm = torch::randperm(n, torch::kLong);
-    double sum = 0;
-    for (int64_t b = 0; b < per_epoch; ++b, ++step) {
-      auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
-      auto out = net.forward_ids(ids.index_select(0, idx).to(device));
-      auto y = targets.index_select(0, idx).to(device);
-      auto loss = classes ? torch::cross_entropy_loss(out, y)
-                          : torch::binary_cross_entropy_with_logits(out, y);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      sum += loss.item<double>();
-      bar.update(step + 1);
-    }
-    epoch_loss = sum / per_epoch;
-  }
+  double loss = run_epochs(ids.size(0), o, label, [&](const torch::Tensor& idx) {
+    auto out = net.forward_ids(ids.index_select(0, idx).to(device));
+    auto y = targets.index_select(0, idx).to(device);
+    auto l = classes ? torch::cross_entropy_loss(out, y)
+                     : torch::binary_cross_entropy_with_logits(out, y);
+    opt.zero_grad();
+    l.backward();
+    opt.step();
+    return l.item<double>();
+  });
   net.eval();
-  bar.finish(str("loss ", epoch_loss));
-  return epoch_loss;
+  return loss;
 }
 
 }  // namespace cfx

@@ -10,6 +10,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -55,6 +56,12 @@ struct TextTrainOptions {
   void validate() const;
   nlohmann::json to_json() const;
 };
+
+/// The mini-batch loop of the text models: `options.epochs` passes over n items in shuffled
+/// batches, `step(indices)` (a [b] int64 CPU tensor) doing one update and returning its loss,
+/// with a progress bar named `label`. Returns the last epoch's mean loss.
+double run_epochs(int64_t n, const TextTrainOptions& options, const std::string& label,
+                  const std::function<double(const torch::Tensor&)>& step);
 
 /// Trains `net` on token ids [N, T]: cross-entropy when `targets` are class indices [N] int64,
 /// binary cross-entropy per output when they are [N, outputs] floats in [0, 1]. `label` names
