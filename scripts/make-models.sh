@@ -62,3 +62,9 @@ run "$CFX" train cvae --data shapes --attributes "$OUT/shapes-attributes.pt" --l
   --epochs 12 --seed 1 --out "$OUT/shapes-cvae.pt"
 run "$CFX" train cvae --data mnist --attributes "$OUT/mnist-attributes.pt" --latent 16 \
   --epochs 3 --seed 1 --out "$OUT/mnist-cvae.pt"
+
+# AIP's text side (METHODS.md §4): a token-level classifier of the review grammar (class =
+# positive XOR negated) and the attribute-conditional sentence VAE; `cfx explain-text` finds
+# both here by default.
+run "$CFX" train text-classifier --epochs 6 --seed 1 --out "$OUT/text-classifier.pt"
+run "$CFX" train text-cvae --epochs 30 --beta 0.05 --seed 1 --out "$OUT/text-cvae.pt"

@@ -17,6 +17,10 @@ void add_train_inpainter_command(CLI::App& app);
 void add_train_latent_commands(CLI::App& app);
 /// `train cvae`; needs add_train_command first.
 void add_train_cvae_command(CLI::App& app);
+/// `train text-classifier`, `train text-cvae`; needs add_train_command first.
+void add_train_text_commands(CLI::App& app);
+/// `explain-text`: AIP counterfactual sentences (METHODS.md §4).
+void add_explain_text_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 /// `global`: necessity and sufficiency of attributes for an outcome (METHODS.md §3).
 void add_global_command(CLI::App& app);

@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
   cfx::cli::add_train_inpainter_command(app);
   cfx::cli::add_train_latent_commands(app);
   cfx::cli::add_train_cvae_command(app);
+  cfx::cli::add_train_text_commands(app);
   cfx::cli::add_explain_command(app);
+  cfx::cli::add_explain_text_command(app);
   cfx::cli::add_eval_command(app);
   cfx::cli::add_saliency_command(app);
   cfx::cli::add_global_command(app);
