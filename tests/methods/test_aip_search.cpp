@@ -8,10 +8,10 @@ using namespace cfx;
 
 namespace {
 
-// Class 1 iff attribute 2 is above 0.5; z and the other attributes do not matter to F.
+// Mostly attribute 2; attribute 3 counts 20 times less, z and the others not at all.
 torch::Tensor reads_attribute_2(const torch::Tensor& z, const torch::Tensor& a,
                                 const torch::Tensor&) {
-  auto s = 20 * (a.select(1, 2) - 0.5) + 0 * z.sum(1);
+  auto s = 20 * (a.select(1, 2) - 0.5) + (a.select(1, 3) - 0.5) + 0 * z.sum(1);
   return torch::stack({-s, s}, 1);
 }
 
@@ -31,7 +31,9 @@ TEST(AipSearch, OnlyTheAttributeTheClassifierReadsChanges) {
   EXPECT_TRUE(r.converged.all().item<bool>());
   auto change = (r.a - a0).abs();
   EXPECT_TRUE((r.a.select(1, 2) > 0.5).all().item<bool>());
-  // Attributes F ignores stay where they were.
+  // Attributes F ignores stay where they were, and so does attribute 3: its gradient is 1/20
+  // of attribute 2's, below beta = 0.1, so the ℓ1 prox holds it at a0 exactly (Adam on a
+  // would move it as fast as attribute 2).
   EXPECT_LT(change.index_select(1, torch::tensor({0, 1, 3, 4})).max().item<float>(), 1e-6);
   EXPECT_TRUE(torch::equal(r.z, z0));
   EXPECT_TRUE((r.a >= 0).all().item<bool>() && (r.a <= 1).all().item<bool>());

@@ -33,6 +33,11 @@ int train_cvae_main(TrainCvaeFlags f) {
   auto D = load_attribute_classifier(f.attributes);
   auto [train, test] = f.data.load();
   test = test.head(2000);
+  auto shape = train.images.sizes().slice(1).vec();
+  CFX_CHECK(shape == D->net().input_shape(), "dataset images are ", train.images.sizes(),
+            ", but the attribute classifier ", f.attributes, " reads [N, ",
+            D->net().input_shape()[0], ", ", D->net().input_shape()[1], ", ",
+            D->net().input_shape()[2], "]");
   VaeOptions arch = f.arch;
   arch.channels = train.images.size(1);
   arch.height = train.images.size(2);

@@ -164,7 +164,9 @@ void add_explain_text_command(CLI::App& app) {
   sub->add_option("--target", f->target, "class name or index, or auto (F's runner-up class)");
   sub->add_option("--optimise", f->optimise, "what moves: both (z and a), a, or z");
   sub->add_option("--steps", f->aip.search.steps, "most search steps per sentence");
-  sub->add_option("--lr", f->aip.search.lr, "Adam learning rate on z and a");
+  sub->add_option("--lr", f->aip.search.lr, "Adam learning rate on z");
+  sub->add_option("--attribute-lr", f->aip.search.attribute_lr,
+                  "per-step move of the attribute with the largest gradient");
   sub->add_option("--alpha", f->aip.search.alpha, "weight of ||z - z0||^2");
   sub->add_option("--beta", f->aip.search.beta, "weight of ||a - a0||_1");
   sub->add_option("--confidence", f->aip.search.confidence,

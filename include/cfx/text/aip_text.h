@@ -20,6 +20,7 @@ struct TextAipOptions {
   AipSearchOptions search = [] {
     AipSearchOptions s;
     s.lr = 0.1;
+    s.attribute_lr = 0.1;
     return s;
   }();
   double temperature = 3.0;      // τ: F reads softmax(G(z, a) / τ); a flat softmax passes F's

@@ -10,6 +10,8 @@ namespace cfx {
 void AipSearchOptions::validate() const {
   CFX_CHECK(steps >= 0 && steps <= 100000, "aip option steps = ", steps, " (use 0 to 100000)");
   CFX_CHECK(lr > 0 && std::isfinite(lr), "aip option lr = ", lr, " (must be > 0)");
+  CFX_CHECK(attribute_lr > 0 && std::isfinite(attribute_lr),
+            "aip option attribute_lr = ", attribute_lr, " (must be > 0)");
   CFX_CHECK(alpha >= 0 && std::isfinite(alpha), "aip option alpha = ", alpha, " (must be >= 0)");
   CFX_CHECK(beta >= 0 && std::isfinite(beta), "aip option beta = ", beta, " (must be >= 0)");
   CFX_CHECK(confidence >= 0 && confidence < 1, "aip option confidence = ", confidence,
@@ -19,9 +21,13 @@ void AipSearchOptions::validate() const {
 }
 
 nlohmann::json AipSearchOptions::to_json() const {
-  return {{"steps", steps},           {"lr", lr},
-          {"alpha", alpha},           {"beta", beta},
-          {"confidence", confidence}, {"optimise_z", optimise_z},
+  return {{"steps", steps},
+          {"lr", lr},
+          {"attribute_lr", attribute_lr},
+          {"alpha", alpha},
+          {"beta", beta},
+          {"confidence", confidence},
+          {"optimise_z", optimise_z},
           {"optimise_a", optimise_a}};
 }
 
@@ -41,7 +47,7 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
   res.converged = torch::zeros({n}, torch::kBool);
   res.target_prob_trace.assign(n, {});
   res.loss_trace.assign(n, {});
-  BatchedAdam adam({res.z, res.a}, {o.lr});
+  BatchedAdam adam({res.z}, {o.lr});
   auto z_anchor = z0.detach(), a_anchor = a0.detach().clamp(0, 1);
   auto active = torch::ones({n}, torch::kBool);
 
@@ -50,12 +56,14 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
     if (idx.numel() == 0) break;
     auto idx_dev = idx.to(device);
     auto ps = adam.gather(idx_dev);
+    ps.push_back(res.a.index_select(0, idx_dev).set_requires_grad(true));
+    auto a0a = a_anchor.index_select(0, idx_dev);
     auto ta = targets.index_select(0, idx_dev);
     auto logp = torch::log_softmax(logits_of(ps[0], ps[1], idx_dev), 1);
     auto pt = logp.gather(1, ta.unsqueeze(1)).squeeze(1).exp();
     auto loss = torch::nll_loss(logp, ta, {}, at::Reduction::None) +
                 o.alpha * (ps[0] - z_anchor.index_select(0, idx_dev)).pow(2).sum(1) +
-                o.beta * (ps[1] - a_anchor.index_select(0, idx_dev)).abs().sum(1);
+                o.beta * (ps[1] - a0a).abs().sum(1);
 
     auto pt_c = pt.detach().cpu(), loss_c = loss.detach().cpu();
     auto done = (logp.argmax(1) == ta).cpu() & (pt_c >= o.confidence);
@@ -73,13 +81,21 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
     }
     if (!active.any().item<bool>()) break;
 
+    // The ℓ1 term is left to the prox below; its subgradient would only add noise.
     auto keep = ~stop;
-    (loss * keep.to(device, loss.scalar_type())).sum().backward();
-    for (int k : {0, 1})
-      if (!(k == 0 ? o.optimise_z : o.optimise_a) && ps[k].grad().defined()) ps[k].grad().zero_();
-    adam.step(idx_dev, ps, keep.to(device));
+    auto smooth = loss - o.beta * (ps[1] - a0a).abs().sum(1);
+    (smooth * keep.to(device, loss.scalar_type())).sum().backward();
+    if (o.optimise_z && ps[0].grad().defined()) adam.step(idx_dev, {ps[0]}, keep.to(device));
     torch::NoGradGuard ng;
-    res.a.clamp_(0, 1);  // the relaxation: attributes stay probabilities
+    if (o.optimise_a && ps[1].grad().defined()) {
+      auto g = ps[1].grad();
+      auto scale = g.abs().amax(1, true).clamp_min(1e-12);
+      auto d = ps[1].detach() - o.attribute_lr * g / scale - a0a;
+      d = d.sign() * (d.abs() - o.attribute_lr * o.beta).clamp_min(0);
+      auto a_new = (a0a + d).clamp(0, 1);  // the relaxation: attributes stay probabilities
+      auto rows = keep.to(device).nonzero().flatten();
+      res.a.index_copy_(0, idx_dev.index_select(0, rows), a_new.index_select(0, rows));
+    }
     if (progress) progress(step + 1, o.steps, active.sum().item<int64_t>());
   }
   return res;

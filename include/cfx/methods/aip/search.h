@@ -1,6 +1,12 @@
 // The optimisation at the heart of AIP (METHODS.md §4), shared by the image and the text side:
 // starting from z0 = E(x) and a0 = D(x), move the latent z and the relaxed attributes a ∈ [0, 1]
 // to minimise  CE(F(G(z, a)), t) + alpha·‖z − z0‖² + beta·‖a − a0‖₁  until F decides t.
+// z moves by Adam. a moves by a proximal gradient step normalised per item: the attribute F's
+// loss is most sensitive to moves by attribute_lr, the others in proportion, and the ℓ1 prox
+// then shrinks every attribute's change from a0 by attribute_lr·beta — so an attribute whose
+// gradient stays below beta times the largest one never leaves a0. (Adam on a, tried first,
+// moved every attribute by about lr per step whatever its gradient, and every explanation
+// listed every attribute.)
 // What G and F are (images, sentences) is hidden behind one function from (z, a) to F's logits.
 #pragma once
 
@@ -15,10 +21,11 @@
 namespace cfx {
 
 struct AipSearchOptions {
-  int64_t steps = 300;      // most Adam steps per item
-  double lr = 0.05;         // Adam learning rate on z and a
-  double alpha = 0.05;      // weight of ‖z − z0‖² (sum over the latent)
-  double beta = 0.1;        // weight of ‖a − a0‖₁ (sum over the attributes)
+  int64_t steps = 300;         // most Adam steps per item
+  double lr = 0.05;            // Adam learning rate on z
+  double attribute_lr = 0.05;  // per-step move of the attribute with the largest gradient
+  double alpha = 0.05;         // weight of ‖z − z0‖² (sum over the latent)
+  double beta = 0.1;  // weight of ‖a − a0‖₁, relative to the largest attribute gradient
   double confidence = 0.5;  // an item stops once F's argmax is its target and p_target ≥ this
   bool optimise_z = true;   // false: z stays z0 and only the attributes move
   bool optimise_a = true;   // false: a stays a0 and only z moves
