@@ -61,9 +61,10 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
     auto ta = targets.index_select(0, idx_dev);
     auto logp = torch::log_softmax(logits_of(ps[0], ps[1], idx_dev), 1);
     auto pt = logp.gather(1, ta.unsqueeze(1)).squeeze(1).exp();
-    auto loss = torch::nll_loss(logp, ta, {}, at::Reduction::None) +
-                o.alpha * (ps[0] - z_anchor.index_select(0, idx_dev)).pow(2).sum(1) +
-                o.beta * (ps[1] - a0a).abs().sum(1);
+    // The ℓ1 term is reported in the loss but left out of the gradient: the prox below does it.
+    auto smooth = torch::nll_loss(logp, ta, {}, at::Reduction::None) +
+                  o.alpha * (ps[0] - z_anchor.index_select(0, idx_dev)).pow(2).sum(1);
+    auto loss = smooth + o.beta * (ps[1] - a0a).abs().sum(1);
 
     auto pt_c = pt.detach().cpu(), loss_c = loss.detach().cpu();
     auto done = (logp.argmax(1) == ta).cpu() & (pt_c >= o.confidence);
@@ -81,9 +82,7 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
     }
     if (!active.any().item<bool>()) break;
 
-    // The ℓ1 term is left to the prox below; its subgradient would only add noise.
     auto keep = ~stop;
-    auto smooth = loss - o.beta * (ps[1] - a0a).abs().sum(1);
     (smooth * keep.to(device, loss.scalar_type())).sum().backward();
     if (o.optimise_z && ps[0].grad().defined()) adam.step(idx_dev, {ps[0]}, keep.to(device));
     torch::NoGradGuard ng;
