@@ -29,15 +29,12 @@ std::shared_ptr<AttributeClassifier> shipped_attributes() {
 
 }  // namespace
 
-// A few epochs on 1500 images: the reconstruction error falls, G(z, a') shows the requested
+// Six epochs on 3000 images: the reconstruction error falls, G(z, a') shows the requested
 // attributes far above chance, and the checkpoint round-trips. (The shipped cvae's
-// reconstructions are checked in CliAip.)
-// DISABLED: fails as written (measured 2026-11-23): after 3 epochs on 1500 images the
-// reconstruction error is 0.078, worse than the untrained decoder's grey 0.040 — at
-// attribute_weight 20 the small model trades reconstruction for fooling D early. (The
-// shipped shapes cvae, 12 epochs on all images, reaches 0.0032.) Needs a longer or
-// re-weighted training run in the test, then re-enabling with these assertions.
-TEST(Cvae, DISABLED_LearnsToShowRequestedAttributesAndRoundTrips) {
+// reconstructions are checked in CliAip.) A small cvae needs a few hundred steps before it both reconstructs and obeys a: after 72
+// steps the attribute term still dominated (reconstruction 0.078, worse than the untrained
+// decoder's 0.040); 282 steps at lr 2e-3 measured 0.012 and control 0.99 (seed 2).
+TEST(Cvae, LearnsToShowRequestedAttributesAndRoundTrips) {
   set_quiet(true);
   auto D = shipped_attributes();
   VaeOptions vo;
@@ -46,7 +43,7 @@ TEST(Cvae, DISABLED_LearnsToShowRequestedAttributesAndRoundTrips) {
   vo.latent = 8;
   vo.width_mult = 16;
   Cvae cvae(vo, D->names());
-  auto train = shapes("train", 1500), test = shapes("test", 300);
+  auto train = shapes("train", 3000), test = shapes("test", 300);
   auto recon_mse = [&] {
     torch::NoGradGuard ng;
     auto a = D->probs(test.images);
@@ -54,13 +51,14 @@ TEST(Cvae, DISABLED_LearnsToShowRequestedAttributesAndRoundTrips) {
   };
   const double untrained = recon_mse();
   CvaeTrainOptions to;
-  to.epochs = 3;
+  to.epochs = 6;
+  to.lr = 2e-3;
   to.seed = 2;
   auto report = cvae.train(train, test, *D, to);
   EXPECT_NEAR(report["test_recon_mse"].get<double>(), recon_mse(), 1e-6);
   EXPECT_LT(report["test_recon_mse"].get<double>(), 0.5 * untrained) << report.dump();
   // Chance for a changed attribute is at most 0.5; a decoder that ignored a would get ~0.
-  EXPECT_GT(report["attribute_control"]["changed"].get<double>(), 0.6) << report.dump();
+  EXPECT_GT(report["attribute_control"]["changed"].get<double>(), 0.8) << report.dump();
 
   auto dir = cfx::testing::temp_dir("cvae");
   cvae.save(dir + "/c.pt", {{"attributes", "nowhere.pt"}});
