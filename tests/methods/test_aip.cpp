@@ -31,9 +31,10 @@ std::shared_ptr<AttributeClassifier> shipped_attributes() {
 
 // Six epochs on 3000 images: the reconstruction error falls, G(z, a') shows the requested
 // attributes far above chance, and the checkpoint round-trips. (The shipped cvae's
-// reconstructions are checked in CliAip.) A small cvae needs a few hundred steps before it both reconstructs and obeys a: after 72
-// steps the attribute term still dominated (reconstruction 0.078, worse than the untrained
-// decoder's 0.040); 282 steps at lr 2e-3 measured 0.012 and control 0.99 (seed 2).
+// reconstructions are checked in CliAip.) A small cvae needs a few hundred steps before it both
+// reconstructs and obeys a: after 72 steps the attribute term still dominated (reconstruction
+// 0.078, worse than the untrained decoder's 0.040); 282 steps at lr 2e-3 measured 0.012 and control
+// 0.99 (seed 2).
 TEST(Cvae, LearnsToShowRequestedAttributesAndRoundTrips) {
   set_quiet(true);
   auto D = shipped_attributes();
