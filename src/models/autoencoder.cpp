@@ -21,24 +21,24 @@ void AutoencoderOptions::validate() const {
   CFX_CHECK(channels == 1 || channels == 3, "invalid channels: ", channels, " (use 1 or 3)");
   CFX_CHECK(width >= 1 && width <= 256, "invalid width: ", width);
   CFX_CHECK(latent >= 1 && latent <= 256, "invalid latent: ", latent);
+  CFX_CHECK(activation == "relu" || activation == "leaky_relu", "invalid activation: '", activation,
+            "' (use relu or leaky_relu)");
 }
 
 json AutoencoderOptions::to_json() const {
-  return {{"channels", channels}, {"width", width}, {"latent", latent}};
+  return {{"channels", channels}, {"width", width}, {"latent", latent}, {"activation", activation}};
 }
 
 void AutoencoderTrainOptions::validate() const {
   CFX_CHECK(epochs >= 1 && epochs <= 10000, "invalid epochs: ", epochs);
   CFX_CHECK(batch_size >= 1, "invalid batch_size: ", batch_size);
   CFX_CHECK(lr > 0 && std::isfinite(lr), "invalid learning rate: ", lr);
+  CFX_CHECK(loss == "bce" || loss == "mse", "invalid loss: '", loss, "' (use bce or mse)");
 }
 
 json AutoencoderTrainOptions::to_json() const {
-  return {{"epochs", epochs},
-          {"batch_size", batch_size},
-          {"lr", lr},
-          {"seed", seed},
-          {"device", device}};
+  return {{"epochs", epochs}, {"batch_size", batch_size}, {"lr", lr}, {"loss", loss},
+          {"seed", seed},     {"device", device}};
 }
 
 namespace {
@@ -46,7 +46,7 @@ namespace {
 // conv(s2) -> conv(s2) -> 1x1 bottleneck -> upsample+conv -> upsample+conv -> sigmoid.
 // Upsampling to the exact input size keeps any H, W working.
 struct ConvAEImpl : nn::Module {
-  explicit ConvAEImpl(const AutoencoderOptions& o) {
+  explicit ConvAEImpl(const AutoencoderOptions& o) : leaky(o.activation == "leaky_relu") {
     int64_t w = o.width;
     auto conv = [](int64_t in, int64_t out, int64_t k, int64_t stride) {
       return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2));
@@ -58,14 +58,19 @@ struct ConvAEImpl : nn::Module {
     d2 = register_module("d2", conv(2 * w, w, 3, 1));
     out = register_module("out", conv(w, o.channels, 3, 1));
   }
-  torch::Tensor forward(const torch::Tensor& x) {
-    auto h1 = torch::relu(e1->forward(x));
-    auto h2 = torch::relu(e2->forward(h1));
-    auto l = torch::relu(z->forward(h2));
-    auto u = torch::relu(d1->forward(torch::upsample_nearest2d(l, {h1.size(2), h1.size(3)})));
-    u = torch::relu(d2->forward(torch::upsample_nearest2d(u, {x.size(2), x.size(3)})));
-    return torch::sigmoid(out->forward(u));
+  torch::Tensor act(const torch::Tensor& h) const {
+    return leaky ? torch::leaky_relu(h, 0.2) : torch::relu(h);
   }
+  torch::Tensor forward(const torch::Tensor& x) { return torch::sigmoid(logits(x)); }
+  torch::Tensor logits(const torch::Tensor& x) {
+    auto h1 = act(e1->forward(x));
+    auto h2 = act(e2->forward(h1));
+    auto l = act(z->forward(h2));
+    auto u = act(d1->forward(torch::upsample_nearest2d(l, {h1.size(2), h1.size(3)})));
+    u = act(d2->forward(torch::upsample_nearest2d(u, {x.size(2), x.size(3)})));
+    return out->forward(u);
+  }
+  bool leaky = true;
   nn::Conv2d e1{nullptr}, e2{nullptr}, z{nullptr}, d1{nullptr}, d2{nullptr}, out{nullptr};
 };
 TORCH_MODULE(ConvAE);
@@ -140,7 +145,8 @@ json ClassAutoencoders::train(const Dataset& train, const Dataset& test,
       for (int64_t b = 0; b < per_epoch; ++b, ++step) {
         auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
         auto xb = x.index_select(0, idx).to(device);
-        auto loss = torch::mse_loss(ae.forward(xb), xb);
+        auto loss = o.loss == "bce" ? torch::binary_cross_entropy_with_logits(ae.logits(xb), xb)
+                                    : torch::mse_loss(ae.forward(xb), xb);
         opt.zero_grad();
         loss.backward();
         opt.step();
@@ -181,6 +187,7 @@ ClassAutoencoders ClassAutoencoders::load(const std::string& path) {
     o.channels = a.at("channels").get<int64_t>();
     o.width = a.at("width").get<int64_t>();
     o.latent = a.at("latent").get<int64_t>();
+    o.activation = a.value("activation", std::string("relu"));
     k = meta.at("num_classes").get<int64_t>();
   } catch (const json::exception& e) {
     fail("autoencoders sidecar ", sidecar_path(path), " is invalid: ", e.what());

@@ -4,10 +4,12 @@
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
 #include "cfx/data/corrupt.h"
+#include "cfx/data/dataset.h"
 #include "cfx/eval/evaluate.h"
 #include "cfx/eval/realism.h"
 #include "cfx/methods/inversion/terms.h"
 #include "cfx/methods/registry.h"
+#include "cli/cli_runner.h"
 #include "helpers.h"
 
 using namespace cfx;
@@ -73,6 +75,23 @@ TEST(Realism, ClassAutoencodersPreferTheTrueClassAndRoundTrip) {
   EXPECT_THROW(ClassAutoencoders::load(dir + "/missing.pt"), Error);
   EXPECT_THROW(im1_im2(*aes, x, torch::full({5}, 7, torch::kLong), test.labels.slice(0, 0, 5)),
                Error);
+}
+
+// The shipped Fashion-MNIST autoencoders predate the activation option and were trained with
+// ReLU: their sidecar has no "activation", which must read as relu, not as today's default
+// (leaky), or every IM1/IM2 computed with them would silently change.
+TEST(Realism, AutoencodersWrittenBeforeTheActivationOptionLoadAsRelu) {
+  auto aes = ClassAutoencoders::load(cfx::testing::shipped_model("fashion-mnist-ae.pt"));
+  DatasetOptions o;
+  o.split = "test";
+  o.limit = 1000;
+  auto x = load_dataset("fashion-mnist", o).images;
+  torch::NoGradGuard ng;
+  double mse = (aes.reconstruct_all(x) - x).pow(2).mean().item<double>();
+  EXPECT_NEAR(mse, 0.00586, 0.0006);  // the sidecar's test_mse "all", 10000 images
+  AutoencoderOptions bad;
+  bad.activation = "tanh";
+  EXPECT_THROW(ClassAutoencoders(2, bad), Error);
 }
 
 TEST(Evaluate, MeanCiOfAKnownVector) {

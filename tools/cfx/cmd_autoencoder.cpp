@@ -56,9 +56,14 @@ void add_train_autoencoder_command(CLI::App& app) {
   f->data.add(sub);
   sub->add_option("--width", f->arch.width, "channels of the first conv");
   sub->add_option("--latent", f->arch.latent, "bottleneck channels (at 1/4 resolution)");
+  sub->add_option(
+      "--activation", f->arch.activation,
+      "leaky_relu, or relu (what checkpoints before this option used; collapses more easily)");
   sub->add_option("--epochs", f->train.epochs, "passes over each class's images");
   sub->add_option("--batch-size", f->train.batch_size, "items per step");
   sub->add_option("--lr", f->train.lr, "Adam learning rate");
+  sub->add_option("--loss", f->train.loss,
+                  "bce, or mse (what autoencoders before this option used; can get stuck)");
   sub->add_option("--seed", f->train.seed, "seed for initialisation and shuffling");
   sub->add_option("--device", f->train.device, "cpu or cuda");
   sub->add_option("--out,-o", f->out, "weights file to write (sidecar NAME.json beside it)")

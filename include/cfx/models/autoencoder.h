@@ -19,8 +19,11 @@ namespace cfx {
 struct AutoencoderOptions {
   int64_t channels = 1;  // image channels
   int64_t width = 16;    // channels of the first conv (twice that at the bottleneck)
-  int64_t latent = 8;    // channels of the bottleneck at 1/4 resolution (ReLU: below ~8
-                         // whole channels can die and the autoencoder collapse)
+  int64_t latent = 8;    // channels of the bottleneck at 1/4 resolution
+  // "leaky_relu" (slope 0.2) or "relu". With ReLU whole bottleneck channels can die and an
+  // autoencoder collapse to a constant image (seen on MNIST classes after 20 epochs); ReLU is
+  // kept for checkpoints written before the option existed.
+  std::string activation = "leaky_relu";
 
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
@@ -28,9 +31,13 @@ struct AutoencoderOptions {
 };
 
 struct AutoencoderTrainOptions {
-  int64_t epochs = 4;          // passes over each class's training images
-  int64_t batch_size = 64;     // items per step
-  double lr = 2e-3;            // Adam learning rate
+  int64_t epochs = 4;       // passes over each class's training images
+  int64_t batch_size = 64;  // items per step
+  double lr = 2e-3;         // Adam learning rate
+  // "bce" (on the logits) or "mse". MSE through the output sigmoid stops learning once the
+  // sigmoid saturates: an MNIST class autoencoder got stuck drawing black (test MSE 0.10).
+  // "mse" is kept to reproduce the autoencoders trained before the option existed.
+  std::string loss = "bce";
   uint64_t seed = 0;           // initialisation and shuffling
   std::string device = "cpu";  // where to train
 
