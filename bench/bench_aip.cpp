@@ -3,20 +3,17 @@
 // each image's runner-up class. The text side is measured in bench_text.cpp.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
 #include "cfx/cfx.h"
 #include "cfx/config.h"
 #include "cfx/core/log.h"
 
 namespace {
 
-std::string shipped_model(const std::string& name) {
-  return std::string(CFX_SOURCE_DIR) + "/models/" + name;
-}
-
 void BM_AipImageCounterfactuals(benchmark::State& state) {
   static auto F = [] {
     cfx::set_quiet(true);
-    return cfx::load_classifier(shipped_model("shapes-cnn.pt"));
+    return cfx::load_classifier(cfx::bench::shipped_model("shapes-cnn.pt"));
   }();
   static auto images = [] {
     cfx::DatasetOptions o;
@@ -29,14 +26,12 @@ void BM_AipImageCounterfactuals(benchmark::State& state) {
   req.classifier = F;
   req.images = images.slice(0, 0, batch);
   req.targets = cfx::runner_up_classes(*F, req.images);
-  auto method = cfx::make_method("aip", {{"cvae", shipped_model("shapes-cvae.pt")}});
+  auto method = cfx::make_method("aip", {{"cvae", cfx::bench::shipped_model("shapes-cvae.pt")}});
   for (auto _ : state) {
     auto r = method->run(req);
     benchmark::DoNotOptimize(r.counterfactuals.data_ptr());
   }
-  state.counters["s_per_item"] =
-      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
+  cfx::bench::seconds_per(state, "s_per_item", static_cast<double>(batch));
 }
 
 }  // namespace

@@ -3,15 +3,12 @@
 // sampling (22 interventions per sample) per 1000 samples.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
 #include "cfx/cfx.h"
 #include "cfx/config.h"
 #include "cfx/core/log.h"
 
 namespace {
-
-std::string shipped(const std::string& name) {
-  return std::string(CFX_SOURCE_DIR) + "/models/" + name;
-}
 
 struct LatentFixture {
   std::shared_ptr<cfx::Classifier> F;
@@ -19,8 +16,8 @@ struct LatentFixture {
   torch::Tensor images;
   LatentFixture() {
     cfx::set_quiet(true);
-    F = cfx::load_classifier(shipped("shapes-cnn.pt"));
-    m = cfx::load_latent_models(shipped("shapes-shifter.pt"), "", "", F.get());
+    F = cfx::load_classifier(cfx::bench::shipped_model("shapes-cnn.pt"));
+    m = cfx::load_latent_models(cfx::bench::shipped_model("shapes-shifter.pt"), "", "", F.get());
     cfx::DatasetOptions o;
     o.split = "test";
     o.limit = 32;
@@ -40,14 +37,13 @@ void BM_LatentCounterfactuals(benchmark::State& state) {
   req.classifier = fx.F;
   req.images = fx.images.slice(0, 0, batch);
   req.targets = cfx::runner_up_classes(*fx.F, req.images);
-  auto method = cfx::make_method("latent", {{"shifter", shipped("shapes-shifter.pt")}});
+  auto method =
+      cfx::make_method("latent", {{"shifter", cfx::bench::shipped_model("shapes-shifter.pt")}});
   for (auto _ : state) {
     auto r = method->run(req);
     benchmark::DoNotOptimize(r.counterfactuals.data_ptr());
   }
-  state.counters["s_per_item"] =
-      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
+  cfx::bench::seconds_per(state, "s_per_item", static_cast<double>(batch));
 }
 
 void BM_GlobalSampling(benchmark::State& state) {
@@ -60,9 +56,7 @@ void BM_GlobalSampling(benchmark::State& state) {
     auto scores = cfx::causal_scores(s, {});
     benchmark::DoNotOptimize(scores.data());
   }
-  state.counters["s_per_1000_samples"] = benchmark::Counter(
-      static_cast<double>(o.samples) / 1000.0,
-      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  cfx::bench::seconds_per(state, "s_per_1000_samples", static_cast<double>(o.samples) / 1000.0);
 }
 
 }  // namespace

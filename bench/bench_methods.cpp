@@ -2,6 +2,7 @@
 // and 64, with a fixed step budget so the numbers compare across runs and machines.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
 #include "cfx/cfx.h"
 #include "cfx/config.h"
 #include "cfx/core/log.h"
@@ -14,9 +15,8 @@ struct Fixture {
   torch::Tensor images;
   Fixture() {
     cfx::set_quiet(true);
-    F = cfx::load_classifier(std::string(CFX_SOURCE_DIR) + "/models/fashion-mnist-cnn.pt");
-    F_loss =
-        cfx::load_classifier(std::string(CFX_SOURCE_DIR) + "/models/fashion-mnist-cnn-loss.pt");
+    F = cfx::load_classifier(cfx::bench::shipped_model("fashion-mnist-cnn.pt"));
+    F_loss = cfx::load_classifier(cfx::bench::shipped_model("fashion-mnist-cnn-loss.pt"));
     cfx::DatasetOptions o;
     o.split = "test";
     o.limit = 64;
@@ -48,9 +48,7 @@ void BM_Method(benchmark::State& state, const std::string& method) {
     auto r = m->run(req);
     benchmark::DoNotOptimize(r.counterfactuals.data_ptr());
   }
-  state.counters["s_per_item"] =
-      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
+  cfx::bench::seconds_per(state, "s_per_item", static_cast<double>(batch));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // 1 and 32, with a fixed step budget (no early stop) so numbers compare across runs.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
 #include "cfx/cfx.h"
 #include "cfx/config.h"
 #include "cfx/core/log.h"
@@ -13,7 +14,7 @@ struct SaliencyFixture {
   torch::Tensor images;
   SaliencyFixture() {
     cfx::set_quiet(true);
-    F = cfx::load_classifier(std::string(CFX_SOURCE_DIR) + "/models/fashion-mnist-cnn.pt");
+    F = cfx::load_classifier(cfx::bench::shipped_model("fashion-mnist-cnn.pt"));
     cfx::DatasetOptions o;
     o.split = "test";
     o.limit = 32;
@@ -37,9 +38,7 @@ void BM_Saliency(benchmark::State& state, const std::string& method, nlohmann::j
     auto r = m->run(req);
     benchmark::DoNotOptimize(r.saliency.data_ptr());
   }
-  state.counters["s_per_item"] =
-      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
+  cfx::bench::seconds_per(state, "s_per_item", static_cast<double>(batch));
 }
 
 }  // namespace

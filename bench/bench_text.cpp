@@ -2,6 +2,7 @@
 // batch 1 and 32 (300 steps at most, per-item stop).
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
 #include "cfx/config.h"
 #include "cfx/core/log.h"
 #include "cfx/text/aip_text.h"
@@ -38,9 +39,7 @@ void BM_TextAipCounterfactuals(benchmark::State& state) {
     auto r = cfx::explain_text_aip(*fx.F, *fx.G, texts, std::vector<int64_t>(batch, -1), o);
     benchmark::DoNotOptimize(r.items.data());
   }
-  state.counters["s_per_item"] =
-      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
+  cfx::bench::seconds_per(state, "s_per_item", static_cast<double>(batch));
 }
 
 }  // namespace
