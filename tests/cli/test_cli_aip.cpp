@@ -74,6 +74,9 @@ TEST(CliAip, TrainCvaeEndToEndAndBadInputs) {
   expect_user_error(run_cfx(base + " --set cvae=" + shipped_model("mnist-cvae.pt")),
                     "makes [1, 28, 28]");
   expect_user_error(run_cfx(base + " --set cvae=" + shipped_model("shapes-vae.pt")), "not a cvae");
+  // An attribute classifier whose attribute names are not the cvae's conditions.
+  expect_user_error(run_cfx(base + " --set attributes=" + shipped_model("mnist-attributes.pt")),
+                    "does not have the attributes the cvae");
   expect_user_error(
       run_cfx("train cvae -q --data shapes --attributes " + shipped_model("mnist-attributes.pt") +
               " --limit 50 --out " + dir + "/x.pt"),
