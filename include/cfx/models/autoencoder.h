@@ -20,9 +20,10 @@ struct AutoencoderOptions {
   int64_t channels = 1;  // image channels
   int64_t width = 16;    // channels of the first conv (twice that at the bottleneck)
   int64_t latent = 8;    // channels of the bottleneck at 1/4 resolution
-  // "leaky_relu" (slope 0.2) or "relu". With ReLU whole bottleneck channels can die and an
-  // autoencoder collapse to a constant image (seen on MNIST classes after 20 epochs); ReLU is
-  // kept for checkpoints written before the option existed.
+  // "leaky_relu" (slope 0.2) or "relu". With ReLU whole bottleneck channels can die (the toy
+  // autoencoders of the Realism test collapsed below latent 8); ReLU is kept for checkpoints
+  // written before the option existed. (MNIST's stuck class autoencoder needed the BCE loss too:
+  // leaky ReLU with MSE still drew black, see AutoencoderTrainOptions::loss.)
   std::string activation = "leaky_relu";
 
   /// Throws cfx::Error naming the first invalid field.
