@@ -66,7 +66,6 @@ TEST(TextCvae, ShortTrainingBeatsChanceAndKeepsTheVocabulary) {
   auto train = make_text_corpus(o, "train"), test = make_text_corpus(o, "test");
   TextCvaeTrainOptions t;
   t.loop.epochs = 3;
-  t.attribute_epochs = 2;
   TextCvae G(Vocab::corpus(), text_attribute_names(), {});
   auto before = G.measure(test)["recon_token_accuracy"].get<double>();
   auto m = G.train(train, test, t);
