@@ -5,6 +5,7 @@
 #include "cfx/data/fashion_mnist.h"
 #include "cfx/data/image_folder.h"
 #include "cfx/data/mnist.h"
+#include "cfx/data/morphometry.h"
 #include "cfx/data/shapes.h"
 
 namespace cfx {
@@ -90,6 +91,10 @@ Dataset load_dataset(const std::string& name, const DatasetOptions& options) {
          "'; known: fashion-mnist, mnist, shapes, or a folder root/<class>/*.png");
   }
   if (options.limit > 0 && ds.size() > options.limit) ds = ds.head(options.limit);
+  if (name == "fashion-mnist") {
+    ds.attribute_names = morphometric_attribute_names();
+    ds.attributes = fashion_mnist_attributes(ds.images);
+  }
   return ds;
 }
 

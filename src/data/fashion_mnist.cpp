@@ -5,6 +5,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
 #include "cfx/data/idx.h"
+#include "cfx/data/morphometry.h"
 
 namespace cfx {
 
@@ -36,6 +37,10 @@ std::string fashion_mnist_dir() {
 std::vector<std::string> fashion_mnist_classes() {
   return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
           "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+}
+
+torch::Tensor fashion_mnist_attributes(const torch::Tensor& images) {
+  return morphometric_attributes(images, 0.1f);
 }
 
 Dataset load_fashion_mnist(const std::string& split, const std::string& dir) {

@@ -9,7 +9,8 @@
 
 #include "cfx/core/error.h"
 
-// Definitions (x = column, y = row growing downwards; "ink" = pixels with intensity > 0.5):
+// Definitions (x = column, y = row growing downwards; "ink" = pixels with intensity above the
+// threshold, 0.5 by default):
 //   area      number of ink pixels.
 //   thickness 2 * mean(D) - 0.5 over the pixels of the ink's skeleton, where D is the
 //             Euclidean distance from a pixel to the nearest non-ink pixel (OpenCV
@@ -27,8 +28,6 @@
 namespace cfx {
 
 namespace {
-
-constexpr float kInk = 0.5f;
 
 // Zhang & Suen (1984) thinning of a 0/1 image with a one-pixel zero border, in place.
 // Local rules only, so it needs no OpenCV contrib module.
@@ -64,7 +63,7 @@ void thin(std::vector<uint8_t>& img, int rows, int cols) {
   }
 }
 
-void measure(const float* px, int rows, int cols, float* out) {
+void measure(const float* px, int rows, int cols, float ink_above, float* out) {
   std::fill(out, out + 5, 0.0f);
   // Padded binary image so thinning and the distance transform see background at the border.
   const int pr = rows + 2, pc = cols + 2;
@@ -77,7 +76,7 @@ void measure(const float* px, int rows, int cols, float* out) {
       m00 += v;
       m10 += v * x;
       m01 += v * y;
-      if (v > kInk) {
+      if (v > ink_above) {
         ink[(y + 1) * pc + x + 1] = 1;
         ++area;
         x0 = std::min(x0, x);
@@ -133,10 +132,12 @@ std::vector<std::string> morphometric_attribute_names() {
   return {"area", "thickness", "slant", "width", "height"};
 }
 
-torch::Tensor morphometric_attributes(const torch::Tensor& images) {
+torch::Tensor morphometric_attributes(const torch::Tensor& images, float ink) {
   CFX_CHECK(images.defined() && images.dim() == 4 && images.size(1) == 1,
             "morphometric attributes need grey images [N, 1, H, W], got ",
             images.defined() ? images.sizes() : c10::IntArrayRef{});
+  CFX_CHECK(ink > 0.0f && ink < 1.0f, "morphometric ink threshold = ", ink,
+            " is out of range; use a value in (0, 1)");
   auto x = images.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   const int64_t n = x.size(0);
   const int rows = static_cast<int>(x.size(2)), cols = static_cast<int>(x.size(3));
@@ -144,7 +145,7 @@ torch::Tensor morphometric_attributes(const torch::Tensor& images) {
   const float* src = x.data_ptr<float>();
   float* dst = out.data_ptr<float>();
   try {
-    for (int64_t i = 0; i < n; ++i) measure(src + i * rows * cols, rows, cols, dst + i * 5);
+    for (int64_t i = 0; i < n; ++i) measure(src + i * rows * cols, rows, cols, ink, dst + i * 5);
   } catch (const cv::Exception& e) {
     fail("cannot measure images of shape ", images.sizes(), ": ", e.what());
   }

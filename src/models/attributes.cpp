@@ -24,7 +24,7 @@ json AttributeTargets::to_json() const {
 
 AttributeTargets attribute_targets(const Dataset& train) {
   CFX_CHECK(train.attributes.defined() && !train.attribute_names.empty(), "dataset '", train.name,
-            "' has no attributes to learn (shapes and mnist have them)");
+            "' has no attributes to learn (shapes, mnist and fashion-mnist have them)");
   AttributeTargets t;
   t.names = train.attribute_names;
   auto a = train.attributes.to(torch::kFloat);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cfx/core/fs.h"
+#include "cfx/data/image_io.h"
 #include "cli/cli_runner.h"
 #include "helpers.h"
 
@@ -73,8 +74,12 @@ TEST(CliLatent, GeneratorThatDoesNotFitTheClassifierIsAnError) {
                    " --method latent --data fashion-mnist --n 1 --set shifter=" +
                    shipped_model("shapes-shifter.pt") + " --out " + out);
   expect_user_error(r, "makes [3, 32, 32] images but the classifier");
-  r = run_cfx("explain -q --model " + shipped_model("fashion-mnist-cnn.pt") +
-              " --method latent --data fashion-mnist --n 1 --out " + out);
+  // A copy of the classifier with no <dataset>-shifter.pt beside it.
+  for (const char* ext : {".pt", ".json"})
+    fs::copy_file(shipped_model(std::string("fashion-mnist-cnn") + ext), out + "/alone" + ext,
+                  fs::copy_options::overwrite_existing);
+  r = run_cfx("explain -q --model " + out +
+              "/alone.pt --method latent --data fashion-mnist --n 1 --out " + out);
   expect_user_error(r, "no shift predictor given");
 }
 
@@ -155,9 +160,12 @@ TEST(CliLatent, TrainVaeAttributesShifterThenExplain) {
   ASSERT_EQ(r.code, 0) << r.err;
   expect_user_error(run_cfx("train vae -q --data shapes --split val --out " + dir + "/v.pt"),
                     "invalid --split 'val'");
-  expect_user_error(
-      run_cfx("train attributes -q --data fashion-mnist --limit 10 --out " + dir + "/a.pt"),
-      "has no attributes");
+  for (int i = 0; i < 2; ++i) {  // an image folder: images and classes, but no attributes
+    fs::create_directories(dir + "/folder/c" + std::to_string(i));
+    cfx::write_png(dir + "/folder/c" + std::to_string(i) + "/x.png", torch::rand({1, 28, 28}));
+  }
+  expect_user_error(run_cfx("train attributes -q --data " + dir + "/folder --out " + dir + "/a.pt"),
+                    "has no attributes");
   expect_user_error(run_cfx("train shifter -q --generator " + shipped_model("shapes-cnn.pt") +
                             " --attributes " + dir + "/attr.pt --out " + dir + "/s2.pt"),
                     "not a generator");

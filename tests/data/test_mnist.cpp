@@ -63,7 +63,12 @@ TEST(Morphometry, MeasuresKnownStrokes) {
   // Faint pixels (<= 0.5) are not ink; a blank image measures all zeros.
   auto faint = torch::full({28, 28}, 0.4f);
   EXPECT_TRUE(torch::equal(attrs_of(faint), torch::zeros({5})));
+  // ... unless the threshold is lowered (garment silhouettes): then the whole image is ink.
+  auto silhouette = cfx::morphometric_attributes(faint.view({1, 1, 28, 28}), 0.1f)[0];
+  EXPECT_EQ(silhouette[0].item<float>(), 28.0f * 28.0f);
   EXPECT_THROW(cfx::morphometric_attributes(torch::zeros({2, 3, 28, 28})), cfx::Error);
+  EXPECT_THROW(cfx::morphometric_attributes(faint.view({1, 1, 28, 28}), 0.0f), cfx::Error);
+  EXPECT_THROW(cfx::morphometric_attributes(faint.view({1, 1, 28, 28}), 1.0f), cfx::Error);
 }
 
 // Writes ten digit files with `per_digit` images each; image k of digit d is a bar whose
