@@ -8,10 +8,12 @@ set -euo pipefail
 CFX=${1:-build/cfx}
 OUT=${2:-out/demo}
 cd "$(dirname "$0")/.."
-# Counterfactuals (pixel, deepinv, disc) towards each image's runner-up class, and saliency
-# maps (fido with the shipped inpainter, bbmp, gradient, occlusion) of its predicted class.
+# Counterfactuals (pixel, deepinv, disc, and latent and aip with the shipped Fashion-MNIST
+# generators, which find the models beside the classifier) towards each image's runner-up
+# class, and saliency maps (fido with the shipped inpainter, bbmp, gradient, occlusion) of its
+# predicted class.
 "$CFX" eval --model models/fashion-mnist-cnn-duq.pt --data fashion-mnist --split test --n 16 \
-  --methods pixel,deepinv,disc,fido,bbmp,gradient,occlusion --target auto --seed 0 \
+  --methods pixel,deepinv,disc,latent,aip,fido,bbmp,gradient,occlusion --target auto --seed 0 \
   --oracle models/fashion-mnist-oracle-resnet.pt --autoencoders models/fashion-mnist-ae.pt \
   --out "$OUT"
 "$CFX" saliency --model models/shapes-cnn.pt --data shapes --split test --n 8 --method fido \

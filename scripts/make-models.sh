@@ -64,6 +64,15 @@ run "$CFX" train vae --data mnist --latent 16 --epochs 20 --seed 1 --out "$OUT/m
 run "$CFX" train attributes --data mnist --epochs 10 --seed 1 --out "$OUT/mnist-attributes.pt"
 run "$CFX" train shifter --generator "$OUT/mnist-vae.pt" --attributes "$OUT/mnist-attributes.pt" \
   --data mnist --steps 1500 --seed 1 --out "$OUT/mnist-shifter.pt"
+# Fashion-MNIST's attributes are the garments' silhouette morphometry; 10000 training images
+# (as many as mnist has) keep these three within minutes.
+run "$CFX" train vae --data fashion-mnist --limit 10000 --latent 16 --epochs 20 --seed 1 \
+  --out "$OUT/fashion-mnist-vae.pt"
+run "$CFX" train attributes --data fashion-mnist --limit 10000 --epochs 10 --seed 1 \
+  --out "$OUT/fashion-mnist-attributes.pt"
+run "$CFX" train shifter --generator "$OUT/fashion-mnist-vae.pt" \
+  --attributes "$OUT/fashion-mnist-attributes.pt" --data fashion-mnist --steps 1500 --seed 1 \
+  --out "$OUT/fashion-mnist-shifter.pt"
 
 # AIP (METHODS.md §4): attribute-conditional VAEs trained against the attribute classifiers
 # above (frozen). `cfx explain --method aip` finds <dataset>-cvae.pt beside the classifier, and
@@ -72,6 +81,9 @@ run "$CFX" train cvae --data shapes --attributes "$OUT/shapes-attributes.pt" --l
   --epochs 12 --seed 1 --out "$OUT/shapes-cvae.pt"
 run "$CFX" train cvae --data mnist --attributes "$OUT/mnist-attributes.pt" --latent 16 \
   --epochs 3 --seed 1 --out "$OUT/mnist-cvae.pt"
+run "$CFX" train cvae --data fashion-mnist --limit 10000 \
+  --attributes "$OUT/fashion-mnist-attributes.pt" --latent 16 --epochs 3 --seed 1 \
+  --out "$OUT/fashion-mnist-cvae.pt"
 
 # AIP's text side (METHODS.md §4): a token-level classifier of the review grammar (class =
 # positive XOR negated) and the attribute-conditional sentence VAE; `cfx explain-text` finds

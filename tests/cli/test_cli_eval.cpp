@@ -176,18 +176,18 @@ TEST(CliEval, ResumeAfterSigkillGivesTheUninterruptedResult) {
 
 TEST(CliEval, MnistGetsCoutFidMorphometryAndPeakMemory) {
   auto dir = cfx::testing::temp_dir("cli_eval_mnist");
-  // Any network that takes 1×28×28 images serves to test the plumbing; the FID arithmetic
-  // is tested in Fid.*. (No mnist feature network is shipped yet; see docs/models.md.)
-  auto r =
-      run_cfx("eval -q --model " + shipped_model("mnist-cnn.pt") +
-              " --data mnist --n 5 --methods pixel --set steps=150 --fid-reference 400" +
-              " --fid-net " + shipped_model("fashion-mnist-oracle-resnet.pt") + " --out " + dir);
+  // No --fid-net: the shipped mnist oracle beside the model is the feature network (the FID
+  // arithmetic is tested in Fid.*).
+  auto r = run_cfx("eval -q --model " + shipped_model("mnist-cnn.pt") +
+                   " --data mnist --n 5 --methods pixel --set steps=150 --fid-reference 400" +
+                   " --out " + dir);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("COUT"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("FID"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("MB/item"), std::string::npos) << r.out;
   auto j = nlohmann::json::parse(cfx::read_file(dir + "/eval.json"));
   EXPECT_EQ(j["fid_reference_items"], 400);
+  EXPECT_EQ(fs::path(j["fid_network"].get<std::string>()).filename(), "mnist-oracle-resnet.pt");
   const auto& s = j["methods"][0]["summary"];
   double cout = s["cout"]["mean"].get<double>();
   EXPECT_GE(cout, -1.0);
@@ -221,4 +221,36 @@ TEST(CliEval, MnistGetsCoutFidMorphometryAndPeakMemory) {
       run_cfx("eval --model " + shipped_model("mnist-cnn.pt") + " --data mnist --n 2 --fid-net " +
               shipped_model("shapes-cnn.pt") + " --out " + dir + "/bad"),
       "--fid-net");
+}
+
+// The generative methods on Fashion-MNIST with the shipped generator, shifter, cvae and
+// attribute classifier (found beside the model): eval gives each item the counterfactual and
+// scores that `cfx explain` gives it with the same seed, and counts attribute flips (MNAC).
+TEST(CliEval, LatentAndAipOnFashionMnistMatchExplain) {
+  auto dir = cfx::testing::temp_dir("cli_eval_generative");
+  const std::string model = shipped_model("fashion-mnist-cnn.pt");
+  const std::string items = " --data fashion-mnist --n 3 --offset 5 --seed 4";
+  auto r = run_cfx("eval -q --model " + model + items +
+                   " --methods latent,aip --cout-steps 0 --fid-net none --out " + dir + "/run");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(cfx::read_file(dir + "/run/eval.json"));
+  for (const char* method : {"latent", "aip"}) {
+    r = run_cfx("explain -q --model " + model + items + " --method " + method + " --out " + dir +
+                "/" + method);
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto e = nlohmann::json::parse(cfx::read_file(dir + "/" + method + "/result.json"));
+    auto v = nlohmann::json::parse(cfx::read_file(dir + "/run/" + method + "/result.json"));
+    ASSERT_EQ(e["items"].size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+      for (const char* k : {"input", "target_class", "valid", "counterfactual_class"})
+        EXPECT_EQ(e["items"][i][k], v["items"][i][k]) << method << " item " << i << " " << k;
+      for (const char* k : {"l1", "l2", "target_prob"})
+        EXPECT_NEAR(e["items"][i][k].get<double>(), v["items"][i][k].get<double>(), 1e-6)
+            << method << " item " << i << " " << k;
+    }
+  }
+  for (const auto& m : j["methods"]) {
+    ASSERT_TRUE(m["summary"].contains("mnac")) << m["summary"].dump();
+    EXPECT_EQ(m["summary"]["mnac"]["n"], 3);
+  }
 }

@@ -147,7 +147,7 @@ int train_shifter_main(const TrainShifterFlags& f) {
                          {"attributes", rel(f.attributes)},
                          {"attribute_names", A->names()},
                          {"seed", f.train.seed},
-                         {"train_options", f.train.to_json()},
+                         {"train_options", train.to_json()},  // records "latents": "data"
                          {"training", report},
                          {"command", invocation()}};
   S.to(torch::kCPU);
