@@ -9,10 +9,10 @@ cd "$(dirname "$0")/.."
 run() { echo "+ $*" >&2; "$@"; }
 # shapes, rule "red circle vs other": colour and shape should matter, nothing else.
 run "$CFX" global -q --model models/shapes-red-circle-cnn.pt --outcome "red circle" \
-  --samples 2000 --seed 1 --out "$OUT/shapes-red-circle"
+  --samples 1000 --seed 1 --out "$OUT/shapes-red-circle"
 # shapes, rule "shape": the outcome "circle" should rest on circle (and its exclusive
 # partners), never on colour, size, position, rotation or background.
-run "$CFX" global -q --model models/shapes-cnn.pt --outcome circle --samples 2000 --seed 1 \
+run "$CFX" global -q --model models/shapes-cnn.pt --outcome circle --samples 1000 --seed 1 \
   --out "$OUT/shapes-circle"
 # MNIST, 4 vs 9: which stroke properties make a 4 a 4 (and a 9 a 9)?
 run "$CFX" global -q --model models/mnist-cnn.pt --outcome 4 --samples 2000 --seed 1 \

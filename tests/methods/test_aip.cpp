@@ -79,10 +79,11 @@ TEST(Cvae, LearnsToShowRequestedAttributesAndRoundTrips) {
 // The claim in its simplest form: with only the attributes free to move and a classifier that
 // reads "red", the search changes red (and, through the colour group, another colour), and
 // leaves shape, size, position and background where D saw them.
-// DISABLED: the claim is NOT met by the shipped shapes cvae (measured 2026-11-23: red was the
-// largest change in 30% of items; shape/size/position moved 0.09-0.29 on average). Its
-// decoder renders every shape as a blob and entangles the attribute inputs, so D's "red" on
-// G(z, a) depends on all of them. Re-enable once the shapes generator is fixed (issues 5, 6).
+// DISABLED: the claim is NOT met by the shipped shapes cvae. With the first cvae (every shape
+// drawn as a blob) red was the largest change in 30% of items; with the sharper 48-epoch,
+// batch-16 cvae (2026-11-23) in 50%, and shape, size, position and background still moved
+// 0.09-0.19 on average: the decoder entangles its attribute inputs, so D's "red" on G(z, a)
+// depends on all of them. Re-enable once the generator disentangles them (issues 5, 6).
 TEST(Aip, DISABLED_AttributesOnlySearchChangesTheAttributeTheClassifierReads) {
   set_quiet(true);
   auto D = shipped_attributes();
