@@ -8,12 +8,14 @@ set -euo pipefail
 CFX=${1:-build/cfx}
 OUT=${2:-out/demo}
 cd "$(dirname "$0")/.."
-# Counterfactuals (pixel, deepinv, disc, and latent and aip with the shipped Fashion-MNIST
+# Counterfactuals (pixel, deepinv, dip, disc, and latent and aip with the shipped Fashion-MNIST
 # generators, which find the models beside the classifier) towards each image's runner-up
-# class, and saliency maps (fido with the shipped inpainter, bbmp, gradient, occlusion) of its
-# predicted class.
+# class, and saliency maps (fido and fido-sdr with the shipped inpainter, bbmp, gradient,
+# occlusion) of its predicted class. (dip-aux needs a loss-estimator head: it runs in
+# scripts/eval-fashion.sh, every method on 100 items.)
 "$CFX" eval --model models/fashion-mnist-cnn-duq.pt --data fashion-mnist --split test --n 16 \
-  --methods pixel,deepinv,disc,latent,aip,fido,bbmp,gradient,occlusion --target auto --seed 0 \
+  --methods pixel,deepinv,dip,disc,latent,aip,fido,fido-sdr,bbmp,gradient,occlusion \
+  --target auto --seed 0 \
   --oracle models/fashion-mnist-oracle-resnet.pt --autoencoders models/fashion-mnist-ae.pt \
   --out "$OUT"
 "$CFX" saliency --model models/shapes-cnn.pt --data shapes --split test --n 8 --method fido \
