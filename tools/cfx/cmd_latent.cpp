@@ -202,8 +202,8 @@ void add_train_latent_commands(CLI::App& app) {
   {
     auto* sub = train->add_subcommand(
         "attributes",
-        "train a multi-label attribute classifier (shapes: its 11 attributes; "
-        "mnist: morphometry split at the medians)");
+        "train a multi-label attribute classifier (shapes: its 11 attributes; mnist: stroke "
+        "morphometry, fashion-mnist: silhouette morphometry, split at the medians)");
     auto f = std::make_shared<TrainAttributesFlags>();
     f->data.add(sub);
     sub->add_option("--arch", f->zoo.arch, "architecture: cnn, resnet or mlp");
