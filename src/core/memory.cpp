@@ -11,6 +11,11 @@
 #include <limits>
 #include <string>
 
+#include "cfx/config.h"
+#if CFX_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 namespace cfx {
 
 namespace {
@@ -28,7 +33,27 @@ long long status_kb(const char* key) {
 
 }  // namespace
 
-PeakMemory::PeakMemory() {
+#if CFX_WITH_CUDA
+namespace {
+// Index 0 of the allocator's stat arrays is the aggregate over pool types in LibTorch 1.13
+// and 2.x alike (StatType::AGGREGATE moved namespaces between them).
+long long cuda_allocated_kb(int device, bool peak) {
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
+  const auto& s = stats.allocated_bytes[0];
+  return (peak ? s.peak : s.current) / 1024;
+}
+}  // namespace
+#endif
+
+PeakMemory::PeakMemory(c10::Device device) {
+  if (device.is_cuda()) {
+#if CFX_WITH_CUDA
+    cuda_device_ = device.has_index() ? device.index() : 0;
+    c10::cuda::CUDACachingAllocator::resetPeakStats(cuda_device_);
+    baseline_kb_ = cuda_allocated_kb(cuda_device_, false);
+#endif
+    return;
+  }
 #if defined(__linux__)
 #if defined(__GLIBC__)
   malloc_trim(0);  // freed blocks kept by keep_freed_memory() would otherwise be reused unseen
@@ -43,7 +68,11 @@ PeakMemory::PeakMemory() {
 
 double PeakMemory::peak_mb() const {
   if (baseline_kb_ < 0) return std::numeric_limits<double>::quiet_NaN();
+#if CFX_WITH_CUDA
+  long long hwm = cuda_device_ >= 0 ? cuda_allocated_kb(cuda_device_, true) : status_kb("VmHWM");
+#else
   long long hwm = status_kb("VmHWM");
+#endif
   if (hwm < 0) return std::numeric_limits<double>::quiet_NaN();
   return hwm > baseline_kb_ ? static_cast<double>(hwm - baseline_kb_) / 1024.0 : 0.0;
 }

@@ -8,9 +8,10 @@
 
 namespace cfx {
 
-ProgressBar::ProgressBar(std::string label, int64_t total)
+ProgressBar::ProgressBar(std::string label, int64_t total, int64_t unit)
     : label_(std::move(label)),
       total_(total > 0 ? total : 1),
+      unit_(unit),
       tty_(isatty(STDERR_FILENO) != 0),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
@@ -48,8 +49,18 @@ void ProgressBar::draw(const std::string& status, bool final) {
   int filled = static_cast<int>(width * done_ / total_);
   std::string bar(filled, '#');
   bar += std::string(width - filled, '.');
-  std::fprintf(stderr, "%s%s [%s] %3d%% %6.1fs %s%s", tty_ ? "\r\033[K" : "", label_.c_str(),
-               bar.c_str(), static_cast<int>(100 * done_ / total_), secs, status.c_str(),
+  std::string extra;
+  if (unit_ > 0)
+    extra = " " + std::to_string(done_ / unit_) + "/" + std::to_string(total_ / unit_) + " items";
+  // Time left if the rest goes at the pace so far.
+  if (!final && done_ > 0 && done_ < total_) {
+    char eta[32];
+    std::snprintf(eta, sizeof(eta), " eta %.0fs", secs * (total_ - done_) / done_);
+    extra += eta;
+  }
+  if (!status.empty()) extra += " " + status;
+  std::fprintf(stderr, "%s%s [%s] %3d%% %6.1fs%s%s", tty_ ? "\r\033[K" : "", label_.c_str(),
+               bar.c_str(), static_cast<int>(100 * done_ / total_), secs, extra.c_str(),
                (final || !tty_) ? "\n" : "");
   std::fflush(stderr);
 }

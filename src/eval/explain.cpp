@@ -1,5 +1,6 @@
 #include "cfx/eval/explain.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -70,19 +71,26 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
     chunk.seed = request.seed + static_cast<uint64_t>(i);
     if (request.progress) {
       chunk.progress = [&, i, j](int64_t s, int64_t total, int64_t active) {
-        request.progress(s, total, active + (n - j));
+        // The chunk's share done: its finished items, or its steps where those lead (every
+        // item runs until it stops, and a step costs about the same for each item).
+        const double b = static_cast<double>(j - i);
+        double f = std::max(total > 0 ? static_cast<double>(s) / total : 1.0, (b - active) / b);
+        auto done = static_cast<int64_t>(kProgressUnit * (i + b * std::min(1.0, f)));
+        request.progress(done, n * kProgressUnit, active + (n - j));
       };
     }
     std::optional<StoredBatch> stored = store ? store->load(i, j) : std::nullopt;
     if (stored) {
       ++e.resumed_batches;
-      if (request.progress) request.progress(0, 0, n - j);
+      if (request.progress) request.progress(j * kProgressUnit, n * kProgressUnit, n - j);
     } else {
       stored.emplace();
-      PeakMemory mem;
+      PeakMemory mem(request.device);
       stored->result = method.run(chunk);
       stored->peak_mb = mem.peak_mb();
       if (store) store->save(i, j, *stored);
+      // Methods report steps, not their end: the chunk is whole now.
+      if (request.progress) request.progress(j * kProgressUnit, n * kProgressUnit, n - j);
     }
     Result& r = stored->result;
     for (int64_t k = i; k < j; ++k) {

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cfx/core/fs.h"
 #include "cfx/data/image_io.h"
@@ -175,4 +176,45 @@ TEST(Cli, ExplainReadsAFolderOfImages) {
   auto j = nlohmann::json::parse(cfx::read_file(dir + "/out/result.json"));
   ASSERT_EQ(j["items"].size(), 3u);
   EXPECT_EQ(j["items"][2]["input"], dir + "/in/img2.png");
+}
+
+TEST(Cli, ThreadsFlagSetsTheCountAndSaysIt) {
+  auto r = run_cfx("--threads 2 info " + shipped_model("fashion-mnist-cnn.pt"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("threads:      2 threads (as asked"), std::string::npos) << r.out;
+  // After the subcommand too, and as JSON.
+  auto j = nlohmann::json::parse(
+      run_cfx("info --json --threads 1 " + shipped_model("fashion-mnist-cnn.pt")).out);
+  EXPECT_EQ(j["threads"], 1);
+  expect_user_error(run_cfx("--threads -1 info " + shipped_model("fashion-mnist-cnn.pt")),
+                    "--threads");
+  expect_user_error(run_cfx("--threads lots info " + shipped_model("fashion-mnist-cnn.pt")),
+                    "--threads");
+  auto dir = cfx::testing::temp_dir("cli_threads");
+  r = run_cfx("explain -q --threads 2 --model " + shipped_model("fashion-mnist-cnn.pt") +
+              " --data fashion-mnist --n 2 --steps 5 --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(cfx::read_file(dir + "/result.json"))["run"]["threads"], 2);
+}
+
+// Without a terminal the bar prints a line per tenth of the work: a single batch of a few
+// items already gives several lines, with the item count and the time left.
+TEST(Cli, ProgressMovesInsideABatch) {
+  auto dir = cfx::testing::temp_dir("cli_progress");
+  auto r = run_cfx("explain --model " + shipped_model("fashion-mnist-cnn.pt") +
+                   " --data fashion-mnist --n 4 --batch-size 4 --method dip --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.err);
+  std::string line;
+  int partial = 0;
+  bool eta = false, items = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("dip [", 0) != 0) continue;
+    if (line.find("100%") == std::string::npos) ++partial;
+    eta = eta || line.find(" eta ") != std::string::npos;
+    items = items || line.find("/4 items") != std::string::npos;
+  }
+  EXPECT_GE(partial, 3) << r.err;
+  EXPECT_TRUE(eta) << r.err;
+  EXPECT_TRUE(items) << r.err;
 }

@@ -137,3 +137,28 @@ TEST(Registry, KnowsPixelAndRejectsUnknownNames) {
     EXPECT_NE(std::string(e.what()).find("pixel"), std::string::npos);
   }
 }
+
+// Progress is reported per optimisation step, in work units, so a bar moves inside a long
+// batch (issue: FIDO sat at 0% for minutes), never goes back, and ends at the total.
+TEST(Explain, ProgressMovesWithinEachBatchAndEndsAtTheTotal) {
+  auto req = toy_request(6);
+  std::vector<int64_t> done;
+  int64_t total = -1;
+  req.progress = [&](int64_t d, int64_t t, int64_t active) {
+    done.push_back(d);
+    total = t;
+    EXPECT_GE(active, 0);
+    EXPECT_LE(active, 6);
+  };
+  Inversion m("pixel", {});
+  explain(m, req, /*batch_size=*/3);
+  ASSERT_FALSE(done.empty());
+  EXPECT_EQ(total, 6 * kProgressUnit);
+  for (size_t k = 1; k < done.size(); ++k) EXPECT_GE(done[k], done[k - 1]) << k;
+  EXPECT_LE(done.back(), total);
+  EXPECT_EQ(done.back(), total);
+  // Inside the first batch (before its items all stop) the count already moved.
+  int64_t inside = 0;
+  for (int64_t d : done) inside += d > 0 && d < 3 * kProgressUnit;
+  EXPECT_GE(inside, 10);
+}

@@ -9,6 +9,7 @@
 #include "cfx/core/fs.h"
 #include "cfx/core/log.h"
 #include "cfx/core/progress.h"
+#include "cfx/core/threads.h"
 #include "cfx/data/corrupt.h"
 #include "cfx/eval/evaluate.h"
 #include "cfx/eval/saliency_metrics.h"
@@ -218,13 +219,13 @@ int eval_main(const EvalFlags& f) {
   req.device = device;
   const int64_t n = images.size(0);
   std::unique_ptr<ProgressBar> bar;
-  req.progress = [&](int64_t, int64_t, int64_t active) {
-    if (bar) bar->update(n - active);
+  req.progress = [&](int64_t done, int64_t, int64_t) {
+    if (bar) bar->update(done);
   };
   std::vector<MethodEvaluation> results;
   std::vector<ReportRun> report_runs;
   for (const auto& m : method_names) {
-    bar = std::make_unique<ProgressBar>(m, n);
+    bar = std::make_unique<ProgressBar>(m, n * kProgressUnit, kProgressUnit);
     EvalOptions one = eo;
     one.methods = {m};
     auto r = evaluate(req, one);
@@ -232,11 +233,9 @@ int eval_main(const EvalFlags& f) {
     if (r.front().explanation.resumed_batches > 0)
       notice(m + ": resumed " + std::to_string(r.front().explanation.resumed_batches) +
              " finished batch(es) from " + f.out + "/" + m + "/batches");
-    json run = {{"command", "eval"},
-                {"invocation", invocation()},
-                {"target", f.target},
-                {"corrupt", f.corrupt},
-                {"inputs", n}};
+    json run = {{"command", "eval"},  {"invocation", invocation()},
+                {"target", f.target}, {"corrupt", f.corrupt},
+                {"inputs", n},        {"threads", threads()}};
     auto per_item = r.front().per_item;
     per_item.insert(r.front().curves.begin(), r.front().curves.end());
     const auto& used = method_info(m).kind == "saliency" ? eo.saliency_targets : targets;

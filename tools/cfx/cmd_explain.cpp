@@ -6,6 +6,7 @@
 #include "cfx/core/fs.h"
 #include "cfx/core/log.h"
 #include "cfx/core/progress.h"
+#include "cfx/core/threads.h"
 #include "cfx/eval/explain.h"
 #include "cfx/methods/registry.h"
 #include "cfx/report/html_report.h"
@@ -59,8 +60,8 @@ int run_explanation(const ExplainFlags& f, const std::string& command, const std
   req.seed = f.seed;
   req.device = device;
   const int64_t n = in.images.size(0);
-  ProgressBar bar(f.method, n);
-  req.progress = [&](int64_t, int64_t, int64_t active) { bar.update(n - active); };
+  ProgressBar bar(f.method, n * kProgressUnit, kProgressUnit);
+  req.progress = [&](int64_t done, int64_t, int64_t) { bar.update(done); };
   // Every finished batch is kept in <out>/batches, so a killed run can be resumed.
   Explanation e = explain(*method, req, f.batch_size, {f.out + "/batches", f.resume});
   bar.finish();
@@ -68,8 +69,11 @@ int run_explanation(const ExplainFlags& f, const std::string& command, const std
     notice("resumed " + std::to_string(e.resumed_batches) + " finished batch(es) from " + f.out +
            "/batches");
 
-  nlohmann::json run = {
-      {"command", command}, {"invocation", invocation()}, {"target", f.target}, {"inputs", n}};
+  nlohmann::json run = {{"command", command},
+                        {"invocation", invocation()},
+                        {"target", f.target},
+                        {"inputs", n},
+                        {"threads", threads()}};
   auto doc = write_explain_outputs(f.out, *F, in.images, targets, in.sources, e, run);
   write_html_report(f.out, doc);
   const auto& s = doc["summary"];

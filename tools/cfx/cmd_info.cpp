@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "cfx/core/threads.h"
 #include "commands.h"
 #include "common.h"
 
@@ -32,7 +33,8 @@ void add_info_command(CLI::App& app) {
                         {"parameters", F->num_parameters()},
                         {"bn_layers", bn},
                         {"feature_layers", F->feature_layers()},
-                        {"heads", heads}};
+                        {"heads", heads},
+                        {"threads", threads()}};
     if (json_flag->count()) {
       std::cout << j.dump(2) << "\n";
       return 0;
@@ -46,6 +48,7 @@ void add_info_command(CLI::App& app) {
               << "classes (" << info.class_names.size() << "):";
     for (size_t i = 0; i < info.class_names.size(); ++i)
       std::cout << (i ? ", " : " ") << i << "=" << info.class_names[i];
+    std::cout << "\nthreads:      " << threads_description();
     std::cout << "\nnormalisation: mean " << nlohmann::json(info.mean).dump() << ", std "
               << nlohmann::json(info.std).dump() << "\n";
     std::cout << "batch-norm layers (" << bn.size() << "):\n";

@@ -7,6 +7,7 @@
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
+#include "cfx/core/threads.h"
 #include "commands.h"
 #include "common.h"
 
@@ -26,6 +27,11 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "no progress bars or notes")->configurable(false);
+  int threads = 0;
+  app.add_option("--threads", threads,
+                 "CPU threads (0: OMP_NUM_THREADS if set, else one per CPU this process may use)")
+      ->check(CLI::Range(0, 1024))
+      ->configurable(false);
   app.fallthrough();
 
   cfx::cli::add_methods_command(app);
@@ -68,6 +74,7 @@ int main(int argc, char** argv) {
   }
   cfx::set_quiet(quiet);
   try {
+    cfx::set_threads(threads);
     return cfx::cli::run_selected();
   } catch (const cfx::Error& e) {
     std::cerr << "cfx: error: " << first_line(e.what()) << "\n";

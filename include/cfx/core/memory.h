@@ -2,17 +2,21 @@
 // measured from a baseline taken just before the work started.
 #pragma once
 
+#include <c10/core/Device.h>
+
 namespace cfx {
 
 /// Measures how far the resident set size (RSS) of this process rose above its level at
 /// construction. On Linux the constructor hands freed heap memory back to the OS (so memory
 /// kept from earlier work is not reused unseen), resets the kernel's high-water mark
 /// (`/proc/self/clear_refs`, value 5) and records VmRSS; peak_mb() reads VmHWM. Where that is
-/// not possible (not Linux, /proc not writable) peak_mb() returns NaN. Host memory only:
-/// GPU memory is not counted. Not thread-safe against another PeakMemory in the process.
+/// not possible (not Linux, /proc not writable) peak_mb() returns NaN. With a CUDA device,
+/// it measures that GPU instead: the caching allocator's peak of allocated bytes since
+/// construction, above the amount allocated then (host memory is then not counted). Not
+/// thread-safe against another PeakMemory in the process.
 class PeakMemory {
  public:
-  PeakMemory();
+  explicit PeakMemory(c10::Device device = c10::kCPU);
   /// VmHWM − baseline VmRSS in MB (2^20 bytes), ≥ 0; NaN when not measurable.
   double peak_mb() const;
   /// Whether this platform could measure (false: peak_mb() is NaN).
@@ -20,6 +24,7 @@ class PeakMemory {
 
  private:
   long long baseline_kb_ = -1;
+  int cuda_device_ = -1;  // >= 0: measuring this GPU, baseline_kb_ its allocated kB
 };
 
 }  // namespace cfx

@@ -1,5 +1,6 @@
-// A progress bar on stderr: redrawn in place on a terminal, a few plain lines otherwise
-// (CI logs), nothing in quiet mode.
+// A progress bar on stderr: redrawn in place on a terminal (at most ten times a second), a
+// line per tenth done otherwise (CI logs), nothing in quiet mode. Shows the time so far and,
+// once something is done, an estimate of the time left.
 #pragma once
 
 #include <chrono>
@@ -10,7 +11,9 @@ namespace cfx {
 
 class ProgressBar {
  public:
-  ProgressBar(std::string label, int64_t total);
+  /// `unit`: the number of units that make one item of the status text's "k/n items" (0: no
+  /// item count), e.g. explain()'s kProgressUnit.
+  ProgressBar(std::string label, int64_t total, int64_t unit = 0);
   ~ProgressBar();
   /// Sets the number of finished units and an optional status text ("loss 0.31").
   void update(int64_t done, const std::string& status = "");
@@ -21,6 +24,7 @@ class ProgressBar {
   void draw(const std::string& status, bool final);
   std::string label_;
   int64_t total_;
+  int64_t unit_;
   int64_t done_ = 0;
   int last_decile_ = -1;
   bool tty_;

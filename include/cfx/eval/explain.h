@@ -24,13 +24,18 @@ struct BatchFiles {
   bool resume = false;  // reuse the batches an earlier run with the same settings finished
 };
 
+/// Work units per item in the progress explain() reports (see explain()).
+constexpr int64_t kProgressUnit = 1000;
+
 /// Runs `method` on `request` in chunks of at most `batch_size` items (each chunk one
 /// batched optimisation, seeded with request.seed + its first item's index, so an item's
 /// result depends on its batch, not on what ran before) and scores the counterfactuals or
 /// saliency maps. Shapes as in Request/Result. With files.dir set, every finished batch is
 /// stored there; with files.resume, stored batches are loaded instead of run, and the
 /// result equals that of an uninterrupted run (cfx::Error if the stored batches were made
-/// with other settings).
+/// with other settings). request.progress, if set, is called after every optimisation step
+/// of every chunk with (work done, total work, items not finished), work counted in
+/// kProgressUnit per item, so a bar moves within a long batch and not only between batches.
 Explanation explain(Method& method, const Request& request, int64_t batch_size = 64,
                     const BatchFiles& files = {});
 

@@ -66,8 +66,12 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
                   o.alpha * (ps[0] - z_anchor.index_select(0, idx_dev)).pow(2).sum(1);
     auto loss = smooth + o.beta * (ps[1] - a0a).abs().sum(1);
 
-    auto pt_c = pt.detach().cpu(), loss_c = loss.detach().cpu();
-    auto done = (logp.argmax(1) == ta).cpu() & (pt_c >= o.confidence);
+    // One copy to the host per step: a GPU waits at each.
+    auto back = torch::stack({pt.detach(), loss.detach().to(pt.scalar_type()),
+                              (logp.argmax(1) == ta).to(pt.scalar_type())})
+                    .cpu();
+    auto pt_c = back[0], loss_c = back[1];
+    auto done = (back[2] > 0.5) & (pt_c >= o.confidence);
     auto stop = done | (step == o.steps);
     auto ia = idx.accessor<int64_t, 1>();
     auto pa = pt_c.accessor<float, 1>(), la = loss_c.accessor<float, 1>();
@@ -82,9 +86,10 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
     }
     if (!active.any().item<bool>()) break;
 
-    auto keep = ~stop;
-    (smooth * keep.to(device, loss.scalar_type())).sum().backward();
-    if (o.optimise_z && ps[0].grad().defined()) adam.step(idx_dev, {ps[0]}, keep.to(device));
+    auto rows = (~stop).nonzero().flatten().to(device);
+    auto keep = torch::zeros_like(smooth).index_fill_(0, rows, 1.0);
+    (smooth * keep).sum().backward();
+    if (o.optimise_z && ps[0].grad().defined()) adam.step_rows(idx_dev, {ps[0]}, rows);
     torch::NoGradGuard ng;
     if (o.optimise_a && ps[1].grad().defined()) {
       auto g = ps[1].grad();
@@ -92,7 +97,6 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
       auto d = ps[1].detach() - o.attribute_lr * g / scale - a0a;
       d = d.sign() * (d.abs() - o.attribute_lr * o.beta).clamp_min(0);
       auto a_new = (a0a + d).clamp(0, 1);  // the relaxation: attributes stay probabilities
-      auto rows = keep.to(device).nonzero().flatten();
       res.a.index_copy_(0, idx_dev.index_select(0, rows), a_new.index_select(0, rows));
     }
     if (progress) progress(step + 1, o.steps, active.sum().item<int64_t>());

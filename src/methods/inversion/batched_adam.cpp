@@ -26,10 +26,17 @@ std::vector<torch::Tensor> BatchedAdam::gather(const torch::Tensor& idx) const {
 
 void BatchedAdam::step(const torch::Tensor& all_idx, const std::vector<torch::Tensor>& gathered,
                        const torch::Tensor& keep) {
+  // `keep` on the CPU keeps nonzero() off the GPU, where it waits for every queued kernel.
+  step_rows(all_idx, gathered,
+            keep.defined() ? keep.nonzero().flatten().to(all_idx.device()) : torch::Tensor());
+}
+
+void BatchedAdam::step_rows(const torch::Tensor& all_idx,
+                            const std::vector<torch::Tensor>& gathered, const torch::Tensor& rows) {
   torch::NoGradGuard no_grad;
   CFX_ASSERT(gathered.size() == params_.size());
-  auto rows = keep.defined() ? keep.nonzero().flatten() : torch::Tensor();
-  auto idx = keep.defined() ? all_idx.index_select(0, rows) : all_idx;
+  const bool keep = rows.defined();
+  auto idx = keep ? all_idx.index_select(0, rows) : all_idx;
   if (idx.numel() == 0) return;
   auto t = t_.index_select(0, idx) + 1;
   t_.index_copy_(0, idx, t);
@@ -38,7 +45,7 @@ void BatchedAdam::step(const torch::Tensor& all_idx, const std::vector<torch::Te
     auto g = gathered[k].grad();
     if (!g.defined()) continue;
     auto p = gathered[k].detach();
-    if (keep.defined()) {
+    if (keep) {
       g = g.index_select(0, rows);
       p = p.index_select(0, rows);
     }

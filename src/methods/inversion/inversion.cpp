@@ -109,6 +109,8 @@ Result Inversion::run(const Request& req) {
   auto params = prior->init(x0);
   Result res;
   res.prior_psnr = torch::full({n}, 100.0, torch::kFloat);
+  // Progress counts the fit's steps before the search's: a DIP fit can take a while.
+  const int64_t fit_total = prior->needs_fit() ? std::max<int64_t>(o.fit_steps, 0) : 0;
   if (prior->needs_fit() && o.fit_steps > 0) {
     BatchedAdam fit(params, {o.fit_lr});
     auto running = torch::ones({n}, torch::kBool);
@@ -123,14 +125,15 @@ Result Inversion::run(const Request& req) {
       // dip/inr into saturation, where Adam's epsilon swamps the vanishing gradient and the
       // fit stalls (seen on Fashion-MNIST's black backgrounds).
       auto mse = (xr - target.clamp(0.01, 0.99)).pow(2).flatten(1).mean(1);
-      auto q = psnr(xr.detach(), target).cpu();
+      auto q = psnr(xr.detach(), target).cpu();  // the step's one copy to the host
       res.prior_psnr.index_copy_(0, idx, q);
       auto done = (q >= o.fit_psnr) | (s == o.fit_steps);
       running.index_put_({idx}, ~done);
       if (s == o.fit_steps || !running.any().item<bool>()) break;
       auto keep = (~done).to(req.device, torch::kFloat);
       (mse * keep).sum().backward();
-      fit.step(idx_dev, ps, (~done).to(req.device));
+      fit.step(idx_dev, ps, ~done);
+      if (req.progress) req.progress(s + 1, fit_total + o.steps, n);
     }
     params = fit.params();
   }
@@ -147,6 +150,7 @@ Result Inversion::run(const Request& req) {
   const int64_t S = static_cast<int64_t>(taus.size());
   const double final_p = std::max(taus.back(), o.confidence);
   auto tau_of = torch::tensor(taus, torch::kDouble).to(torch::kFloat);
+  auto tau_of_dev = tau_of.to(req.device);
   const bool coarse_ok = o.coarse_stages > 0 && o.prior.prior != "dip";
 
   BatchedAdam adam(params, {o.lr});
@@ -161,16 +165,19 @@ Result Inversion::run(const Request& req) {
   auto stage_images = torch::zeros({n, S, x0.size(1), x0.size(2), x0.size(3)}, x0.options());
 
   for (int64_t step = 0; step <= o.steps; ++step) {
+    // The active rows and their stages live on the CPU, where the stop decisions are made;
+    // they reach the device as one copy, and the results come back as one (a GPU waits at
+    // each copy, so a step makes two).
     auto idx = active.nonzero().flatten();
     if (idx.numel() == 0) break;
-    auto idx_dev = idx.to(req.device);
+    auto st = stage.index_select(0, idx);
+    auto idx_st = torch::stack({idx, st}).to(req.device);
+    auto idx_dev = idx_st[0], st_dev = idx_st[1];
     auto ps = adam.gather(idx_dev);
     auto xa = prior->render(ps, idx_dev);
-    auto st = stage.index_select(0, idx);
-    if (coarse_ok) {
-      auto coarse = (st < o.coarse_stages).to(req.device).view({-1, 1, 1, 1});
-      if (coarse.any().item<bool>())
-        xa = torch::where(coarse, lowpass_gradient(xa, o.coarse_factor), xa);
+    if (coarse_ok && (st < o.coarse_stages).any().item<bool>()) {
+      auto coarse = (st_dev < o.coarse_stages).view({-1, 1, 1, 1});
+      xa = torch::where(coarse, lowpass_gradient(xa, o.coarse_factor), xa);
     }
     auto x0a = x0.index_select(0, idx_dev);
     auto ta = targets.index_select(0, idx_dev);
@@ -181,8 +188,8 @@ Result Inversion::run(const Request& req) {
             : Capture{F.logits(xa)};
     auto logp = torch::log_softmax(cap.logits, 1);
     auto pt = logp.gather(1, ta.unsqueeze(1)).squeeze(1).exp();
-    auto last = (st == S - 1).to(req.device);
-    auto tau = tau_of.index_select(0, st).to(req.device);
+    auto last = st_dev == S - 1;
+    auto tau = tau_of_dev.index_select(0, st_dev);
     auto ce = torch::nll_loss(logp, ta, {}, at::Reduction::None);
     auto diff = (xa - x0a).flatten(1);
     auto loss = o.validity * torch::where(last, ce, validity_hinge(logp, ta, tau)) +
@@ -205,11 +212,13 @@ Result Inversion::run(const Request& req) {
     }
 
     // Bookkeeping on the CPU: stage advances, stops, snapshots.
-    auto pt_c = pt.detach().cpu();
-    auto loss_c = loss.detach().cpu();
-    auto argmax_ok = (cap.logits.argmax(1) == ta).cpu();
-    auto last_c = last.cpu();
-    auto tau_c = tau.cpu();
+    auto back = torch::stack({pt.detach(), loss.detach().to(pt.scalar_type()),
+                              (cap.logits.argmax(1) == ta).to(pt.scalar_type())})
+                    .cpu();
+    auto pt_c = back[0], loss_c = back[1];
+    auto argmax_ok = back[2] > 0.5;
+    auto last_c = st == S - 1;
+    auto tau_c = tau_of.index_select(0, st);
     in_stage.index_add_(0, idx, torch::ones_like(idx));
     auto done = last_c & argmax_ok & (pt_c >= final_p);
     auto advance = ~last_c & (pt_c >= tau_c) & (in_stage.index_select(0, idx) > o.stage_min_steps);
@@ -242,11 +251,13 @@ Result Inversion::run(const Request& req) {
     if (step == o.steps || !active.any().item<bool>()) break;
 
     // Stopped items are still in this step's loss; mask them out and update the rest.
-    auto keep = (~stop).to(req.device, torch::kFloat);
+    auto rows = (~stop).nonzero().flatten().to(req.device);
+    auto keep = torch::zeros_like(loss).index_fill_(0, rows, 1.0);
     (loss * keep).sum().backward();
-    adam.step(idx_dev, ps, (~stop).to(req.device));
+    adam.step_rows(idx_dev, ps, rows);
     prior->project(adam.params());
-    if (req.progress) req.progress(step + 1, o.steps, active.sum().item<int64_t>());
+    if (req.progress)
+      req.progress(fit_total + step + 1, fit_total + o.steps, active.sum().item<int64_t>());
   }
   res.counterfactuals = frozen.cpu();
   res.stage_images = S > 1 ? stage_images.cpu() : torch::Tensor();

@@ -129,12 +129,13 @@ Result Fido::run(const Request& req) {
     loss.sum().backward();
     adam.step(idx, params);
 
-    // Bookkeeping on CPU: traces, step counts, the stopping rule.
-    auto loss_c = loss.detach().cpu(), p_c = p_mean.cpu();
+    // Bookkeeping on CPU: traces, step counts, the stopping rule. One copy to the host.
+    auto back = torch::stack({loss.detach().to(torch::kFloat), p_mean.to(torch::kFloat)}).cpu();
     auto idx_a = idx_cpu.accessor<int64_t, 1>();
+    auto back_a = back.accessor<float, 2>();
     for (int64_t k = 0; k < na; ++k) {
-      res.loss_trace[idx_a[k]].push_back(loss_c[k].item<float>());
-      res.target_prob_trace[idx_a[k]].push_back(p_c[k].item<float>());
+      res.loss_trace[idx_a[k]].push_back(back_a[0][k]);
+      res.target_prob_trace[idx_a[k]].push_back(back_a[1][k]);
     }
     steps.index_add_(0, idx_cpu, torch::ones({na}, torch::kLong));
     if (step + 1 >= ramp && (step + 1 - ramp) % o.patience == o.patience - 1) {

@@ -27,9 +27,15 @@ class BatchedAdam {
   std::vector<torch::Tensor> gather(const torch::Tensor& idx) const;
 
   /// One Adam step for rows `idx` using the gradients of `gathered` (from gather(idx)).
-  /// If `keep` ([n] bool) is given, only the rows where it is set are updated.
+  /// If `keep` ([n] bool, on any device; the CPU spares a GPU a wait) is given, only the
+  /// rows where it is set are updated.
   void step(const torch::Tensor& idx, const std::vector<torch::Tensor>& gathered,
             const torch::Tensor& keep = {});
+
+  /// step() with the kept rows given as positions ([k] int64, on the params' device) into
+  /// `idx`; undefined `rows`: all of them.
+  void step_rows(const torch::Tensor& idx, const std::vector<torch::Tensor>& gathered,
+                 const torch::Tensor& rows);
 
   std::vector<torch::Tensor>& params() { return params_; }
   void set_lr(double lr) { options_.lr = lr; }
