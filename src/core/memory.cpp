@@ -13,6 +13,7 @@
 
 #include "cfx/config.h"
 #if CFX_WITH_CUDA
+#include <ATen/ATen.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -49,6 +50,8 @@ PeakMemory::PeakMemory(c10::Device device) {
   if (device.is_cuda()) {
 #if CFX_WITH_CUDA
     cuda_device_ = device.has_index() ? device.index() : 0;
+    // The allocator knows no device before CUDA's lazy start ("Invalid device argument").
+    at::empty({1}, at::TensorOptions().device(c10::kCUDA, cuda_device_));
     c10::cuda::CUDACachingAllocator::resetPeakStats(cuda_device_);
     baseline_kb_ = cuda_allocated_kb(cuda_device_, false);
 #endif

@@ -75,6 +75,10 @@ void load_module(torch::nn::Module& module, const std::string& path) {
     fail("cannot load weights ", path, ": ", first_line(e.what_without_backtrace()),
          " (corrupt file, or weights of another architecture?)");
   }
+  // Loaded models are explained or used, not trained: frozen weights spare every method step
+  // their gradients (about half of a backward pass) and keep gradients from piling up on
+  // them, on whichever device they were made.
+  for (auto& p : module.parameters()) p.set_requires_grad(false);
 }
 
 json zoo_options_to_json(const ZooOptions& o) {

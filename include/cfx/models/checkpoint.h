@@ -28,7 +28,9 @@ nlohmann::json read_checkpoint_meta(const std::string& path, const std::string& 
 void save_module(torch::nn::Module& module, const std::string& path);
 
 /// Loads parameters and buffers saved by save_module into `module` (same architecture).
-/// Throws cfx::Error naming the path if the file is missing, corrupt or does not match.
+/// Throws cfx::Error naming the path if the file is missing, corrupt or does not match. The
+/// parameters come back frozen (requires_grad false): a caller that trains the module turns
+/// them on again.
 void load_module(torch::nn::Module& module, const std::string& path);
 
 /// Writes `meta` (with "format", "cfx_version" added) as the sidecar of `weights_path`.
