@@ -66,9 +66,12 @@ CFX_BENCH_METHOD(dip, "dip");
 CFX_BENCH_METHOD(dip_aux, "dip-aux");
 CFX_BENCH_METHOD(disc, "disc");
 
-// BENCHMARK_MAIN with the allocator set up as the cfx CLI does.
+// BENCHMARK_MAIN with the allocator and threads set up as the cfx CLI does (OMP_NUM_THREADS=1
+// make bench: one thread).
 int main(int argc, char** argv) {
   cfx::keep_freed_memory();
+  cfx::set_threads(0);
+  benchmark::AddCustomContext("cfx threads", cfx::threads_description());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

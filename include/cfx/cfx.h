@@ -5,6 +5,7 @@
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/threads.h"
 #include "cfx/data/dataset.h"
 #include "cfx/data/image_io.h"
 #include "cfx/data/inputs.h"

@@ -143,7 +143,7 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
       std::string png = std::string(stem) + "saliency.png";
       write_png((fs::path(out_dir) / png).string(), saliency_overlay(x[i], r.saliency[i]));
       item["saliency"] = png;
-      char npy[32];
+      char npy[48];  // room for any int64 index
       std::snprintf(npy, sizeof npy, "maps/%04lld_saliency.npy", static_cast<long long>(i));
       write_npy((fs::path(out_dir) / npy).string(), r.saliency[i][0]);
       item["saliency_map"] = npy;
