@@ -42,6 +42,12 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   CFX_CHECK(batch_size >= 1, "invalid batch size: ", batch_size);
   request.validate();
   const int64_t n = request.images.size(0);
+  // A model that returns NaNs, no gradient or the wrong shape fails here, in one line, not
+  // as silent nonsense after the search. Two items: a batch of one hides batch-size bugs.
+  if (n > 0)
+    check_classifier_outputs(*request.classifier,
+                             request.images.slice(0, 0, std::min<int64_t>(n, 2)),
+                             method.needs_input_gradient());
   Explanation e;
   auto set_config = [&] {
     e.config = method.config();

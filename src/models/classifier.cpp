@@ -25,6 +25,39 @@ void Classifier::check_input(const torch::Tensor& x) const {
             x.size(1), ", ", x.size(2), ", ", x.size(3), "]");
 }
 
+void check_classifier_outputs(Classifier& F, const torch::Tensor& x, bool needs_gradient) {
+  const std::string& model = F.info().source.empty() ? F.info().arch : F.info().source;
+  torch::AutoGradMode grad_on(true);  // callers may hold a NoGradGuard
+  auto xd = x.detach().to(F.device()).requires_grad_(needs_gradient);
+  torch::Tensor logits;
+  try {
+    logits = F.logits(xd);
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    fail("model ", model, " failed on ", x.sizes(), " input: ", what.substr(0, what.find('\n')));
+  } catch (const std::exception& e) {
+    fail("model ", model, " failed on ", x.sizes(), " input: ", e.what());
+  }
+  CFX_CHECK(logits.defined() && logits.dim() == 2 && logits.size(0) == x.size(0), "model ", model,
+            " returned ", logits.defined() ? ::cfx::str(logits.sizes()) : std::string("nothing"),
+            " for ", x.sizes(), " input; a classifier must return logits [N, classes]");
+  CFX_CHECK(logits.size(1) >= 2 && logits.size(1) == F.num_classes(), "model ", model, " returned ",
+            logits.size(1), " logit(s) per image but has ", F.num_classes(),
+            " class name(s); a classifier needs at least 2 classes, one logit each");
+  CFX_CHECK(logits.is_floating_point(), "model ", model, " returned ", logits.scalar_type(),
+            " logits; they must be floating point");
+  CFX_CHECK(torch::isfinite(logits.detach()).all().item<bool>(), "model ", model,
+            " returned NaN or infinite logits for ", x.sizes(),
+            " input; explanations of such outputs would be meaningless");
+  if (!needs_gradient) return;
+  CFX_CHECK(logits.requires_grad(), "model ", model,
+            " passes no gradient to its input (does its forward detach the output or run "
+            "under no_grad?); this method follows gradients, use one that does not ",
+            "(occlusion, latent)");
+}
+
 torch::Tensor Classifier::normalize(const torch::Tensor& x) const {
   return normalize_channels(x, info_.mean, info_.std);
 }

@@ -568,6 +568,10 @@ TorchScriptClassifier::TorchScriptClassifier(const std::string& path,
             " must return logits of shape [N, num_classes], but returns ", shape_str(y.sizes()),
             " for an input of shape ", shape_str(zeros.sizes()));
   const int64_t k = y.size(1);
+  CFX_CHECK(y.is_floating_point(), "model ", path, " returns ", y.scalar_type(),
+            " logits; they must be floating point");
+  CFX_CHECK(k >= 2, "model ", path, " outputs ", k,
+            " logit per image; a classifier needs at least 2 classes, one logit each");
   if (meta.classes.empty()) {
     for (int64_t i = 0; i < k; ++i) meta.classes.push_back(std::to_string(i));
   }

@@ -2,9 +2,11 @@
 // a hang, a raw LibTorch backtrace, or a half-written output.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "cfx/config.h"
 #include "cfx/core/fs.h"
 #include "cfx/data/image_io.h"
 #include "cli/cli_runner.h"
@@ -106,4 +108,72 @@ TEST(CliErrors, UnknownDataset) {
   auto dir = cfx::testing::temp_dir("cli_data");
   expect_user_error(run_cfx("explain --model " + model() + " --data imagenet --n 1 --out " + dir),
                     "imagenet");
+}
+
+// Non-finite numbers in flags and options are refused by name (CLI11 reads "nan" and "inf"
+// as numbers; a method used to run on them, or silently fall back to its default).
+TEST(CliErrors, NonFiniteNumbersAreRefusedByName) {
+  auto dir = cfx::testing::temp_dir("cli_nonfinite");
+  const std::string base =
+      "explain --model " + model() + " --data fashion-mnist --n 1 --out " + dir;
+  expect_user_error(run_cfx(base + " --lr nan"), "--lr: nan is not a finite number");
+  expect_user_error(run_cfx(base + " --lr inf"), "--lr");
+  expect_user_error(run_cfx(base + " --set l1=1e999"), "option l1");
+  expect_user_error(run_cfx(base + " --method disc --set stages=[0.5,1e999]"), "option stages");
+  EXPECT_FALSE(fs::exists(dir + "/result.json"));
+}
+
+// Models that misbehave fail before the search with one line saying what is wrong, instead of
+// a result.json full of NaNs or a validity of 0 with nothing said.
+TEST(CliErrors, MisbehavingModelsAreOneLineErrors) {
+  if (std::system(CFX_PYTHON " -c 'import torch' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 cannot import torch";
+  auto dir = cfx::testing::temp_dir("cli_bad_models");
+  write(dir, "make.py", R"(import json, sys, torch
+meta = {"cfx.json": json.dumps({"input_shape": [1, 28, 28], "classes": ["a", "b", "c"]})}
+class Base(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(784, 3)
+class Nan(Base):
+    def forward(self, x):
+        return self.lin(x.flatten(1)) * float("nan")
+class Detached(Base):
+    def forward(self, x):
+        return self.lin(x.flatten(1)).detach()
+class Raises(Base):
+    def forward(self, x):
+        if x.size(0) > 0:
+            raise RuntimeError("boom inside forward")
+        return self.lin(x.flatten(1))
+class OneLogit(Base):
+    def forward(self, x):
+        return self.lin(x.flatten(1))[:, :1]
+class IntLogits(Base):
+    def forward(self, x):
+        return self.lin(x.flatten(1)).round().long()
+for name, m in [("nan", Nan()), ("detached", Detached()), ("raises", Raises()),
+                ("onelogit", OneLogit()), ("int", IntLogits())]:
+    torch.jit.script(m).save(sys.argv[1] + "/" + name + ".pt", _extra_files=meta)
+# Without class names the number of classes comes from the logits.
+shape_only = {"cfx.json": json.dumps({"input_shape": [1, 28, 28]})}
+torch.jit.script(OneLogit()).save(sys.argv[1] + "/onelogit-nonames.pt", _extra_files=shape_only)
+)");
+  ASSERT_EQ(std::system((std::string(CFX_PYTHON) + " " + dir + "/make.py " + dir).c_str()), 0);
+  auto run = [&](const std::string& name, const std::string& more = "") {
+    return run_cfx("explain --model " + dir + "/" + name + ".pt --data fashion-mnist --n 3 " +
+                   more + " --out " + dir + "/out-" + name);
+  };
+  expect_user_error(run("nan"), "NaN or infinite logits");
+  expect_user_error(run("detached"), "passes no gradient to its input");
+  expect_user_error(run("raises"), "boom inside forward");
+  expect_user_error(run("onelogit"), "at least 2 classes");
+  expect_user_error(run("onelogit-nonames"), "at least 2 classes");
+  expect_user_error(run("int"), "floating point");
+  for (auto name : {"nan", "detached", "raises", "onelogit", "onelogit-nonames", "int"})
+    EXPECT_FALSE(fs::exists(dir + "/out-" + std::string(name) + "/result.json")) << name;
+  // Methods that only read decisions still work on a model that passes no gradient.
+  auto r = run_cfx("saliency -q --method occlusion --model " + dir +
+                   "/detached.pt --data fashion-mnist --n 2 --out " + dir + "/occ");
+  EXPECT_EQ(r.code, 0) << r.err;
 }

@@ -1,6 +1,8 @@
 // cfx: a thin command line over the library. Parsing and exit codes live here; each
 // subcommand is one cmd_*.cpp file.
 #include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdlib>
 #include <iostream>
 
 #include "cfx/config.h"
@@ -14,6 +16,19 @@
 namespace {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// Every floating-point flag of the parsed command line must be finite: one check for all of
+// them (CLI11 reads "nan" and "inf" as numbers; a method would then run on them).
+void check_finite_flags(const CLI::App& app) {
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0 || opt->get_type_name().rfind("FLOAT", 0) != 0) continue;
+    for (const auto& text : opt->results()) {
+      double v = std::strtod(text.c_str(), nullptr);
+      CFX_CHECK(std::isfinite(v), opt->get_name(), ": ", text, " is not a finite number");
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands()) check_finite_flags(*sub);
+}
 
 }  // namespace
 
@@ -74,6 +89,7 @@ int main(int argc, char** argv) {
   }
   cfx::set_quiet(quiet);
   try {
+    check_finite_flags(app);
     cfx::set_threads(threads);
     return cfx::cli::run_selected();
   } catch (const cfx::Error& e) {

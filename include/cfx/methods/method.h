@@ -80,6 +80,10 @@ class Method {
   /// {"method": name, "options": {...every option...}}: enough to repeat the run exactly.
   virtual nlohmann::json config() const = 0;
   virtual Result run(const Request& request) = 0;
+  /// Whether run() follows the gradient of the classifier's logits in its input (false:
+  /// the method only reads the classifier's decisions, and works on a model that passes no
+  /// gradient).
+  virtual bool needs_input_gradient() const { return true; }
 };
 
 }  // namespace cfx

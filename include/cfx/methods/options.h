@@ -2,8 +2,11 @@
 // list the known ones, and values keep their types.
 #pragma once
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "cfx/core/error.h"
 
@@ -15,6 +18,8 @@ void check_option_keys(const std::string& owner, const nlohmann::json& given,
 
 /// Reads `key` from `j` into `out` if present, with a cfx::Error naming the key on a type
 /// mismatch.
+/// Floating-point values (alone or in a list) must be finite: every option's NaN or
+/// infinity is refused here, once, rather than by each Options::validate().
 template <class T>
 void read_option(const nlohmann::json& j, const std::string& key, T& out) {
   if (!j.contains(key)) return;
@@ -22,6 +27,15 @@ void read_option(const nlohmann::json& j, const std::string& key, T& out) {
     out = j.at(key).get<T>();
   } catch (const nlohmann::json::exception&) {
     fail("option ", key, ": cannot use value ", j.at(key).dump());
+  }
+  auto finite = [&](double v) {
+    CFX_CHECK(std::isfinite(v), "option ", key, ": ", v, " is not a finite number");
+  };
+  if constexpr (std::is_floating_point_v<T>) {
+    finite(out);
+  } else if constexpr (std::is_same_v<T, std::vector<double>> ||
+                       std::is_same_v<T, std::vector<float>>) {
+    for (auto v : out) finite(v);
   }
 }
 

@@ -93,6 +93,13 @@ class Classifier {
   ClassifierInfo info_;
 };
 
+/// Runs F on `x` ([n, C, H, W], a few query images; moved to F's device) and checks what a
+/// method relies on: F does not throw, its logits are floating point, [n, K] with K =
+/// num_classes() >= 2, and finite; with `needs_gradient`, a gradient reaches x (a forward
+/// that detaches its output leaves white-box methods nothing to follow). Throws cfx::Error
+/// naming the model and what is wrong, and for gradients which methods still work.
+void check_classifier_outputs(Classifier& F, const torch::Tensor& x, bool needs_gradient);
+
 /// Flags that override a model file's own metadata (unset fields leave it alone).
 struct ClassifierOverrides {
   std::vector<int64_t> input_shape;  // {C, H, W}

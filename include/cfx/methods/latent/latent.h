@@ -56,6 +56,7 @@ class LatentCounterfactual : public Method {
  public:
   explicit LatentCounterfactual(LatentOptions options);
   std::string name() const override { return "latent"; }
+  bool needs_input_gradient() const override { return false; }  // reads decisions only
   nlohmann::json config() const override;
   /// Result::counterfactuals are the chosen edits; Result::edits holds all of them,
   /// Result::reconstruction G(w0) and its error.

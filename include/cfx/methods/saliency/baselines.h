@@ -48,6 +48,7 @@ class OcclusionSaliency : public Method {
  public:
   explicit OcclusionSaliency(OcclusionOptions options);
   std::string name() const override { return "occlusion"; }
+  bool needs_input_gradient() const override { return false; }  // reads decisions only
   nlohmann::json config() const override;
   Result run(const Request& request) override;
 
