@@ -131,7 +131,7 @@ std::vector<CausalScores> causal_scores(const InterventionSamples& s, const Caus
 
 InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_t>& outcome,
                                          Generator& G, AttributeClassifier& A, Shifter& S,
-                                         const SamplingOptions& o) {
+                                         const SamplingOptions& o, const ProgressFn& progress) {
   o.validate();
   check_shifter_fits(S, G, A);
   CFX_CHECK(!outcome.empty(), "no outcome class given");
@@ -189,6 +189,7 @@ InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_
     poff.push_back(torch::stack(off_p, 1));
     ton.push_back(torch::stack(on_t, 1));
     toff.push_back(torch::stack(off_t, 1));
+    if (progress) progress(i + b, total, total - (i + b));
   }
   InterventionSamples s;
   for (int64_t k : ks) s.names.push_back(A.names()[k]);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cfx/core/fs.h"
 #include "cfx/data/image_io.h"
@@ -169,4 +170,19 @@ TEST(CliLatent, TrainVaeAttributesShifterThenExplain) {
   expect_user_error(run_cfx("train shifter -q --generator " + shipped_model("shapes-cnn.pt") +
                             " --attributes " + dir + "/attr.pt --out " + dir + "/s2.pt"),
                     "not a generator");
+}
+
+// cfx global shows progress per batch of samples (it had none: a long run printed nothing
+// until the end).
+TEST(CliLatent, GlobalShowsProgressPerBatch) {
+  auto out = cfx::testing::temp_dir("cli_global_progress");
+  auto r = run_cfx("global --model " + shipped_model("shapes-cnn.pt") +
+                   " --outcome circle --samples 100 --batch-size 20 --bootstrap 20 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.err);
+  std::string line;
+  int partial = 0;
+  while (std::getline(lines, line))
+    if (line.rfind("global [", 0) == 0 && line.find("100%") == std::string::npos) ++partial;
+  EXPECT_GE(partial, 3) << r.err;
 }

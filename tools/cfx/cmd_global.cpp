@@ -11,6 +11,7 @@
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
+#include "cfx/core/progress.h"
 #include "cfx/data/image_io.h"
 #include "cfx/data/inputs.h"
 #include "cfx/eval/causal.h"
@@ -101,8 +102,11 @@ int global_main(const GlobalFlags& f) {
   const int64_t n_samples =
       sampling.latents.defined() ? sampling.latents.size(0) : sampling.samples;
   auto start = std::chrono::steady_clock::now();
+  ProgressBar bar("global", n_samples);
   auto samples =
-      sample_interventions(*F, outcome, *m.generator, *m.attributes, *m.shifter, sampling);
+      sample_interventions(*F, outcome, *m.generator, *m.attributes, *m.shifter, sampling,
+                           [&](int64_t done, int64_t, int64_t) { bar.update(done); });
+  bar.finish();
   double sample_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   auto scores = causal_scores(samples, f.causal);
   double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cfx/methods/method.h"
 #include "cfx/models/attributes.h"
 #include "cfx/models/classifier.h"
 #include "cfx/models/generator.h"
@@ -79,9 +80,11 @@ struct SamplingOptions {
 
 /// Draws latents (or takes options.latents), renders them with G, and intervenes on every attribute
 /// both ways through S, recording A's and F's view of each image. `outcome`: class indices of F.
-/// Throws cfx::Error if a class is out of range or G's images do not fit F.
+/// Throws cfx::Error if a class is out of range or G's images do not fit F. `progress`, if
+/// set, is called after every batch with (samples done, samples in all, samples left).
 InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_t>& outcome,
                                          Generator& G, AttributeClassifier& A, Shifter& S,
-                                         const SamplingOptions& options);
+                                         const SamplingOptions& options,
+                                         const ProgressFn& progress = {});
 
 }  // namespace cfx
