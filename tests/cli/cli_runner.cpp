@@ -38,6 +38,18 @@ CliRun run_cfx(const std::string& args) {
   return r;
 }
 
+ProgressLines progress_lines(const std::string& err, const std::string& label) {
+  ProgressLines out;
+  std::istringstream lines(err);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(label + " [", 0) != 0) continue;
+    out.lines.push_back(line);
+    if (line.find("100%") == std::string::npos) ++out.partial;
+  }
+  return out;
+}
+
 std::string shipped_model(const std::string& name) {
   return std::string(CFX_SOURCE_DIR) + "/models/" + name;
 }

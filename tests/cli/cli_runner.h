@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace cfx::testing {
 
@@ -17,6 +18,14 @@ CliRun run_cfx(const std::string& args);
 /// Checks DESIGN.md's error rule: exit code 2 and exactly one line "cfx: error: ..." that
 /// contains `needle` (no torch backtrace).
 void expect_user_error(const CliRun& r, const std::string& needle);
+
+/// The progress-bar lines of `label` in a run's stderr (no terminal: one line per tenth of
+/// the work), and how many of them are not the final 100% line.
+struct ProgressLines {
+  std::vector<std::string> lines;
+  int partial = 0;
+};
+ProgressLines progress_lines(const std::string& err, const std::string& label);
 
 /// A shipped model file, e.g. shipped_model("fashion-mnist-cnn.pt").
 std::string shipped_model(const std::string& name);

@@ -3,7 +3,6 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cfx/core/fs.h"
 #include "cfx/data/image_io.h"
@@ -204,17 +203,13 @@ TEST(Cli, ProgressMovesInsideABatch) {
   auto r = run_cfx("explain --model " + shipped_model("fashion-mnist-cnn.pt") +
                    " --data fashion-mnist --n 4 --batch-size 4 --method dip --out " + dir);
   ASSERT_EQ(r.code, 0) << r.err;
-  std::istringstream lines(r.err);
-  std::string line;
-  int partial = 0;
+  auto bar = cfx::testing::progress_lines(r.err, "dip");
   bool eta = false, items = false;
-  while (std::getline(lines, line)) {
-    if (line.rfind("dip [", 0) != 0) continue;
-    if (line.find("100%") == std::string::npos) ++partial;
+  for (const auto& line : bar.lines) {
     eta = eta || line.find(" eta ") != std::string::npos;
     items = items || line.find("/4 items") != std::string::npos;
   }
-  EXPECT_GE(partial, 3) << r.err;
+  EXPECT_GE(bar.partial, 3) << r.err;
   EXPECT_TRUE(eta) << r.err;
   EXPECT_TRUE(items) << r.err;
 }

@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cfx/core/fs.h"
 #include "cfx/data/image_io.h"
@@ -179,10 +178,5 @@ TEST(CliLatent, GlobalShowsProgressPerBatch) {
   auto r = run_cfx("global --model " + shipped_model("shapes-cnn.pt") +
                    " --outcome circle --samples 100 --batch-size 20 --bootstrap 20 --out " + out);
   ASSERT_EQ(r.code, 0) << r.err;
-  std::istringstream lines(r.err);
-  std::string line;
-  int partial = 0;
-  while (std::getline(lines, line))
-    if (line.rfind("global [", 0) == 0 && line.find("100%") == std::string::npos) ++partial;
-  EXPECT_GE(partial, 3) << r.err;
+  EXPECT_GE(cfx::testing::progress_lines(r.err, "global").partial, 3) << r.err;
 }
