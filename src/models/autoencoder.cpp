@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "cfx/core/batch_invariance.h"
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
@@ -109,7 +110,8 @@ torch::Tensor ClassAutoencoders::reconstruct(const torch::Tensor& x, const torch
     if (rows.numel() == 0) continue;
     auto& ae = ae_of(aes_[k < 0 ? num_classes_ : k]);
     auto r = rows.to(device_);
-    out.index_copy_(0, r, ae.forward(xd.index_select(0, r)));
+    auto xr = xd.index_select(0, r);
+    out.index_copy_(0, r, from_two_rows(ae.forward(as_two_rows(xr)), xr));
   }
   return out;
 }

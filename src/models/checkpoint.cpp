@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cfx/config.h"
+#include "cfx/core/batch_invariance.h"
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
 
@@ -119,7 +120,7 @@ NativeClassifier::NativeClassifier(std::shared_ptr<ZooNetImpl> net, ZooOptions o
 
 torch::Tensor NativeClassifier::logits(const torch::Tensor& x) {
   check_input(x);
-  return net_->forward(normalize(x));
+  return from_two_rows(net_->forward(normalize(as_two_rows(x))), x);
 }
 
 Capture NativeClassifier::capture(const torch::Tensor& x, const std::vector<std::string>& layers,
@@ -141,13 +142,13 @@ Capture NativeClassifier::capture(const torch::Tensor& x, const std::vector<std:
   bool asked_for_embedding = tap.want_features.count(emb) > 0;
   if (options_.head != "linear") tap.want_features.insert(emb);
   Capture c;
-  c.logits = net_->forward(normalize(x), &tap);
+  c.logits = net_->forward(normalize(as_two_rows(x)), &tap);
   if (options_.head == "duq") c.duq = net_->duq_head()->forward(tap.features.at(emb));
   if (options_.head == "loss") c.loss_estimate = net_->loss_head()->forward(tap.features.at(emb));
   if (!asked_for_embedding) tap.features.erase(emb);
   c.features = std::move(tap.features);
   c.bn_inputs = std::move(tap.bn_inputs);
-  return c;
+  return from_two_rows(std::move(c), x);
 }
 
 std::vector<std::string> NativeClassifier::feature_layers() const { return net_->feature_names(); }

@@ -1,5 +1,6 @@
 #include "cfx/models/classifier.h"
 
+#include "cfx/core/batch_invariance.h"
 #include "cfx/core/error.h"
 #include "cfx/core/tensor.h"
 
@@ -23,6 +24,15 @@ void Classifier::check_input(const torch::Tensor& x) const {
   CFX_CHECK(x.size(1) == s[0] && x.size(2) == s[1] && x.size(3) == s[2],
             "classifier expects images of shape [", s[0], ", ", s[1], ", ", s[2], "], got [",
             x.size(1), ", ", x.size(2), ", ", x.size(3), "]");
+}
+
+Capture from_two_rows(Capture c, const torch::Tensor& x) {
+  c.logits = from_two_rows(c.logits, x);
+  for (auto* m : {&c.features, &c.bn_inputs})
+    for (auto& [name, t] : *m) t = from_two_rows(t, x);
+  c.duq = from_two_rows(c.duq, x);
+  c.loss_estimate = from_two_rows(c.loss_estimate, x);
+  return c;
 }
 
 void check_classifier_outputs(Classifier& F, const torch::Tensor& x, bool needs_gradient) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "cfx/core/batch_invariance.h"
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
@@ -70,17 +71,21 @@ torch::Tensor Cvae::encode(const torch::Tensor& x, const torch::Tensor& a) {
             "the cvae encodes [N, ", options_.channels, ", ", options_.height, ", ", options_.width,
             "] images, got ", x.sizes());
   check_conditions(a, x.size(0), static_cast<int64_t>(attributes_.size()));
-  return detail::net_of(net_)
-      .encode(x.to(device_, torch::kFloat), a.to(device_, torch::kFloat))
-      .first;
+  auto xd = x.to(device_, torch::kFloat);
+  return from_two_rows(
+      detail::net_of(net_).encode(as_two_rows(xd), as_two_rows(a.to(device_, torch::kFloat))).first,
+      xd);
 }
 
 torch::Tensor Cvae::decode(const torch::Tensor& z, const torch::Tensor& a) {
   CFX_CHECK(z.dim() == 2 && z.size(1) == options_.latent, "the cvae expects latents [N, ",
             options_.latent, "], got ", z.sizes());
   check_conditions(a, z.size(0), static_cast<int64_t>(attributes_.size()));
-  return torch::sigmoid(detail::net_of(net_).decode_logits(z.to(device_, torch::kFloat),
-                                                           a.to(device_, torch::kFloat)));
+  auto zd = z.to(device_, torch::kFloat);
+  return torch::sigmoid(
+      from_two_rows(detail::net_of(net_).decode_logits(as_two_rows(zd),
+                                                       as_two_rows(a.to(device_, torch::kFloat))),
+                    zd));
 }
 
 json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier& D,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "cfx/core/batch_invariance.h"
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
 #include "cfx/models/checkpoint.h"
@@ -79,20 +80,23 @@ class TorchScriptGenerator : public Generator {
   }
 
   torch::Tensor decode(const torch::Tensor& w) override {
-    auto out = module_.get_method("decode")({w.to(device_, torch::kFloat)});
+    auto wd = w.to(device_, torch::kFloat);
+    auto out = module_.get_method("decode")({as_two_rows(wd)});
     CFX_CHECK(out.isTensor(), "generator ", source, ": decode must return a tensor");
-    return out.toTensor();
+    return from_two_rows(out.toTensor(), wd);
   }
   bool has_encoder() const override { return has_encoder_; }
   torch::Tensor encode(const torch::Tensor& x) override {
     CFX_CHECK(has_encoder_, "generator ", source, " has no encode method");
-    auto out = module_.get_method("encode")({x.to(device_, torch::kFloat)});
+    auto xd = x.to(device_, torch::kFloat);
+    auto out = module_.get_method("encode")({as_two_rows(xd)});
     torch::Tensor mu;
     if (out.isTensor())
       mu = out.toTensor();
     else if (out.isTuple() && !out.toTuple()->elements().empty() &&
              out.toTuple()->elements()[0].isTensor())
       mu = out.toTuple()->elements()[0].toTensor();
+    mu = from_two_rows(mu, xd);
     CFX_CHECK(mu.defined() && mu.dim() == 2 && mu.size(1) == latent_, "generator ", source,
               ": encode must return latents [N, ", latent_, "] (or a tuple starting with them)");
     return mu;

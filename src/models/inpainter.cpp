@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "cfx/core/batch_invariance.h"
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
@@ -137,7 +138,9 @@ torch::Tensor Inpainter::paint(const torch::Tensor& x, const torch::Tensor& keep
   CFX_CHECK(keep.dim() == 4 && keep.size(1) == 1 && keep.size(0) == x.size(0) &&
                 keep.size(2) == x.size(2) && keep.size(3) == x.size(3),
             "inpainter mask must be [N, 1, H, W] like the images, got ", keep.sizes());
-  return net_of(net_).forward(x.to(device_), keep.to(device_, torch::kFloat));
+  auto xd = x.to(device_);
+  return from_two_rows(
+      net_of(net_).forward(as_two_rows(xd), as_two_rows(keep.to(device_, torch::kFloat))), xd);
 }
 
 json Inpainter::train(const Dataset& train, const Dataset& test, const InpainterTrainOptions& o) {

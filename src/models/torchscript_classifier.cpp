@@ -16,6 +16,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "cfx/core/batch_invariance.h"
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
 
@@ -615,13 +616,13 @@ torch::Tensor TorchScriptClassifier::logits(const torch::Tensor& x) {
   check_input(x);
   c10::IValue out;
   try {
-    out = impl_->module.forward({normalize(x)});
+    out = impl_->module.forward({normalize(as_two_rows(x))});
   } catch (const std::exception& e) {
     fail(impl_->failure(x), message_of(e));
   }
   CFX_CHECK(out.isTensor(), "model ", impl_->path,
             " must return one [N, num_classes] tensor of logits");
-  return out.toTensor();
+  return from_two_rows(out.toTensor(), x);
 }
 
 Capture TorchScriptClassifier::capture(const torch::Tensor& x,
@@ -652,7 +653,7 @@ Capture TorchScriptClassifier::capture(const torch::Tensor& x,
   }
   std::vector<torch::Tensor> values;
   try {
-    values = m.run_instrumented(sites, normalize(x));
+    values = m.run_instrumented(sites, normalize(as_two_rows(x)));
   } catch (const cfx::Error&) {
     throw;
   } catch (const std::exception& e) {
@@ -664,7 +665,7 @@ Capture TorchScriptClassifier::capture(const torch::Tensor& x,
   if (bn_inputs)
     for (size_t i = 0; i < m.bns.size(); ++i)
       cap.bn_inputs[m.bns[i].name] = values[1 + feature_layers.size() + i];
-  return cap;
+  return from_two_rows(std::move(cap), x);
 }
 
 std::vector<std::string> TorchScriptClassifier::feature_layers() const {

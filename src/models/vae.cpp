@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "cfx/core/batch_invariance.h"
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
@@ -76,7 +77,8 @@ void Vae::to(torch::Device device) {
 torch::Tensor Vae::decode(const torch::Tensor& w) {
   CFX_CHECK(w.dim() == 2 && w.size(1) == options_.latent, "the VAE expects latents [N, ",
             options_.latent, "], got ", w.sizes());
-  return torch::sigmoid(detail::net_of(net_).decode_logits(w.to(device_, torch::kFloat)));
+  auto wd = w.to(device_, torch::kFloat);
+  return torch::sigmoid(from_two_rows(detail::net_of(net_).decode_logits(as_two_rows(wd)), wd));
 }
 
 torch::Tensor Vae::encode(const torch::Tensor& x) {
@@ -84,7 +86,8 @@ torch::Tensor Vae::encode(const torch::Tensor& x) {
                 x.size(3) == options_.width,
             "the VAE encodes [N, ", options_.channels, ", ", options_.height, ", ", options_.width,
             "] images, got ", x.sizes());
-  return detail::net_of(net_).encode(x.to(device_, torch::kFloat)).first;
+  auto xd = x.to(device_, torch::kFloat);
+  return from_two_rows(detail::net_of(net_).encode(as_two_rows(xd)).first, xd);
 }
 
 json Vae::train(const Dataset& train, const Dataset& test, const VaeTrainOptions& o) {

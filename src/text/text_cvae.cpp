@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "cfx/core/batch_invariance.h"
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/seed.h"
@@ -87,13 +88,16 @@ struct TextCvaeNetImpl : nn::Module {
     critic = register_module("critic", TokenNet(c));
   }
   std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& ids) {
-    auto h = torch::relu(enc->forward(embedding->forward(ids).transpose(1, 2))).flatten(1);
-    return {mu->forward(h), logvar->forward(h).clamp(-10, 10)};
+    auto h =
+        torch::relu(enc->forward(embedding->forward(as_two_rows(ids)).transpose(1, 2))).flatten(1);
+    return {from_two_rows(mu->forward(h), ids),
+            from_two_rows(logvar->forward(h).clamp(-10, 10), ids)};
   }
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& a) {
-    auto h = torch::relu(d1->forward(torch::relu(d0->forward(torch::cat({z, a}, 1)))));
-    h = torch::relu(d2->forward(h.view({z.size(0), o.hidden, o.max_len})));
-    return d3->forward(h).transpose(1, 2);  // [N, T, V]
+    auto za = torch::cat({z, a}, 1);
+    auto h = torch::relu(d1->forward(torch::relu(d0->forward(as_two_rows(za)))));
+    h = torch::relu(d2->forward(h.view({h.size(0), o.hidden, o.max_len})));
+    return from_two_rows(d3->forward(h).transpose(1, 2), za);  // [N, T, V]
   }
   TextCvaeOptions o;
   int64_t vocab;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "cfx/core/batch_invariance.h"
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/progress.h"
@@ -72,10 +73,10 @@ torch::Tensor TokenNetImpl::forward_soft(const torch::Tensor& probs) {
 torch::Tensor TokenNetImpl::forward_embedded(const torch::Tensor& e) {
   // Two kernel-3 convs see five tokens, enough for "not very good" as one pattern; pooling
   // over positions makes the decision independent of where in the sentence it sits.
-  auto h = torch::relu(conv1->forward(e.transpose(1, 2)));
+  auto h = torch::relu(conv1->forward(as_two_rows(e).transpose(1, 2)));
   h = torch::relu(conv2->forward(h));
   auto pooled = torch::cat({std::get<0>(h.max(2)), h.mean(2)}, 1);
-  return fc2->forward(torch::relu(fc1->forward(pooled)));
+  return from_two_rows(fc2->forward(torch::relu(fc1->forward(pooled))), e);
 }
 
 void TextTrainOptions::validate() const {

@@ -119,6 +119,29 @@ TEST_P(TorchScript, LogitsMatchPyTorch) {
   EXPECT_TRUE(torch::allclose(p.sum(1), torch::ones({ref.input.size(0)}), 1e-5, 1e-5));
 }
 
+// An item's logits, input gradient and captured layers do not depend on its batch, bitwise
+// (core/batch_invariance.h: LibTorch convolves a CPU batch of one on another backend).
+TEST_P(TorchScript, EachItemGetsTheSameNumbersInAnyBatch) {
+  auto x = torch::rand({4, 1, 28, 28}, torch::Generator(at::detail::createCPUGenerator(2)));
+  auto numbers = [&](const torch::Tensor& b) {
+    auto v = b.clone().requires_grad_(true);
+    auto c = clf_->capture(v, {"stem", "layer1.0.conv1"}, true);
+    torch::log_softmax(c.logits, 1).select(1, 3).sum().backward();
+    std::vector<torch::Tensor> parts = {c.logits.detach(), v.grad().flatten(1),
+                                        c.features.at("stem").detach().flatten(1),
+                                        c.features.at("layer1.0.conv1").detach().flatten(1)};
+    for (auto& [n, t] : c.bn_inputs) parts.push_back(t.detach().flatten(1));
+    return torch::cat(parts, 1);
+  };
+  auto all = numbers(x);
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    auto one = numbers(x.slice(0, i, i + 1));
+    EXPECT_TRUE(torch::equal(one[0], all[i]))
+        << "item " << i << " differs by " << (one[0] - all[i]).abs().max().item<float>();
+    EXPECT_TRUE(torch::equal(clf_->logits(x.slice(0, i, i + 1))[0], all[i].slice(0, 0, 10)));
+  }
+}
+
 TEST_P(TorchScript, ListsBatchNormLayersWithTheirRunningStats) {
   auto bns = clf_->bn_layers();
   std::vector<std::string> names;

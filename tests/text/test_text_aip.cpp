@@ -87,6 +87,8 @@ TEST(TextAip, BatchesAgreeWithSingleItemsAndRepeat) {
   for (size_t i = 0; i < texts.size(); ++i) {
     EXPECT_EQ(batch.items[i].counterfactual, again.items[i].counterfactual);
     EXPECT_EQ(batch.items[i].counterfactual, single.items[i].counterfactual);
+    // Bitwise, not only the same words: the models give each item the same numbers in any batch.
+    EXPECT_EQ(batch.items[i].attributes_after, single.items[i].attributes_after);
     EXPECT_EQ(batch.items[i].steps, single.items[i].steps);
     // Straight-through: an item that stopped early stopped on a valid hard sentence.
     if (batch.items[i].steps < opt.search.steps) EXPECT_TRUE(batch.items[i].valid);

@@ -93,6 +93,10 @@ class Classifier {
   ClassifierInfo info_;
 };
 
+/// Undoes as_two_rows() (core/batch_invariance.h) on every tensor of a capture made from
+/// the doubled `x`.
+Capture from_two_rows(Capture c, const torch::Tensor& x);
+
 /// Runs F on `x` ([n, C, H, W], a few query images; moved to F's device) and checks what a
 /// method relies on: F does not throw, its logits are floating point, [n, K] with K =
 /// num_classes() >= 2, and finite; with `needs_gradient`, a gradient reaches x (a forward
