@@ -22,3 +22,5 @@
 #include "cfx/models/inpainter.h"
 #include "cfx/models/shifter.h"
 #include "cfx/models/vae.h"
+#include "cfx/run/explain_job.h"
+#include "cfx/run/targets.h"

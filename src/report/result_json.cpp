@@ -22,6 +22,11 @@ std::string class_name(const Classifier& F, int64_t c) {
   return c >= 0 && c < static_cast<int64_t>(names.size()) ? names[c] : std::to_string(c);
 }
 
+// Files of an item, skipped when the caller wants only the document (out_dir empty).
+void png_to(const std::string& out_dir, const std::string& rel, const torch::Tensor& image) {
+  if (!out_dir.empty()) write_png((fs::path(out_dir) / rel).string(), image);
+}
+
 double mean_of(const torch::Tensor& t) {
   return t.numel() ? t.to(torch::kDouble).mean().item<double>() : 0.0;
 }
@@ -48,7 +53,7 @@ void write_edits(const std::string& out_dir, const char* stem, const Classifier&
                     {"target_prob", e.target_prob[i][k].item<double>()}});
   }
   std::string png = std::string(stem) + "edits.png";
-  write_png((fs::path(out_dir) / png).string(), image_strip(strip));
+  png_to(out_dir, png, image_strip(strip));
   int64_t base = e.base_class[i].item<int64_t>();
   item["edits"] = png;
   item["edits_legend"] = legend;
@@ -85,9 +90,11 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
                            const std::vector<std::string>& inputs, const Explanation& e,
                            const json& run_info,
                            const std::map<std::string, torch::Tensor>& per_item) {
-  ensure_writable_dir(out_dir);
-  ensure_writable_dir((fs::path(out_dir) / "images").string());
-  if (e.result.saliency.defined()) ensure_writable_dir((fs::path(out_dir) / "maps").string());
+  if (!out_dir.empty()) {
+    ensure_writable_dir(out_dir);
+    ensure_writable_dir((fs::path(out_dir) / "images").string());
+    if (e.result.saliency.defined()) ensure_writable_dir((fs::path(out_dir) / "maps").string());
+  }
   const auto& s = e.scores;
   const auto& z = e.saliency;
   const auto& r = e.result;
@@ -129,41 +136,41 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
     // Items of one batch are optimised together; their cost is shared evenly.
     item["seconds"] = n ? r.seconds / n : 0.0;
     std::string orig = std::string(stem) + "original.png";
-    write_png((fs::path(out_dir) / orig).string(), x[i]);
+    png_to(out_dir, orig, x[i]);
     item["original"] = orig;
     if (r.counterfactuals.defined()) {
       std::string cf = std::string(stem) + "counterfactual.png";
       std::string diff = std::string(stem) + "diff.png";
-      write_png((fs::path(out_dir) / cf).string(), r.counterfactuals[i]);
-      write_png((fs::path(out_dir) / diff).string(), signed_diff_image(x[i], r.counterfactuals[i]));
+      png_to(out_dir, cf, r.counterfactuals[i]);
+      if (!out_dir.empty()) png_to(out_dir, diff, signed_diff_image(x[i], r.counterfactuals[i]));
       item["counterfactual"] = cf;
       item["diff"] = diff;
     }
     if (r.saliency.defined()) {
       std::string png = std::string(stem) + "saliency.png";
-      write_png((fs::path(out_dir) / png).string(), saliency_overlay(x[i], r.saliency[i]));
+      if (!out_dir.empty()) png_to(out_dir, png, saliency_overlay(x[i], r.saliency[i]));
       item["saliency"] = png;
       char npy[48];  // room for any int64 index
       std::snprintf(npy, sizeof npy, "maps/%04lld_saliency.npy", static_cast<long long>(i));
-      write_npy((fs::path(out_dir) / npy).string(), r.saliency[i][0]);
+      if (!out_dir.empty()) write_npy((fs::path(out_dir) / npy).string(), r.saliency[i][0]);
       item["saliency_map"] = npy;
     }
     if (r.infilled.defined()) {
       std::string png = std::string(stem) + "infill.png";
-      write_png((fs::path(out_dir) / png).string(), r.infilled[i]);
+      png_to(out_dir, png, r.infilled[i]);
       item["infill"] = png;
     }
     if (r.stage_images.defined()) {
       std::vector<torch::Tensor> strip{x[i]};
       for (int64_t k = 0; k < r.stage_images.size(1); ++k) strip.push_back(r.stage_images[i][k]);
       std::string st = std::string(stem) + "stages.png";
-      write_png((fs::path(out_dir) / st).string(), image_strip(strip));
+      if (!out_dir.empty()) png_to(out_dir, st, image_strip(strip));
       item["stages"] = st;
     }
     if (r.prior_psnr.defined()) item["prior_psnr"] = r.prior_psnr[i].item<double>();
     if (r.reconstruction.defined()) {
       std::string rec = std::string(stem) + "reconstruction.png";
-      write_png((fs::path(out_dir) / rec).string(), r.reconstruction[i]);
+      png_to(out_dir, rec, r.reconstruction[i]);
       item["reconstruction"] = rec;
       item["reconstruction_error"] = r.reconstruction_error[i].item<double>();
     }
@@ -214,7 +221,8 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
               {"run", run_info},
               {"items", items},
               {"summary", summary}};
-  write_atomic((fs::path(out_dir) / "result.json").string(), doc.dump(2) + "\n");
+  if (!out_dir.empty())
+    write_atomic((fs::path(out_dir) / "result.json").string(), doc.dump(2) + "\n");
   return doc;
 }
 

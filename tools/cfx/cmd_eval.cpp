@@ -16,6 +16,7 @@
 #include "cfx/methods/registry.h"
 #include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
+#include "cfx/run/targets.h"
 #include "commands.h"
 #include "common.h"
 
@@ -143,7 +144,7 @@ int eval_main(const EvalFlags& f) {
   in_opt.seed = f.seed;
   Inputs in = load_inputs(in_opt, F->input_shape());
   auto images = corrupt_images(in.images, f.corrupt, f.seed);
-  auto targets = resolve_targets(f.target, *F, images);
+  auto targets = resolve_targets({f.target}, *F, images);
   CFX_CHECK(f.curve_steps >= 1 && f.curve_steps <= 10000, "invalid --curve-steps: ", f.curve_steps);
   CFX_CHECK(f.cout_steps >= 0 && f.cout_steps <= 10000, "invalid --cout-steps: ", f.cout_steps,
             " (0..10000; 0 turns COUT off)");

@@ -11,6 +11,7 @@
 #include "cfx/methods/registry.h"
 #include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
+#include "cfx/run/explain_job.h"
 #include "commands.h"
 #include "explain_run.h"
 
@@ -33,50 +34,41 @@ void add_explain_flags(CLI::App* sub, ExplainFlags& f) {
 }
 
 int run_explanation(const ExplainFlags& f, const std::string& command, const std::string& kind) {
-  // Fail on an unwritable --out or a bad method before any expensive work.
+  ExplainJob job;
+  job.method = f.method;
+  job.kind = kind;
+  job.options = f.extra_options;
+  job.options.update(parse_sets(f.sets));
+  if (f.steps >= 0) job.options["steps"] = f.steps;
+  if (f.lr >= 0) job.options["lr"] = f.lr;
+  job.targets = {f.target};
+  job.seed = f.seed;
+  job.batch_size = f.batch_size;
+  job.device = f.device;
+  // Every finished batch is kept in <out>/batches, so a killed run can be resumed.
+  job.batches_dir = f.out + "/batches";
+  job.resume = f.resume;
+  // Fail on an unwritable --out or a bad job before any expensive work.
   ensure_writable_dir(f.out);
-  const auto& info = method_info(f.method);
-  CFX_CHECK(info.kind == kind, "method '", f.method, "' makes ", info.kind,
-            kind == "saliency" ? " explanations; use `cfx explain`" : " maps; use `cfx saliency`",
-            " (see `cfx methods`)");
-  nlohmann::json options = f.extra_options;
-  options.update(parse_sets(f.sets));
-  if (f.steps >= 0) options["steps"] = f.steps;
-  if (f.lr >= 0) options["lr"] = f.lr;
-  auto method = info.make(options);
-  auto device = parse_device(f.device);
+  job.validate();
+  method_info(job.method).make(job.options);
 
   auto F = f.model.load();
   InputOptions in_opt = f.input;
   in_opt.seed = f.seed;
   Inputs in = load_inputs(in_opt, F->input_shape());
-  CFX_CHECK(torch::isfinite(in.images).all().item<bool>(), "input images contain NaN values");
-  auto targets = resolve_targets(f.target, *F, in.images);
-
-  Request req;
-  req.classifier = F;
-  req.images = in.images;
-  req.targets = targets;
-  req.seed = f.seed;
-  req.device = device;
   const int64_t n = in.images.size(0);
   ProgressBar bar(f.method, n * kProgressUnit, kProgressUnit);
-  req.progress = [&](int64_t done, int64_t, int64_t) { bar.update(done); };
-  // Every finished batch is kept in <out>/batches, so a killed run can be resumed.
-  Explanation e = explain(*method, req, f.batch_size, {f.out + "/batches", f.resume});
+  auto outcome = run_explain(job, F, in.images, in.sources,
+                             {{"command", command}, {"invocation", invocation()}},
+                             [&](int64_t done, int64_t, int64_t) { bar.update(done); });
   bar.finish();
+  const auto& e = outcome.explanation;
   if (e.resumed_batches > 0)
     notice("resumed " + std::to_string(e.resumed_batches) + " finished batch(es) from " + f.out +
            "/batches");
-
-  nlohmann::json run = {{"command", command},
-                        {"invocation", invocation()},
-                        {"target", f.target},
-                        {"inputs", n},
-                        {"threads", threads()}};
-  auto doc = write_explain_outputs(f.out, *F, in.images, targets, in.sources, e, run);
-  write_html_report(f.out, doc);
-  const auto& s = doc["summary"];
+  write_explain(outcome, f.out);
+  const auto& s = outcome.document["summary"];
   if (kind == "saliency")
     std::printf("%lld item(s), mean p_c %.3f, mean saliency area %.3f, %.3f s/item\n",
                 static_cast<long long>(n), s.value("mean_class_prob", 0.0),

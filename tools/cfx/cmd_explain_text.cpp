@@ -9,6 +9,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
 #include "cfx/core/progress.h"
+#include "cfx/run/targets.h"
 #include "cfx/text/aip_text.h"
 #include "commands.h"
 #include "common.h"
@@ -61,20 +62,12 @@ std::vector<std::string> gather_texts(const ExplainTextFlags& f) {
 int64_t parse_target(const std::string& target, const TextClassifier& F) {
   if (target == "auto") return -1;
   const auto& names = F.class_names();
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == target) return static_cast<int64_t>(i);
-  size_t pos = 0;
-  int64_t t = -1;
-  try {
-    t = std::stoll(target, &pos);
-  } catch (const std::exception&) {
-    pos = std::string::npos;
-  }
+  auto t = parse_class(target, names);
   std::string known;
   for (const auto& c : names) known += (known.empty() ? "" : ", ") + c;
-  CFX_CHECK(pos == target.size() && t >= 0 && t < F.num_classes(), "--target '", target,
+  CFX_CHECK(t && *t >= 0 && *t < F.num_classes(), "--target '", target,
             "' is not a class of the text classifier (classes: ", known, "; or auto)");
-  return t;
+  return *t;
 }
 
 std::string fmt(double v) {

@@ -147,30 +147,6 @@ void add_input_flags(CLI::App* app, InputOptions& o) {
   app->add_option("--offset", o.offset, "first dataset item");
 }
 
-torch::Tensor resolve_targets(const std::string& target, Classifier& F,
-                              const torch::Tensor& images) {
-  const int64_t n = images.size(0);
-  if (target == "auto") return runner_up_classes(F, images);
-  if (target == "pred") return F.predict_proba(images).argmax(1);
-  int64_t t = -1;
-  const auto& names = F.class_names();
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == target) t = static_cast<int64_t>(i);
-  if (t < 0) {
-    size_t pos = 0;
-    try {
-      t = std::stoll(target, &pos);
-    } catch (const std::exception&) {
-      pos = std::string::npos;
-    }
-    CFX_CHECK(pos == target.size(), "--target '", target,
-              "' is not 'auto', 'pred', a class index or a class name of this model");
-    CFX_CHECK(t >= 0 && t < F.num_classes(), "--target ", t, " is out of range: the model has ",
-              F.num_classes(), " classes (0..", F.num_classes() - 1, ")");
-  }
-  return torch::full({n}, t, torch::kLong);
-}
-
 nlohmann::json parse_sets(const std::vector<std::string>& sets) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& s : sets) {

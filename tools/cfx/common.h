@@ -60,11 +60,6 @@ std::vector<int64_t> parse_ints(const std::string& s, const std::string& flag);
 std::vector<double> parse_doubles(const std::string& s, const std::string& flag);
 std::vector<std::string> split_list(const std::string& s);
 
-/// Parses --target: "auto" (the runner-up class of each image), "pred" (the predicted class),
-/// a class index, or a class name. Returns [N] int64 targets.
-torch::Tensor resolve_targets(const std::string& target, Classifier& F,
-                              const torch::Tensor& images);
-
 /// Parses repeated --set key=value into a JSON object (values parsed as JSON when they can be,
 /// else kept as strings).
 nlohmann::json parse_sets(const std::vector<std::string>& sets);

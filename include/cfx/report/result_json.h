@@ -19,7 +19,8 @@ constexpr int kResultSchemaVersion = 1;
 /// images: [N, C, H, W] queries; targets: [N]; inputs: one description per item (a path or
 /// "dataset:split:index"). `per_item` adds numbers ([N] tensors) or curves ([N, K]) to each
 /// item under their names (names the item already has are kept). Returns the JSON written.
-/// Every file is written atomically.
+/// Every file is written atomically. With `out_dir` empty nothing is written and the
+/// document is only returned (its image names are those a write would give).
 nlohmann::json write_explain_outputs(const std::string& out_dir, const Classifier& F,
                                      const torch::Tensor& images, const torch::Tensor& targets,
                                      const std::vector<std::string>& inputs, const Explanation& e,
