@@ -542,7 +542,7 @@ TorchScriptClassifier::TorchScriptClassifier(const std::string& path,
   for (double s : meta.std) CFX_CHECK(s > 0, "model ", path, ": std values must be > 0");
 
   info_.arch = "torchscript";
-  info_.source = path;
+  info_.source = overrides.source.empty() ? path : overrides.source;
   info_.input_shape = meta.input_shape;
   info_.mean = meta.mean;
   info_.std = meta.std;

@@ -110,6 +110,7 @@ struct ClassifierOverrides {
   std::vector<std::string> class_names;
   std::vector<double> mean;
   std::vector<double> std;
+  std::string source;  // what outputs name as the model's file (a model handed over in memory)
 };
 
 /// Loads a classifier file: a cfx checkpoint (weights + JSON sidecar) or a TorchScript

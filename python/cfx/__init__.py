@@ -1,0 +1,213 @@
+"""cfx: counterfactual explanations of image classifiers, from Python.
+
+Tensors in, an explanation object out::
+
+    import cfx
+    X, y, classes = cfx.load_dataset("fashion-mnist", split="test", n=16)
+    ex = cfx.explain(model, X, target="auto", method="disc", seed=1)
+    ex.counterfactuals, ex.valid, ex.items, ex.summary
+    ex.save("out/explain")        # the CLI's result.json, images/ and report.html
+
+The engine is the C++ library (``cfx._cfx``); results equal the CLI's for the same seed and
+inputs. A user error raises :class:`cfx.Error` (a ``ValueError``) with the CLI's one line.
+"""
+
+import html
+import json
+import math
+import os
+import tempfile
+
+import torch
+
+from ._cfx import Error, __version__
+from . import _cfx
+
+__all__ = ["Error", "Explanation", "__version__", "explain", "load_dataset", "methods", "saliency"]
+
+
+def methods():
+    """Every registered method: a list of dicts {name, kind, description, paper, defaults}."""
+    out = []
+    for m in _cfx.methods():
+        m = dict(m)
+        m["defaults"] = json.loads(m["defaults"])
+        out.append(m)
+    return out
+
+
+def load_dataset(name, split="test", n=-1, seed=0):
+    """(X [N, C, H, W] float in [0, 1], y [N] int64, class names) of a built-in dataset
+    ("fashion-mnist", "mnist", "shapes") or an image folder root/<class>/*.png."""
+    return _cfx.load_dataset(str(name), str(split), int(n), int(seed))
+
+
+def _images(X):
+    """X as a float32 [N, C, H, W] tensor in [0, 1], and a name per item."""
+    names = []
+    if isinstance(X, (str, os.PathLike)) or (
+        isinstance(X, (list, tuple)) and X and isinstance(X[0], (str, os.PathLike))
+    ):
+        paths = [X] if isinstance(X, (str, os.PathLike)) else list(X)
+        if len(paths) == 1 and os.path.isdir(paths[0]):
+            root = paths[0]
+            paths = sorted(
+                os.path.join(root, f)
+                for f in os.listdir(root)
+                if f.lower().endswith((".png", ".jpg", ".jpeg", ".bmp"))
+            )
+            if not paths:
+                raise Error(f"no images (png/jpg/bmp) in folder {root}")
+        X = torch.stack([_cfx.read_image(str(p)) for p in paths])
+        names = [str(p) for p in paths]
+    if not isinstance(X, torch.Tensor):
+        try:
+            X = torch.as_tensor(X)
+        except Exception as e:  # numpy arrays, nested lists
+            raise Error(f"images must be a tensor, an array, image paths or a folder: {e}")
+    if X.dim() == 3:
+        X = X.unsqueeze(1)  # [N, H, W]: one channel
+    if X.dim() != 4:
+        raise Error(f"images must be [N, C, H, W], got {list(X.shape)}")
+    if not X.is_floating_point():
+        X = X.float() / 255.0 if X.dtype == torch.uint8 else X.float()
+    return X.detach().to("cpu", torch.float32).contiguous(), names
+
+
+def _targets(target, n):
+    """The target spec(s) as strings: one for all items, or one per item."""
+    if isinstance(target, torch.Tensor):
+        target = target.tolist()
+    if isinstance(target, (list, tuple)):
+        if len(target) != n:
+            raise Error(f"got {len(target)} targets for {n} images (give one, or one per image)")
+        return [str(int(t)) if isinstance(t, (int, bool)) else str(t) for t in target]
+    return [str(target)]
+
+
+def _model_file(model, X, tmp):
+    """A TorchScript file for `model` (a path, a ScriptModule, or an nn.Module we script, or
+    trace on X when scripting fails), and the name outputs give it."""
+    if isinstance(model, (str, os.PathLike)):
+        return str(model), ""
+    if not isinstance(model, torch.nn.Module):
+        raise Error(f"model must be a torch.nn.Module, a ScriptModule or a file path, got "
+                    f"{type(model).__name__}")
+    name = f"<python {type(model).__name__}>"
+    scripted = model
+    if not isinstance(model, torch.jit.ScriptModule):
+        was_training = model.training
+        model.eval()
+        try:
+            scripted = torch.jit.script(model)
+        except Exception:
+            with torch.no_grad():
+                scripted = torch.jit.trace(model, X[: min(2, len(X))])
+        finally:
+            model.train(was_training)
+    path = os.path.join(tmp, "model.pt")
+    scripted.save(path)
+    return path, name
+
+
+class Explanation:
+    """What cfx.explain() returns: tensors and the result.json document, in memory."""
+
+    def __init__(self, outcome):
+        self._outcome = outcome
+        self.document = json.loads(outcome.document)
+        cf, sal, valid = outcome.counterfactuals, outcome.saliency, outcome.valid
+        self.counterfactuals = cf if cf is not None and cf.numel() else None  # [N, C, H, W]
+        self.saliency = sal if sal is not None and sal.numel() else None  # [N, 1, H, W]
+        self.valid = valid if valid is not None and valid.numel() else None  # bool [N]
+        self.targets = outcome.targets  # int64 [N]
+
+    @property
+    def items(self):
+        """One dict per item: the keys of result.json's items."""
+        return self.document["items"]
+
+    @property
+    def summary(self):
+        return self.document["summary"]
+
+    @property
+    def config(self):
+        return self.document["config"]
+
+    def save(self, out_dir):
+        """Writes the CLI's files into out_dir: result.json, images/, maps/, report.html."""
+        self._outcome.save(str(out_dir))
+        return str(out_dir)
+
+    def to_json(self):
+        return json.dumps(self.document, indent=2)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __repr__(self):
+        s = self.summary
+        if "validity" in s:
+            return (f"<cfx.Explanation {len(self)} items, validity {s['validity']:.3f}, "
+                    f"mean L1 {s['mean_l1']:.4f}>")
+        return f"<cfx.Explanation {len(self)} saliency maps>"
+
+    def _repr_html_(self):
+        cols = ["index", "original_class_name", "target_class_name", "counterfactual_class_name",
+                "target_prob", "valid", "l1", "class_prob", "saliency_area", "steps"]
+        cols = [c for c in cols if any(c in it for it in self.items)]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        rows = []
+        for it in self.items[:50]:
+            cells = []
+            for c in cols:
+                v = it.get(c, "")
+                cells.append(f"<td>{v:.3f}</td>" if isinstance(v, float) else
+                             f"<td>{html.escape(str(v))}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        more = f"<p>... {len(self) - 50} more</p>" if len(self) > 50 else ""
+        return f"<p>{html.escape(repr(self))}</p><table><tr>{head}</tr>{''.join(rows)}</table>{more}"
+
+
+def saliency(model, X, method="fido", target="pred", **kwargs):
+    """Saliency maps of a saliency method (fido, fido-sdr, bbmp, gradient, occlusion): like
+    explain(), with the maps in `.saliency` [N, 1, H, W]; the target defaults to the
+    predicted class, as in `cfx saliency`."""
+    return explain(model, X, target=target, method=method, _kind="saliency", **kwargs)
+
+
+def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, device="cpu",
+            threads=None, progress=False, class_names=None, mean=None, std=None, _kind="",
+            **options):
+    """Counterfactuals (or saliency maps, for a saliency method) of `model` on images `X`.
+
+    model: a torch.nn.Module (scripted, or traced on X if it cannot be scripted), a
+        torch.jit.ScriptModule, or a path to a TorchScript archive or cfx checkpoint.
+    X: a float tensor or array [N, C, H, W] in [0, 1] ([N, H, W] for one channel; uint8 is
+        divided by 255), a list of image paths, or a folder of images.
+    target: "auto" (runner-up class), "pred", a class index or name, or one per item.
+    options: the method's options (see cfx.methods()), e.g. steps=200, lr=0.05.
+    threads: CPU threads (None: one per available CPU, or OMP_NUM_THREADS).
+    """
+    X, names = _images(X)
+    for k, v in options.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise Error(f"{method} option {k} = {v} (must be a finite number)")
+    job = {
+        "method": str(method),
+        "options": options,
+        "targets": _targets(target, len(X)),
+        "seed": int(seed),
+        "batch_size": int(batch_size),
+        "device": str(device),
+        "kind": _kind,
+    }
+    with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
+        path, source = _model_file(model, X, tmp)
+        # A model from memory takes its input shape from X; a file keeps its own metadata.
+        shape = list(X.shape[1:]) if source else []
+        outcome = _cfx.explain(path, shape, list(class_names or []), list(mean or []),
+                               list(std or []), source, X, names, json.dumps(job),
+                               0 if threads is None else int(threads), bool(progress))
+    return Explanation(outcome)

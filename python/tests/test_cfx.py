@@ -1,0 +1,198 @@
+"""The Python package: tensors in, an explanation out, the CLI's numbers, cfx.Error on bad
+input, the GIL released during a run and Ctrl-C stopping it. Run by `make test` (ctest
+`python`) with PYTHONPATH=build/python."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+
+import pytest
+import torch
+
+import cfx
+
+SOURCE = os.environ.get("CFX_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+CLI = os.environ.get("CFX_CLI", os.path.join(SOURCE, "build", "cfx"))
+SHIPPED = os.path.join(SOURCE, "models", "fashion-mnist-cnn.pt")
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    return cfx.load_dataset("fashion-mnist", split="test", n=6)
+
+
+class Net(torch.nn.Module):
+    """A classifier written in Python and never exported by its author."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+        self.head = torch.nn.Linear(16 * 7 * 7, 10)
+
+    def forward(self, x):
+        return self.head(self.features(x).flatten(1))
+
+
+def test_version_methods_and_datasets(fashion):
+    assert cfx.__version__.count(".") == 2
+    ms = {m["name"]: m for m in cfx.methods()}
+    assert {"pixel", "disc", "fido"} <= set(ms)
+    assert ms["pixel"]["kind"] == "counterfactual" and ms["fido"]["kind"] == "saliency"
+    assert isinstance(ms["pixel"]["defaults"], dict) and "steps" in ms["pixel"]["defaults"]
+    X, y, classes = fashion
+    assert list(X.shape) == [6, 1, 28, 28] and X.dtype == torch.float32
+    assert 0 <= X.min() and X.max() <= 1
+    assert y.dtype == torch.int64 and len(classes) == 10 and classes[0] == "T-shirt/top"
+
+
+def test_a_python_model_is_explained_without_exporting_it(fashion):
+    X, _, _ = fashion
+    net = Net()
+    ex = cfx.explain(net, X, method="pixel", steps=30, seed=1)
+    assert ex.counterfactuals.shape == X.shape
+    assert ex.valid.dtype == torch.bool and ex.valid.shape == (6,)
+    assert len(ex.items) == 6 and ex.summary["items"] == 6
+    assert ex.document["model"]["path"] == "<python Net>"
+    # target "auto" is the runner-up class of the model's own logits
+    with torch.no_grad():
+        runner_up = net(X).topk(2, 1).indices[:, 1]
+    assert torch.equal(ex.targets, runner_up)
+    assert [it["target_class"] for it in ex.items] == runner_up.tolist()
+    assert net.training  # the caller's module is left as it was
+    # a model that cannot be scripted is traced on X
+    class Untypable(Net):
+        def forward(self, x, *extra):
+            return super().forward(x)
+
+    ex2 = cfx.explain(Untypable(), X[:2], method="pixel", steps=5)
+    assert ex2.counterfactuals.shape == (2, 1, 28, 28)
+
+
+def test_per_item_targets_numpy_and_paths_give_the_same_items(fashion, tmp_path):
+    X, _, classes = fashion
+    targets = [1, "Bag", 3, 4, 5, "pred"]
+    ex = cfx.explain(SHIPPED, X, target=targets, method="pixel", steps=25, seed=2)
+    assert ex.targets[:5].tolist() == [1, classes.index("Bag"), 3, 4, 5]
+    assert ex.targets[5] == ex.items[5]["original_class"]
+    same = cfx.explain(SHIPPED, X.numpy(), target=ex.targets, method="pixel",
+                       steps=25, seed=2)
+    assert torch.equal(same.counterfactuals, ex.counterfactuals)
+    # paths: the PNGs that save() wrote of the inputs are the inputs again (8-bit images)
+    ex.save(tmp_path / "out")
+    paths = [str(tmp_path / "out" / it["original"]) for it in ex.items]
+    from_files = cfx.explain(SHIPPED, paths, target=ex.targets, method="pixel", steps=25, seed=2)
+    assert [it["input"] for it in from_files.items] == paths
+    for i, p in enumerate(paths):
+        assert torch.allclose(cfx._cfx.read_image(p), X[i], atol=0.5 / 255 + 1e-6)
+    # a folder of images: every image in it, in name order
+    folder = tmp_path / "originals"
+    folder.mkdir()
+    for p in paths:
+        shutil.copy(p, folder)
+    in_folder = cfx.explain(SHIPPED, str(folder), method="pixel", steps=2)
+    assert [it["input"] for it in in_folder.items] == sorted(
+        str(folder / os.path.basename(p)) for p in paths)
+
+
+def test_numbers_equal_the_cli(fashion, tmp_path):
+    out = tmp_path / "cli"
+    cmd = [CLI, "explain", "--model", SHIPPED, "--data", "fashion-mnist", "--split", "test",
+           "--n", "6", "--method", "pixel", "--steps", "40", "--seed", "3", "--batch-size", "4",
+           "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    cli = json.loads((out / "result.json").read_text())
+    X, _, _ = fashion
+    ex = cfx.explain(SHIPPED, X, method="pixel", steps=40, seed=3, batch_size=4)
+    keys = ["target_class", "original_class", "target_prob", "valid", "l1", "l2", "l0", "steps"]
+    for a, b in zip(ex.items, cli["items"]):
+        assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+    assert ex.summary["validity"] == cli["summary"]["validity"]
+    assert ex.config == cli["config"]
+    # and save() writes what the CLI writes
+    ex.save(tmp_path / "py")
+    saved = json.loads((tmp_path / "py" / "result.json").read_text())
+    assert saved["items"] == ex.items
+    for name in ["report.html", "images/0000_counterfactual.png", "images/0005_diff.png"]:
+        assert (tmp_path / "py" / name).is_file(), name
+
+
+def test_saliency_methods_return_maps(fashion):
+    X, _, _ = fashion
+    s = cfx.explain(SHIPPED, X[:2], method="occlusion", target="pred")
+    assert s.saliency.shape == (2, 1, 28, 28) and s.counterfactuals is None
+    assert "mean_class_prob" in s.summary
+    f = cfx.saliency(SHIPPED, X[:2], method="fido", steps=20, seed=1)
+    assert f.saliency.shape == (2, 1, 28, 28) and f.valid is None
+    assert [it["target_class"] for it in f.items] == [it["original_class"] for it in f.items]
+    with pytest.raises(cfx.Error, match="counterfactual"):
+        cfx.saliency(SHIPPED, X[:2], method="pixel")
+
+
+def test_bad_input_raises_cfx_error_with_one_line(fashion):
+    X, _, _ = fashion
+    assert issubclass(cfx.Error, ValueError)
+    cases = [
+        (dict(method="nope"), "unknown method"),
+        (dict(target=10), "out of range"),
+        (dict(target="Banana"), "Banana"),
+        (dict(target=[1, 2]), "targets for 6"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(steps=-5), "steps"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(device="tpu"), "tpu"),
+        (dict(bogus_option=1), "bogus_option"),
+    ]
+    for kw, words in cases:
+        with pytest.raises(cfx.Error) as e:
+            cfx.explain(SHIPPED, X, **kw)
+        assert words in str(e.value) and "\n" not in str(e.value), (kw, str(e.value))
+    bad = X.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(cfx.Error, match="NaN"):
+        cfx.explain(SHIPPED, bad)
+    with pytest.raises(cfx.Error, match="shape"):
+        cfx.explain(SHIPPED, torch.rand(2, 3, 28, 28))
+    with pytest.raises(cfx.Error, match="not found"):
+        cfx.explain("/no/such/model.pt", X)
+    with pytest.raises(cfx.Error, match="N, C, H, W"):
+        cfx.explain(SHIPPED, torch.rand(28, 28))
+    with pytest.raises(cfx.Error):
+        cfx.explain(object(), X)
+
+
+def test_the_gil_is_released_and_ctrl_c_stops_a_run(fashion):
+    X, _, _ = fashion
+    count = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            count[0] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    before = count[0]
+    cfx.explain(SHIPPED, X, method="pixel", steps=300, seed=1)
+    during = count[0] - before
+    stop.set()
+    t.join()
+    # With the GIL held by the run, the other thread would be frozen for its whole length.
+    assert during > 10000, during
+
+    # A real SIGINT half a second into a run that would take an hour: a strong L1 term keeps
+    # every item below the confidence it must reach, so no item stops early. If Ctrl-C did not
+    # reach the run, it would end by ctest's timeout, not here.
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    got = []
+    with pytest.raises(KeyboardInterrupt):
+        got.append(cfx.explain(SHIPPED, X.repeat(50, 1, 1, 1), method="pixel", steps=100000,
+                               l1=100.0, confidence=0.999999))
+    timer.join()
+    assert got == []
