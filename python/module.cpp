@@ -42,6 +42,7 @@ struct Outcome {
 };
 
 std::shared_ptr<Outcome> explain(const std::string& model, const std::vector<int64_t>& input_shape,
+                                 const std::vector<int64_t>& fallback_shape,
                                  const std::vector<std::string>& class_names,
                                  const std::vector<double>& mean, const std::vector<double>& std,
                                  const std::string& source, const torch::Tensor& images,
@@ -52,7 +53,10 @@ std::shared_ptr<Outcome> explain(const std::string& model, const std::vector<int
   {
     py::gil_scoped_release nogil;
     cfx::set_threads(threads);
-    cfx::ClassifierOverrides ov{input_shape, class_names, mean, std, source};
+    cfx::ClassifierOverrides ov{input_shape, class_names, mean, std, source, {}};
+    // A model file that states no input shape takes the images'.
+    if (!fallback_shape.empty())
+      ov.input_shape_fallback = [fallback_shape] { return fallback_shape; };
     auto F = cfx::load_classifier(model, ov);
     std::optional<cfx::ProgressBar> bar;
     if (progress) bar.emplace(job.method, images.size(0) * cfx::kProgressUnit, cfx::kProgressUnit);

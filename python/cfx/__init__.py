@@ -205,9 +205,11 @@ def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, devi
     }
     with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
         path, source = _model_file(model, X, tmp)
-        # A model from memory takes its input shape from X; a file keeps its own metadata.
-        shape = list(X.shape[1:]) if source else []
-        outcome = _cfx.explain(path, shape, list(class_names or []), list(mean or []),
+        # A model from memory takes its input shape from X; a file keeps its own, and takes
+        # X's only when it states none.
+        shape = list(X.shape[1:])
+        outcome = _cfx.explain(path, shape if source else [], [] if source else shape,
+                               list(class_names or []), list(mean or []),
                                list(std or []), source, X, names, json.dumps(job),
                                0 if threads is None else int(threads), bool(progress))
     return Explanation(outcome)

@@ -100,6 +100,15 @@ def test_per_item_targets_numpy_and_paths_give_the_same_items(fashion, tmp_path)
         str(folder / os.path.basename(p)) for p in paths)
 
 
+def test_a_model_file_without_metadata_takes_the_shape_of_x(fashion, tmp_path):
+    X, _, _ = fashion
+    path = str(tmp_path / "plain.pt")
+    torch.jit.script(Net()).save(path)  # no cfx.json: no input shape, no class names
+    ex = cfx.explain(path, X[:2], method="pixel", steps=3)
+    assert ex.document["model"]["input_shape"] == [1, 28, 28]
+    assert ex.document["model"]["path"] == path
+
+
 def test_numbers_equal_the_cli(fashion, tmp_path):
     out = tmp_path / "cli"
     cmd = [CLI, "explain", "--model", SHIPPED, "--data", "fashion-mnist", "--split", "test",

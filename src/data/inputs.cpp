@@ -21,24 +21,48 @@ bool is_image_name(const fs::path& p) {
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
 }
 
-}  // namespace
-
-Inputs load_inputs(const InputOptions& o, const std::vector<int64_t>& shape) {
+void check_one_source(const InputOptions& o) {
   int given = !o.image.empty() + !o.images.empty() + !o.data.empty();
   CFX_CHECK(given == 1, given == 0 ? "no input: pass --image FILE, --images DIR or --data NAME"
                                    : "pass only one of --image, --images and --data");
+}
+
+// The image files of --image or --images, in name order.
+std::vector<std::string> image_files(const InputOptions& o) {
+  std::vector<std::string> files;
+  if (!o.image.empty()) {
+    files.push_back(o.image);
+  } else {
+    CFX_CHECK(is_dir(o.images), "--images ", o.images, ": not a folder");
+    for (const auto& e : fs::directory_iterator(o.images))
+      if (e.is_regular_file() && is_image_name(e.path())) files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    CFX_CHECK(!files.empty(), "--images ", o.images, ": no .png/.jpg/.bmp files in it");
+  }
+  return files;
+}
+
+}  // namespace
+
+std::vector<int64_t> native_input_shape(const InputOptions& o) {
+  check_one_source(o);
+  if (!o.image.empty() || !o.images.empty()) {
+    auto s = read_image(image_files(o).front()).sizes();
+    return {s[0], s[1], s[2]};
+  }
+  DatasetOptions dopt;
+  dopt.split = o.split;
+  dopt.seed = o.seed;
+  dopt.limit = 1;
+  auto s = load_dataset(o.data, dopt).images.sizes();
+  return {s[1], s[2], s[3]};
+}
+
+Inputs load_inputs(const InputOptions& o, const std::vector<int64_t>& shape) {
+  check_one_source(o);
   Inputs in;
   if (!o.image.empty() || !o.images.empty()) {
-    std::vector<std::string> files;
-    if (!o.image.empty()) {
-      files.push_back(o.image);
-    } else {
-      CFX_CHECK(is_dir(o.images), "--images ", o.images, ": not a folder");
-      for (const auto& e : fs::directory_iterator(o.images))
-        if (e.is_regular_file() && is_image_name(e.path())) files.push_back(e.path().string());
-      std::sort(files.begin(), files.end());
-      CFX_CHECK(!files.empty(), "--images ", o.images, ": no .png/.jpg/.bmp files in it");
-    }
+    const auto files = image_files(o);
     std::vector<torch::Tensor> imgs;
     for (const auto& f : files) imgs.push_back(conform_image(read_image(f), shape, f));
     in.images = torch::stack(imgs);

@@ -525,6 +525,13 @@ TorchScriptClassifier::TorchScriptClassifier(const std::string& path,
   if (!overrides.class_names.empty()) meta.classes = overrides.class_names;
   if (!overrides.mean.empty()) meta.mean = overrides.mean;
   if (!overrides.std.empty()) meta.std = overrides.std;
+  if (meta.input_shape.empty() && overrides.input_shape_fallback) {
+    meta.input_shape = overrides.input_shape_fallback();
+    if (!meta.input_shape.empty())
+      notice("model " + path + " does not say its input shape; using " +
+             shape_str(meta.input_shape) +
+             ", the query images' (cfx.json in the archive or --input-shape would say it)");
+  }
   CFX_CHECK(!meta.input_shape.empty(), "model ", path,
             " does not say its input shape: add cfx.json to the archive "
             "(_extra_files={\"cfx.json\": ...} in torch.jit.save) or pass --input-shape C,H,W");

@@ -213,3 +213,50 @@ TEST(Cli, ProgressMovesInsideABatch) {
   EXPECT_TRUE(eta) << r.err;
   EXPECT_TRUE(items) << r.err;
 }
+
+// --targets FILE: per-item targets by input name, as CSV or JSON; every item needs one, and
+// every entry must name an item.
+TEST(Cli, TargetsFileGivesEachItemItsTarget) {
+  auto dir = cfx::testing::temp_dir("cli_targets");
+  const std::string m = "explain --model " + shipped_model("fashion-mnist-cnn.pt") +
+                        " --method pixel --steps 5 --data fashion-mnist --n 3 ";
+  cfx::write_atomic(dir + "/t.csv",
+                    "input,target\nfashion-mnist:test:2, 7\nfashion-mnist:test:0,Bag\n"
+                    "fashion-mnist:test:1,1\n");
+  auto r = run_cfx(m + "--targets " + dir + "/t.csv --out " + dir + "/csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(cfx::read_file(dir + "/csv/result.json"));
+  EXPECT_EQ(j["items"][0]["target_class"], 8);  // Bag
+  EXPECT_EQ(j["items"][1]["target_class"], 1);
+  EXPECT_EQ(j["items"][2]["target_class"], 7);
+  EXPECT_EQ(j["run"]["targets_file"], dir + "/t.csv");
+
+  // JSON, and images in a folder named by their file names.
+  std::filesystem::create_directories(dir + "/imgs");
+  for (auto name : {"a.png", "b.png"})
+    cfx::write_png(dir + "/imgs/" + name, torch::rand({1, 28, 28}));
+  cfx::write_atomic(dir + "/t.json", R"({"b.png": "pred", "a.png": 3})");
+  r = run_cfx("explain --model " + shipped_model("fashion-mnist-cnn.pt") +
+              " --method pixel --steps 5 --images " + dir + "/imgs --targets " + dir +
+              "/t.json --out " + dir + "/json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = nlohmann::json::parse(cfx::read_file(dir + "/json/result.json"));
+  EXPECT_EQ(j["items"][0]["target_class"], 3);
+  EXPECT_EQ(j["items"][1]["target_class"], j["items"][1]["original_class"]);
+
+  cfx::write_atomic(dir + "/short.csv", "fashion-mnist:test:0,1\n");
+  expect_user_error(run_cfx(m + "--targets " + dir + "/short.csv --out " + dir + "/x"),
+                    "no target for item 'fashion-mnist:test:1'");
+  cfx::write_atomic(dir + "/typo.csv",
+                    "fashion-mnist:test:0,1\nfashion-mnist:test:1,1\nfashion-mnist:tset:2,1\n");
+  expect_user_error(run_cfx(m + "--targets " + dir + "/typo.csv --out " + dir + "/x"),
+                    "'fashion-mnist:tset:2', which is no item");
+  cfx::write_atomic(
+      dir + "/bad.csv",
+      "fashion-mnist:test:0,1\nfashion-mnist:test:1,Banana\nfashion-mnist:test:2,1\n");
+  expect_user_error(run_cfx(m + "--targets " + dir + "/bad.csv --out " + dir + "/x"),
+                    "Banana' of item 1");
+  expect_user_error(run_cfx(m + "--targets " + dir + "/none.csv --out " + dir + "/x"), "none.csv");
+  expect_user_error(run_cfx(m + "--targets " + dir + "/t.csv --target 1 --out " + dir + "/x"),
+                    "--target");
+}

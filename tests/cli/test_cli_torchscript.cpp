@@ -104,3 +104,32 @@ TEST_P(CliTorchScript, FidoRunsOnTorchScriptModels) {
 
 INSTANTIATE_TEST_SUITE_P(ScriptedAndTraced, CliTorchScript, ::testing::Values("scripted", "traced"),
                          [](const auto& info) { return info.param; });
+
+// A TorchScript file that does not state its input shape takes the query images' shape, and
+// the run says so in a note (--input-shape still wins).
+TEST(CliTorchScriptShape, ModelWithoutMetadataTakesTheImagesShape) {
+  if (std::system(CFX_PYTHON " -c 'import torch' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << CFX_PYTHON << " cannot import torch";
+  auto dir = cfx::testing::temp_dir("cli_ts_noshape");
+  cfx::write_atomic(dir + "/make.py",
+                    "import sys, torch\n"
+                    "torch.manual_seed(0)\n"
+                    "m = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), "
+                    "torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 28 * 28, 3))\n"
+                    "torch.jit.script(m).save(sys.argv[1])\n");
+  ASSERT_EQ(std::system((std::string(CFX_PYTHON) + " " + dir + "/make.py " + dir + "/m.pt").c_str()),
+            0);
+  const std::string m = "explain --model " + dir + "/m.pt --method pixel --steps 3 ";
+  auto r = run_cfx(m + "--data fashion-mnist --n 2 --out " + dir + "/out");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("does not say its input shape; using [1, 28, 28], the query images'"),
+            std::string::npos)
+      << r.err;
+  auto j = nlohmann::json::parse(cfx::read_file(dir + "/out/result.json"));
+  EXPECT_EQ(j["model"]["input_shape"], nlohmann::json({1, 28, 28}));
+  EXPECT_EQ(j["items"].size(), 2u);
+  // The shape decides; a model that cannot take it fails with one line.
+  r = run_cfx(m + "--data fashion-mnist --n 2 --input-shape 1,20,20 --out " + dir + "/bad");
+  cfx::testing::expect_user_error(r, "m.pt");
+  EXPECT_EQ(r.err.find("does not say its input shape"), std::string::npos) << r.err;
+}

@@ -139,9 +139,9 @@ int eval_main(const EvalFlags& f) {
     make_method(m, per_method.contains(m) ? per_method[m] : json::object());
   auto device = parse_device(f.device);
 
-  auto F = f.model.load();
   InputOptions in_opt = f.input;
   in_opt.seed = f.seed;
+  auto F = f.model.load(&in_opt);  // a model that states no input shape takes the images'
   Inputs in = load_inputs(in_opt, F->input_shape());
   auto images = corrupt_images(in.images, f.corrupt, f.seed);
   auto targets = resolve_targets({f.target}, *F, images);

@@ -12,6 +12,7 @@
 #include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
 #include "cfx/run/explain_job.h"
+#include "cfx/run/targets.h"
 #include "commands.h"
 #include "explain_run.h"
 
@@ -28,6 +29,9 @@ void add_explain_flags(CLI::App* sub, ExplainFlags& f) {
   sub->add_option("--steps", f.steps, "most optimisation steps (-1: the method's default)");
   sub->add_option("--lr", f.lr, "learning rate (-1: the method's default)");
   sub->add_option("--set", f.sets, "method option key=value (repeatable; see cfx methods --json)");
+  sub->add_option("--targets", f.targets_file,
+                  "per-item targets: CSV lines input,target or JSON {input: target} "
+                  "(input: the image's path or file name, or dataset:split:index)");
   sub->add_flag("--resume", f.resume,
                 "keep finished batches from an earlier run of the same command into --out "
                 "(killed or not) and run only the rest");
@@ -41,7 +45,6 @@ int run_explanation(const ExplainFlags& f, const std::string& command, const std
   job.options.update(parse_sets(f.sets));
   if (f.steps >= 0) job.options["steps"] = f.steps;
   if (f.lr >= 0) job.options["lr"] = f.lr;
-  job.targets = {f.target};
   job.seed = f.seed;
   job.batch_size = f.batch_size;
   job.device = f.device;
@@ -53,14 +56,17 @@ int run_explanation(const ExplainFlags& f, const std::string& command, const std
   job.validate();
   method_info(job.method).make(job.options);
 
-  auto F = f.model.load();
   InputOptions in_opt = f.input;
   in_opt.seed = f.seed;
+  auto F = f.model.load(&in_opt);  // a model that states no input shape takes the images'
   Inputs in = load_inputs(in_opt, F->input_shape());
+  job.targets = f.targets_file.empty() ? std::vector<std::string>{f.target}
+                                       : read_target_file(f.targets_file, in.sources);
   const int64_t n = in.images.size(0);
+  nlohmann::json run_info = {{"command", command}, {"invocation", invocation()}};
+  if (!f.targets_file.empty()) run_info["targets_file"] = f.targets_file;
   ProgressBar bar(f.method, n * kProgressUnit, kProgressUnit);
-  auto outcome = run_explain(job, F, in.images, in.sources,
-                             {{"command", command}, {"invocation", invocation()}},
+  auto outcome = run_explain(job, F, in.images, in.sources, run_info,
                              [&](int64_t done, int64_t, int64_t) { bar.update(done); });
   bar.finish();
   const auto& e = outcome.explanation;
@@ -88,7 +94,8 @@ void add_explain_command(CLI::App& app) {
   auto f = std::make_shared<ExplainFlags>();
   add_explain_flags(sub, *f);
   sub->add_option("--target,-t", f->target,
-                  "target class: auto (runner-up class), pred, an index, or a class name");
+                  "target class: auto (runner-up class), pred, an index, or a class name")
+      ->excludes("--targets");
   on_selected(sub, [f] { return run_explanation(*f, "explain", "counterfactual"); });
 }
 

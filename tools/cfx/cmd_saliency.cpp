@@ -13,7 +13,8 @@ void add_saliency_command(CLI::App& app) {
   f->out = "out/saliency";
   add_explain_flags(sub, *f);
   sub->add_option("--target,-t", f->target,
-                  "class explained: pred (the model's decision), an index, or a class name");
+                  "class explained: pred (the model's decision), an index, or a class name")
+      ->excludes("--targets");
   auto objective = std::make_shared<std::string>(), infill = std::make_shared<std::string>(),
        inpainter = std::make_shared<std::string>();
   sub->add_option("--objective", *objective,

@@ -91,7 +91,7 @@ void ModelFlags::add(CLI::App* app) {
   app->add_option("--std", std, "override input normalisation std (1 or C values)");
 }
 
-std::shared_ptr<Classifier> ModelFlags::load() const {
+std::shared_ptr<Classifier> ModelFlags::load(const InputOptions* inputs) const {
   ClassifierOverrides o;
   if (!input_shape.empty()) {
     o.input_shape = parse_ints(input_shape, "--input-shape");
@@ -102,6 +102,7 @@ std::shared_ptr<Classifier> ModelFlags::load() const {
   if (!classes.empty()) o.class_names = split_list(classes);
   if (!mean.empty()) o.mean = parse_doubles(mean, "--mean");
   if (!std.empty()) o.std = parse_doubles(std, "--std");
+  if (inputs) o.input_shape_fallback = [inputs] { return native_input_shape(*inputs); };
   return load_classifier(path, o);
 }
 

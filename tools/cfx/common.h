@@ -34,7 +34,8 @@ struct ModelFlags {
   std::string classes;      // "a,b,c"
   std::string mean, std;    // "0.5" or "0.5,0.5,0.5"
   void add(CLI::App* app);
-  std::shared_ptr<Classifier> load() const;
+  /// With `inputs`, a model file that states no input shape takes theirs (with a note).
+  std::shared_ptr<Classifier> load(const InputOptions* inputs = nullptr) const;
 };
 
 /// The training data of a `cfx train` subcommand: --data, --limit and the shapes options.

@@ -14,6 +14,7 @@ struct ExplainFlags {
   ModelFlags model;
   InputOptions input;
   std::string target = "auto";
+  std::string targets_file;  // per-item targets (CSV or JSON, run/targets.h); excludes target
   std::string method = "pixel";
   std::string out = "out/explain";
   uint64_t seed = 0;

@@ -30,4 +30,9 @@ struct Inputs {
 /// set, or if anything cannot be read) and conforms every image to `shape` {C, H, W}.
 Inputs load_inputs(const InputOptions& options, const std::vector<int64_t>& shape);
 
+/// {C, H, W} of the query images as they are, before any conforming: the first image of
+/// --image/--images (in name order), or the dataset's. For a model that does not state its
+/// input shape. Throws cfx::Error like load_inputs() for missing or unreadable inputs.
+std::vector<int64_t> native_input_shape(const InputOptions& options);
+
 }  // namespace cfx

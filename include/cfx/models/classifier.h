@@ -5,6 +5,7 @@
 
 #include <torch/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -111,6 +112,10 @@ struct ClassifierOverrides {
   std::vector<double> mean;
   std::vector<double> std;
   std::string source;  // what outputs name as the model's file (a model handed over in memory)
+  // Asked for {C, H, W} only when neither the file nor `input_shape` states one; the CLI and
+  // Python answer with the query images' shape (and the loader says so in a note). Unset:
+  // a file without a shape is an error.
+  std::function<std::vector<int64_t>()> input_shape_fallback;
 };
 
 /// Loads a classifier file: a cfx checkpoint (weights + JSON sidecar) or a TorchScript

@@ -21,4 +21,13 @@ std::optional<int64_t> parse_class(const std::string& spec,
 torch::Tensor resolve_targets(const std::vector<std::string>& specs, Classifier& F,
                               const torch::Tensor& images);
 
+/// Per-item target specs read from a file, in the order of `inputs` (what each item is: its
+/// path, or "dataset:split:index"). The file is CSV, one `input,target` line per item (a
+/// first line `input,target` is a header), or JSON: an object {input: target} or an array of
+/// targets in item order. An input matches an item's name exactly, or its file name when that
+/// is unique. Throws cfx::Error naming the file and line for a malformed file, an item the
+/// file leaves out, or an entry that names no item.
+std::vector<std::string> read_target_file(const std::string& path,
+                                          const std::vector<std::string>& inputs);
+
 }  // namespace cfx
