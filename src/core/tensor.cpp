@@ -14,4 +14,16 @@ torch::Tensor normalize_channels(const torch::Tensor& x, const std::vector<doubl
   return (x - vec(mean, 0.0)) / vec(std, 1.0);
 }
 
+torch::Tensor to_host_rows(const std::vector<torch::Tensor>& rows) {
+  std::vector<torch::Tensor> same;
+  for (const auto& r : rows) same.push_back(r.detach().to(rows.front().scalar_type()));
+  return torch::stack(same).cpu();
+}
+
+std::pair<torch::Tensor, torch::Tensor> rows_to_keep(const torch::Tensor& stop,
+                                                     const torch::Tensor& like) {
+  auto rows = (~stop).nonzero().flatten().to(like.device());
+  return {rows, torch::zeros_like(like).index_fill_(0, rows, 1.0)};
+}
+
 }  // namespace cfx

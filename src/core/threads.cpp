@@ -55,8 +55,13 @@ int available_cpus() {
   return std::max(1, n);
 }
 
+namespace {
+// OMP_NUM_THREADS as a positive count, or 0 when unset or not one.
+int threads_from_env() { return positive_int(std::getenv("OMP_NUM_THREADS")); }
+}  // namespace
+
 int default_threads() {
-  int env = positive_int(std::getenv("OMP_NUM_THREADS"));
+  const int env = threads_from_env();
   return env > 0 ? env : available_cpus();
 }
 
@@ -70,9 +75,9 @@ int set_threads(int requested) {
   CFX_CHECK(requested <= 1024, "threads: ", requested,
             " is too many (at most 1024; 0 = ", default_threads(), ", the default)");
   int n = requested > 0 ? requested : default_threads();
-  g_source = requested > 0                                      ? "as asked"
-             : positive_int(std::getenv("OMP_NUM_THREADS")) > 0 ? "from OMP_NUM_THREADS"
-                                                                : "one per available CPU";
+  g_source = requested > 0            ? "as asked"
+             : threads_from_env() > 0 ? "from OMP_NUM_THREADS"
+                                      : "one per available CPU";
   at::set_num_threads(n);
   return at::get_num_threads();
 }

@@ -3,6 +3,7 @@
 
 #include <torch/types.h>
 
+#include <utility>
 #include <vector>
 
 namespace cfx {
@@ -11,6 +12,17 @@ namespace cfx {
 /// empty (no change).
 torch::Tensor normalize_channels(const torch::Tensor& x, const std::vector<double>& mean,
                                  const std::vector<double>& std);
+
+/// Per-item values of one optimisation step ([n] tensors on any device: float, or bool, as
+/// 0/1) stacked as the rows of one [k, n] tensor of `rows[0]`'s dtype on the host: one copy
+/// per step, because a GPU waits at each.
+torch::Tensor to_host_rows(const std::vector<torch::Tensor>& rows);
+
+/// The items of a step that go on ([n] bool `stop` false, on the CPU) as row indices on
+/// `like`'s device, and a 0/1 mask of them shaped like `like` ([n]) to multiply a per-item
+/// loss with before backward().
+std::pair<torch::Tensor, torch::Tensor> rows_to_keep(const torch::Tensor& stop,
+                                                     const torch::Tensor& like);
 
 /// Tensor [K] (any dtype) to a std::vector<T>.
 template <class T>

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cfx/core/error.h"
+#include "cfx/core/tensor.h"
 #include "cfx/methods/inversion/batched_adam.h"
 
 namespace cfx {
@@ -66,10 +67,7 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
                   o.alpha * (ps[0] - z_anchor.index_select(0, idx_dev)).pow(2).sum(1);
     auto loss = smooth + o.beta * (ps[1] - a0a).abs().sum(1);
 
-    // One copy to the host per step: a GPU waits at each.
-    auto back = torch::stack({pt.detach(), loss.detach().to(pt.scalar_type()),
-                              (logp.argmax(1) == ta).to(pt.scalar_type())})
-                    .cpu();
+    auto back = to_host_rows({pt, loss, logp.argmax(1) == ta});
     auto pt_c = back[0], loss_c = back[1];
     auto done = (back[2] > 0.5) & (pt_c >= o.confidence);
     auto stop = done | (step == o.steps);
@@ -86,8 +84,7 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
     }
     if (!active.any().item<bool>()) break;
 
-    auto rows = (~stop).nonzero().flatten().to(device);
-    auto keep = torch::zeros_like(smooth).index_fill_(0, rows, 1.0);
+    auto [rows, keep] = rows_to_keep(stop, smooth);
     (smooth * keep).sum().backward();
     if (o.optimise_z && ps[0].grad().defined()) adam.step_rows(idx_dev, {ps[0]}, rows);
     torch::NoGradGuard ng;

@@ -9,6 +9,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/tensor.h"
 #include "cfx/methods/inversion/batched_adam.h"
 #include "cfx/methods/inversion/terms.h"
 
@@ -212,9 +213,7 @@ Result Inversion::run(const Request& req) {
     }
 
     // Bookkeeping on the CPU: stage advances, stops, snapshots.
-    auto back = torch::stack({pt.detach(), loss.detach().to(pt.scalar_type()),
-                              (cap.logits.argmax(1) == ta).to(pt.scalar_type())})
-                    .cpu();
+    auto back = to_host_rows({pt, loss, cap.logits.argmax(1) == ta});
     auto pt_c = back[0], loss_c = back[1];
     auto argmax_ok = back[2] > 0.5;
     auto last_c = st == S - 1;
@@ -251,8 +250,7 @@ Result Inversion::run(const Request& req) {
     if (step == o.steps || !active.any().item<bool>()) break;
 
     // Stopped items are still in this step's loss; mask them out and update the rest.
-    auto rows = (~stop).nonzero().flatten().to(req.device);
-    auto keep = torch::zeros_like(loss).index_fill_(0, rows, 1.0);
+    auto [rows, keep] = rows_to_keep(stop, loss);
     (loss * keep).sum().backward();
     adam.step_rows(idx_dev, ps, rows);
     prior->project(adam.params());
