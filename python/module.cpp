@@ -36,6 +36,26 @@ void check_python_signals() {
   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
 }
 
+// The process-wide settings one run changes — LibTorch's thread count (shared with the
+// caller's PyTorch) and cfx's quiet mode — given back as they were when it ends or throws.
+class RunSettings {
+ public:
+  RunSettings(int threads, bool quiet) : threads_(cfx::threads()), quiet_(cfx::quiet()) {
+    cfx::set_threads(threads);
+    cfx::set_quiet(quiet);  // notices (resized images, resumed batches) follow `progress`
+  }
+  ~RunSettings() {
+    cfx::set_threads(threads_);
+    cfx::set_quiet(quiet_);
+  }
+  RunSettings(const RunSettings&) = delete;
+  RunSettings& operator=(const RunSettings&) = delete;
+
+ private:
+  int threads_;
+  bool quiet_;
+};
+
 struct Outcome {
   cfx::ExplainOutcome o;
   std::string document() const { return o.document.dump(); }
@@ -52,7 +72,7 @@ std::shared_ptr<Outcome> explain(const std::string& model, const std::vector<int
   auto out = std::make_shared<Outcome>();
   {
     py::gil_scoped_release nogil;
-    cfx::set_threads(threads);
+    RunSettings settings(threads, !progress);
     cfx::ClassifierOverrides ov{input_shape, class_names, mean, std, source, {}};
     // A model file that states no input shape takes the images'.
     if (!fallback_shape.empty())
@@ -60,20 +80,11 @@ std::shared_ptr<Outcome> explain(const std::string& model, const std::vector<int
     auto F = cfx::load_classifier(model, ov);
     std::optional<cfx::ProgressBar> bar;
     if (progress) bar.emplace(job.method, images.size(0) * cfx::kProgressUnit, cfx::kProgressUnit);
-    // Notices (resized images, resumed batches) follow `progress` too: a library is quiet.
-    const bool was_quiet = cfx::quiet();
-    cfx::set_quiet(!progress);
-    try {
-      out->o = cfx::run_explain(job, F, images, inputs, {{"command", "python explain"}},
-                                [&](int64_t done, int64_t, int64_t) {
-                                  check_python_signals();
-                                  if (bar) bar->update(done);
-                                });
-    } catch (...) {
-      cfx::set_quiet(was_quiet);
-      throw;
-    }
-    cfx::set_quiet(was_quiet);
+    out->o = cfx::run_explain(job, F, images, inputs, {{"command", "python explain"}},
+                              [&](int64_t done, int64_t, int64_t) {
+                                check_python_signals();
+                                if (bar) bar->update(done);
+                              });
     if (bar) bar->finish();
   }
   return out;

@@ -54,7 +54,9 @@ def test_version_methods_and_datasets(fashion):
 def test_a_python_model_is_explained_without_exporting_it(fashion):
     X, _, _ = fashion
     net = Net()
-    ex = cfx.explain(net, X, method="pixel", steps=30, seed=1)
+    torch.set_num_threads(2)
+    ex = cfx.explain(net, X, method="pixel", steps=30, seed=1, threads=1)
+    assert torch.get_num_threads() == 2  # the run's thread count is given back
     assert ex.counterfactuals.shape == X.shape
     assert ex.valid.dtype == torch.bool and ex.valid.shape == (6,)
     assert len(ex.items) == 6 and ex.summary["items"] == 6
