@@ -9,6 +9,7 @@
 
 #include "cfx/config.h"
 #include "cfx/core/error.h"
+#include "cfx/core/fs.h"
 #include "cfx/core/log.h"
 #include "cfx/core/progress.h"
 #include "cfx/core/threads.h"
@@ -16,7 +17,9 @@
 #include "cfx/data/image_io.h"
 #include "cfx/methods/registry.h"
 #include "cfx/models/classifier.h"
+#include "cfx/run/eval_job.h"
 #include "cfx/run/explain_job.h"
+#include "cfx/run/global_job.h"
 
 namespace py = pybind11;
 
@@ -56,28 +59,37 @@ class RunSettings {
   bool quiet_;
 };
 
+// The model a Python call names: a file, with what overrides its metadata (see
+// cfx/__init__.py's _model_spec). JSON keys: path, input_shape, fallback_shape, classes, mean,
+// std, source.
+std::shared_ptr<cfx::Classifier> load_model(const nlohmann::json& spec) {
+  cfx::ClassifierOverrides ov;
+  ov.input_shape = spec.value("input_shape", std::vector<int64_t>{});
+  ov.class_names = spec.value("classes", std::vector<std::string>{});
+  ov.mean = spec.value("mean", std::vector<double>{});
+  ov.std = spec.value("std", std::vector<double>{});
+  ov.source = spec.value("source", std::string());
+  // A model file that states no input shape takes the images'.
+  auto fallback = spec.value("fallback_shape", std::vector<int64_t>{});
+  if (!fallback.empty()) ov.input_shape_fallback = [fallback] { return fallback; };
+  return cfx::load_classifier(spec.at("path").get<std::string>(), ov);
+}
+
 struct Outcome {
   cfx::ExplainOutcome o;
   std::string document() const { return o.document.dump(); }
 };
 
-std::shared_ptr<Outcome> explain(const std::string& model, const std::vector<int64_t>& input_shape,
-                                 const std::vector<int64_t>& fallback_shape,
-                                 const std::vector<std::string>& class_names,
-                                 const std::vector<double>& mean, const std::vector<double>& std,
-                                 const std::string& source, const torch::Tensor& images,
+std::shared_ptr<Outcome> explain(const std::string& model_json, const torch::Tensor& images,
                                  const std::vector<std::string>& inputs,
                                  const std::string& job_json, int threads, bool progress) {
   auto job = cfx::ExplainJob::from_json(parse_json(job_json, "the explain job"));
+  auto model = parse_json(model_json, "the model");
   auto out = std::make_shared<Outcome>();
   {
     py::gil_scoped_release nogil;
     RunSettings settings(threads, !progress);
-    cfx::ClassifierOverrides ov{input_shape, class_names, mean, std, source, {}};
-    // A model file that states no input shape takes the images'.
-    if (!fallback_shape.empty())
-      ov.input_shape_fallback = [fallback_shape] { return fallback_shape; };
-    auto F = cfx::load_classifier(model, ov);
+    auto F = load_model(model);
     std::optional<cfx::ProgressBar> bar;
     if (progress) bar.emplace(job.method, images.size(0) * cfx::kProgressUnit, cfx::kProgressUnit);
     out->o = cfx::run_explain(job, F, images, inputs, {{"command", "python explain"}},
@@ -88,6 +100,65 @@ std::shared_ptr<Outcome> explain(const std::string& model, const std::vector<int
     if (bar) bar->finish();
   }
   return out;
+}
+
+// eval.json as text; with `out_dir`, also the CLI's files there.
+std::string evaluate(const std::string& model_json, const torch::Tensor& images,
+                     const std::vector<std::string>& inputs, const std::string& items_json,
+                     const std::string& job_json, const std::string& out_dir, int threads,
+                     bool progress) {
+  auto job = cfx::EvalJob::from_json(parse_json(job_json, "the eval job"));
+  auto model = parse_json(model_json, "the model");
+  auto where = parse_json(items_json, "the items' origin");
+  py::gil_scoped_release nogil;
+  RunSettings settings(threads, !progress);
+  if (!out_dir.empty()) cfx::ensure_writable_dir(out_dir);
+  auto F = load_model(model);
+  cfx::EvalItems items;
+  items.images = images;
+  items.inputs = inputs;
+  items.data = where.value("data", std::string());
+  items.split = where.value("split", std::string("test"));
+  items.offset = where.value("offset", int64_t{0});
+  items.data_seed = job.seed;
+  std::unique_ptr<cfx::ProgressBar> bar;
+  std::string running;
+  auto out = cfx::run_eval(
+      job, F, items, [&] { return load_model(model); }, {{"command", "python evaluate"}},
+      [&](const std::string& method, int64_t done, int64_t total) {
+        check_python_signals();
+        if (!progress) return;
+        if (method != running) {
+          bar = std::make_unique<cfx::ProgressBar>(method, total, cfx::kProgressUnit);
+          running = method;
+        }
+        bar->update(done);
+        if (done == total) bar->finish();
+      });
+  if (!out_dir.empty()) cfx::write_eval(out, out_dir);
+  return out.document.dump();
+}
+
+// global.json as text; with `out_dir`, also global.png and report.html there.
+std::string global_scores(const std::string& model_json, const std::string& job_json,
+                          const std::string& out_dir, int threads, bool progress) {
+  auto job = cfx::GlobalJob::from_json(parse_json(job_json, "the global job"));
+  auto model = parse_json(model_json, "the model");
+  py::gil_scoped_release nogil;
+  RunSettings settings(threads, !progress);
+  if (!out_dir.empty()) cfx::ensure_writable_dir(out_dir);
+  auto F = load_model(model);
+  std::unique_ptr<cfx::ProgressBar> bar;
+  auto out = cfx::run_global(job, F, {{"command", "python global_scores"}},
+                             [&](int64_t done, int64_t all, int64_t) {
+                               check_python_signals();
+                               if (!progress) return;
+                               if (!bar) bar = std::make_unique<cfx::ProgressBar>("global", all);
+                               bar->update(done);
+                             });
+  if (bar) bar->finish();
+  if (!out_dir.empty()) cfx::write_global(out, out_dir);
+  return out.document.dump();
 }
 
 py::list methods() {
@@ -145,6 +216,8 @@ PYBIND11_MODULE(_cfx, m) {
         cfx::write_explain(o.o, dir);
       });
   m.def("explain", &explain);
+  m.def("evaluate", &evaluate);
+  m.def("global_scores", &global_scores);
   m.def("methods", &methods);
   m.def("load_dataset", &load_dataset);
   m.def("read_image", [](const std::string& path) { return cfx::read_image(path); });

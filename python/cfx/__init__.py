@@ -23,7 +23,8 @@ import torch
 from ._cfx import Error, __version__
 from . import _cfx
 
-__all__ = ["Error", "Explanation", "__version__", "explain", "load_dataset", "methods", "saliency"]
+__all__ = ["Error", "Explanation", "__version__", "evaluate", "explain", "global_scores",
+           "load_dataset", "methods", "saliency"]
 
 
 def methods():
@@ -87,12 +88,14 @@ def _targets(target, n):
 
 def _model_file(model, X, tmp):
     """A TorchScript file for `model` (a path, a ScriptModule, or an nn.Module we script, or
-    trace on X when scripting fails), and the name outputs give it."""
+    trace on X when scripting fails), and the name outputs give it ("" for a file)."""
     if isinstance(model, (str, os.PathLike)):
         return str(model), ""
     if not isinstance(model, torch.nn.Module):
         raise Error(f"model must be a torch.nn.Module, a ScriptModule or a file path, got "
                     f"{type(model).__name__}")
+    if X is None:
+        raise Error("a model from memory needs input_shape=(C, H, W) here (or pass its file)")
     name = f"<python {type(model).__name__}>"
     scripted = model
     if not isinstance(model, torch.jit.ScriptModule):
@@ -108,6 +111,33 @@ def _model_file(model, X, tmp):
     path = os.path.join(tmp, "model.pt")
     scripted.save(path)
     return path, name
+
+
+def _model_spec(model, X, tmp, class_names, mean, std):
+    """What the engine loads: the model's file and what overrides its metadata, as JSON. A
+    model from memory takes its input shape from X; a file keeps its own, and takes X's only
+    when it states none."""
+    path, source = _model_file(model, X, tmp)
+    shape = [] if X is None else list(X.shape[1:])
+    return json.dumps({
+        "path": path,
+        "source": source,
+        "input_shape": shape if source else [],
+        "fallback_shape": [] if source else shape,
+        "classes": list(class_names or []),
+        "mean": list(mean or []),
+        "std": list(std or []),
+    })
+
+
+def _check_options(what, options):
+    for k, v in options.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise Error(f"{what} option {k} = {v} (must be a finite number)")
+
+
+def _threads(threads):
+    return 0 if threads is None else int(threads)
 
 
 class Explanation:
@@ -191,9 +221,7 @@ def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, devi
     threads: CPU threads (None: one per available CPU, or OMP_NUM_THREADS).
     """
     X, names = _images(X)
-    for k, v in options.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            raise Error(f"{method} option {k} = {v} (must be a finite number)")
+    _check_options(method, options)
     job = {
         "method": str(method),
         "options": options,
@@ -204,12 +232,83 @@ def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, devi
         "kind": _kind,
     }
     with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
-        path, source = _model_file(model, X, tmp)
-        # A model from memory takes its input shape from X; a file keeps its own, and takes
-        # X's only when it states none.
-        shape = list(X.shape[1:])
-        outcome = _cfx.explain(path, shape if source else [], [] if source else shape,
-                               list(class_names or []), list(mean or []),
-                               list(std or []), source, X, names, json.dumps(job),
-                               0 if threads is None else int(threads), bool(progress))
+        spec = _model_spec(model, X, tmp, class_names, mean, std)
+        outcome = _cfx.explain(spec, X, names, json.dumps(job), _threads(threads),
+                               bool(progress))
     return Explanation(outcome)
+
+
+def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64, device="cpu",
+             threads=None, progress=False, out=None, data=None, split="test", offset=0,
+             oracle="", autoencoders="", attributes="", fid_net="", fid_reference=2000,
+             corrupt="none", surrogate=0, sanity=False, curve_steps=28, cout_steps=50,
+             class_names=None, mean=None, std=None, **options):
+    """Runs every method of `methods` on the same images and targets and scores them with
+    the field's metrics, as `cfx eval` does. Returns eval.json as a dict; with `out`, also
+    writes the CLI's files there (eval.json, eval.csv, report.html, one folder per method).
+
+    model, X, target, seed, batch_size, device, threads: as in explain().
+    options: method options, "key=value" for every method (steps=100) or, with the method's
+        name and a double underscore, for one (disc__steps=100); a dict `sets` is also taken.
+    data, split, offset: where X came from, if it is items offset.. of a dataset's split:
+        FID then compares with that split's real images, and surrogate agreement
+        (surrogate=M) takes M held-out items after X.
+    oracle, autoencoders, attributes, fid_net: companion model files (see `cfx eval --help`).
+    """
+    X, names = _images(X)
+    if isinstance(methods, str):
+        methods = [m for m in methods.split(",") if m]
+    sets = dict(options.pop("sets", {}) or {})
+    for k, v in options.items():
+        sets[k.replace("__", ".", 1)] = v
+    _check_options("eval", sets)
+    job = {
+        "methods": list(methods), "options": sets, "targets": _targets(target, len(X)),
+        "seed": int(seed), "batch_size": int(batch_size), "device": str(device),
+        "corrupt": str(corrupt), "oracle": str(oracle or ""),
+        "autoencoders": str(autoencoders or ""), "attributes": str(attributes or ""),
+        "fid_net": str(fid_net or ""), "fid_reference": int(fid_reference),
+        "surrogate": int(surrogate), "sanity": bool(sanity), "curve_steps": int(curve_steps),
+        "cout_steps": int(cout_steps),
+    }
+    if out is not None:  # finished batches are kept beside the results, as the CLI does
+        job["batches_dir"] = str(out)
+    where = {"data": str(data or ""), "split": str(split), "offset": int(offset)}
+    with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
+        spec = _model_spec(model, X, tmp, class_names, mean, std)
+        doc = _cfx.evaluate(spec, X, names, json.dumps(where), json.dumps(job),
+                            "" if out is None else str(out), _threads(threads), bool(progress))
+    return json.loads(doc)
+
+
+def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="", split="test",
+                  generator="", attributes="", shifter="", only="", batch_size=256,
+                  strength=1.0, bootstrap=1000, confidence=0.95, device="cpu", threads=None,
+                  progress=False, out=None, input_shape=None, class_names=None, mean=None,
+                  std=None):
+    """Which attributes an outcome of `model` causally depends on, as `cfx global` does:
+    necessity, sufficiency, both, and contrastive attribution per attribute with bootstrap
+    intervals. Returns global.json as a dict; with `out`, also writes global.json, global.png
+    and report.html there.
+
+    model: a classifier file (its generator, attribute classifier and shift predictor are
+        found beside it, as in the CLI) or a module (then pass shifter=, and input_shape=).
+    outcome: a class name or index, or a list of them ("Sneaker", [5, 7]).
+    """
+    if isinstance(outcome, (str, int)):
+        outcome = [outcome]
+    outcome = [s for o in outcome for s in str(o).split(",") if s]
+    job = {
+        "outcome": outcome, "generator": str(generator), "attributes": str(attributes),
+        "shifter": str(shifter), "latents": str(latents), "data": str(data),
+        "split": str(split), "samples": int(samples), "batch_size": int(batch_size),
+        "strength": float(strength), "only": ",".join(only) if isinstance(only, (list, tuple))
+        else str(only), "bootstrap": int(bootstrap), "confidence": float(confidence),
+        "seed": int(seed), "device": str(device),
+    }
+    X = None if input_shape is None else torch.zeros([2] + list(input_shape))
+    with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
+        spec = _model_spec(model, X, tmp, class_names, mean, std)
+        doc = _cfx.global_scores(spec, json.dumps(job), "" if out is None else str(out),
+                                 _threads(threads), bool(progress))
+    return json.loads(doc)

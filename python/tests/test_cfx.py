@@ -177,6 +177,67 @@ def test_bad_input_raises_cfx_error_with_one_line(fashion):
         cfx.explain(object(), X)
 
 
+VOLATILE = ("seconds", "peak_mb", "peak_mb_per_item")
+
+
+def _steady(summary):
+    """A summary without its timings and memory, which differ from run to run."""
+    return {k: v for k, v in summary.items() if k not in VOLATILE}
+
+
+def test_evaluate_equals_cli_eval_and_writes_its_files(fashion, tmp_path):
+    out = tmp_path / "cli"
+    cmd = [CLI, "eval", "--model", SHIPPED, "--data", "fashion-mnist", "--n", "4",
+           "--methods", "pixel,gradient", "--set", "pixel.steps=25", "--seed", "2",
+           "--cout-steps", "4", "--curve-steps", "4", "--surrogate", "12", "--sanity",
+           "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    cli = json.loads((out / "eval.json").read_text())
+    X, _, _ = fashion
+    ev = cfx.evaluate(SHIPPED, X[:4], methods=["pixel", "gradient"], pixel__steps=25, seed=2,
+                      cout_steps=4, curve_steps=4, surrogate=12, sanity=True,
+                      data="fashion-mnist", threads=1, out=tmp_path / "py")
+    assert [m["method"] for m in ev["methods"]] == ["pixel", "gradient"]
+    for a, b in zip(ev["methods"], cli["methods"]):
+        assert a["config"] == b["config"]
+        assert _steady(a["summary"]) == _steady(b["summary"]), a["method"]
+    assert "surrogate_agreement_with_counterfactuals" in ev["methods"][0]["summary"]
+    assert "sanity_rank_corr" in ev["methods"][1]["summary"]
+    assert ev["fid_network"].endswith("fashion-mnist-oracle-resnet.pt")  # found beside the model
+    saved = json.loads((tmp_path / "py" / "eval.json").read_text())
+    assert saved == ev
+    for name in ["eval.csv", "report.html", "pixel/result.json", "gradient/maps"]:
+        assert (tmp_path / "py" / name).exists(), name
+    # A model from memory, every method's option at once, per-item targets.
+    ev = cfx.evaluate(Net(), X[:3], methods="pixel", steps=5, target=[1, 2, 3], cout_steps=0)
+    assert ev["items"] == 3 and ev["methods"][0]["summary"]["validity"]["n"] == 3
+    assert ev["model"] == "<python Net>"
+    with pytest.raises(cfx.Error, match="nope"):
+        cfx.evaluate(SHIPPED, X[:2], methods=["pixel", "nope"])
+    with pytest.raises(cfx.Error, match="FID needs items of a dataset"):
+        cfx.evaluate(SHIPPED, X[:2], fid_net=SHIPPED)
+    with pytest.raises(cfx.Error, match="curve_steps = 0"):
+        cfx.evaluate(SHIPPED, X[:2], curve_steps=0)
+
+
+def test_global_scores_equal_cli_global(tmp_path):
+    shapes = os.path.join(SOURCE, "models", "shapes-cnn.pt")
+    out = tmp_path / "cli"
+    cmd = [CLI, "global", "--model", shapes, "--outcome", "circle", "--samples", "24",
+           "--batch-size", "10", "--bootstrap", "20", "--seed", "3", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    cli = json.loads((out / "global.json").read_text())
+    g = cfx.global_scores(shapes, "circle", samples=24, batch_size=10, bootstrap=20, seed=3,
+                          threads=1, out=tmp_path / "py")
+    assert g["scores"] == cli["scores"]
+    assert g["config"] == cli["config"]
+    assert (tmp_path / "py" / "global.png").is_file()
+    with pytest.raises(cfx.Error, match="hexagon"):
+        cfx.global_scores(shapes, "hexagon", samples=4)
+    with pytest.raises(cfx.Error, match="input_shape"):
+        cfx.global_scores(Net(), "circle", samples=4)
+
+
 def test_the_gil_is_released_and_ctrl_c_stops_a_run(fashion):
     X, _, _ = fashion
     count = [0]

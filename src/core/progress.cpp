@@ -21,6 +21,7 @@ ProgressBar::~ProgressBar() {
 }
 
 void ProgressBar::update(int64_t done, const std::string& status) {
+  if (finished_) return;  // a finished bar stays as it was drawn
   done_ = done;
   auto now = std::chrono::steady_clock::now();
   int decile = static_cast<int>(10 * done_ / total_);

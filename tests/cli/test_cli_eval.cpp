@@ -74,7 +74,8 @@ TEST(CliEval, BadMethodsOptionsAndFilesFailClearly) {
   expect_user_error(run_cfx(base + "--set disc.stages=0.9,0.2 --methods disc"), "stages");
   expect_user_error(run_cfx(base + "--corrupt fog:1"), "fog");
   expect_user_error(run_cfx(base + "--autoencoders " + m), "not autoencoders");
-  expect_user_error(run_cfx(base + "--oracle " + shipped_model("shapes-cnn.pt")), "--oracle");
+  expect_user_error(run_cfx(base + "--oracle " + shipped_model("shapes-cnn.pt")),
+                    "oracle " + shipped_model("shapes-cnn.pt") + " does not match");
   expect_user_error(run_cfx("explain --model " + m +
                             " --data fashion-mnist --n 1 --method disc "
                             "--set duq=1 --out " +
@@ -220,7 +221,7 @@ TEST(CliEval, MnistGetsCoutFidMorphometryAndPeakMemory) {
   expect_user_error(
       run_cfx("eval --model " + shipped_model("mnist-cnn.pt") + " --data mnist --n 2 --fid-net " +
               shipped_model("shapes-cnn.pt") + " --out " + dir + "/bad"),
-      "--fid-net");
+      "FID network " + shipped_model("shapes-cnn.pt"));
 }
 
 // The generative methods on Fashion-MNIST with the shipped generator, shifter, cvae and

@@ -10,23 +10,12 @@
 #include "cfx/eval/metrics.h"
 #include "cfx/run/explain_job.h"
 #include "cfx/run/targets.h"
+#include "data/temp_dir.h"
 #include "helpers.h"
 
 using namespace cfx;
+using cfx::test::error_of;
 using nlohmann::json;
-
-namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no cfx::Error>";
-}
-
-}  // namespace
 
 TEST(ExplainJob, RoundTripsThroughJsonAndNamesBadFields) {
   ExplainJob j;

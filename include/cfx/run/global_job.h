@@ -1,0 +1,59 @@
+// What `cfx global` does, as one library call: sample the generator, intervene on every
+// attribute through the shift predictor, and score how much an outcome of the classifier
+// depends on each (METHODS.md §3), in memory; and a writer for the CLI's files (global.json,
+// global.png, report.html).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cfx/eval/causal.h"
+
+namespace cfx {
+
+/// One global scoring run. Defaults are the CLI's.
+struct GlobalJob {
+  std::vector<std::string> outcome;  // the outcome: class names or indices of the classifier
+  std::string generator;             // "": the one the shifter was trained with
+  std::string attributes;            // "": the one the shifter was trained with
+  std::string shifter;               // "": <dataset>-shifter.pt beside the classifier
+  std::string latents = "data";      // data: encode real images; prior: draw from N(0, I)
+  std::string data;                  // images to encode ("": the classifier's dataset)
+  std::string split = "test";        // split of `data`
+  int64_t samples = 2000;            // images encoded, or latents drawn (>= 1)
+  int64_t batch_size = 256;          // samples rendered together
+  double strength = 1.0;             // scale of the shift predictor's step (> 0)
+  std::string only;                  // attributes to score, comma-separated ("": all)
+  int64_t bootstrap = 1000;          // bootstrap resamples (>= 10)
+  double confidence = 0.95;          // interval coverage, in (0, 1)
+  uint64_t seed = 0;                 // seeds the samples and the bootstrap
+  std::string device = "cpu";        // cpu, cuda or cuda:<i>
+
+  /// Throws cfx::Error naming the field and value that is wrong.
+  void validate() const;
+  nlohmann::json to_json() const;
+  /// Unknown keys are an error; missing keys keep their defaults.
+  static GlobalJob from_json(const nlohmann::json& j);
+};
+
+/// What a global run produced, in memory.
+struct GlobalOutcome {
+  std::vector<CausalScores> scores;  // per attribute, in the attribute classifier's order
+  nlohmann::json document;           // global.json
+  torch::Tensor chart;               // [3, H, W] uint8: global.png's bar chart
+};
+
+/// Runs `job` on F (its companion models found as the job says). `run_info` is recorded as
+/// global.json's "run". Progress: samples done of all after every batch.
+GlobalOutcome run_global(const GlobalJob& job, std::shared_ptr<Classifier> F,
+                         nlohmann::json run_info = nlohmann::json::object(),
+                         const ProgressFn& progress = {});
+
+/// Writes global.json, global.png and report.html into `dir`.
+void write_global(const GlobalOutcome& outcome, const std::string& dir);
+
+/// The table `cfx global` prints.
+std::string global_table(const GlobalOutcome& outcome);
+
+}  // namespace cfx
