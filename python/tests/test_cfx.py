@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -268,3 +269,28 @@ def test_the_gil_is_released_and_ctrl_c_stops_a_run(fashion):
                                l1=100.0, confidence=0.999999))
     timer.join()
     assert got == []
+
+
+def test_pip_install_gives_a_package_that_works_outside_the_source(tmp_path):
+    """`pip install --no-build-isolation .` (here with --target, which needs no venv): the
+    package imports from where pip put it and runs a model."""
+    import importlib.util  # find, not import: setuptools patches distutils, which torch loaded
+    for needed in ("pip", "setuptools", "wheel"):
+        if importlib.util.find_spec(needed) is None:
+            pytest.skip(f"{needed} is not installed (Debian: python3-{needed})")
+    site = tmp_path / "site"
+    env = dict(os.environ)
+    if "CFX_BUILD_DIR" not in env:
+        env["CFX_BUILD_DIR"] = os.path.join(SOURCE, "build")
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation",
+                        "--no-deps", "--no-index", "--target", str(site), SOURCE],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    env["PYTHONPATH"] = str(site)
+    code = ("import cfx; X, _, _ = cfx.load_dataset('fashion-mnist', n=2); "
+            f"ex = cfx.explain({SHIPPED!r}, X, steps=5); print(cfx.__file__, len(ex.valid))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    path, n = r.stdout.split()
+    assert path.startswith(str(site)) and n == "2"
