@@ -16,10 +16,12 @@
 #include "cfx/data/dataset.h"
 #include "cfx/data/image_io.h"
 #include "cfx/methods/registry.h"
+#include "cfx/models/checkpoint.h"
 #include "cfx/models/classifier.h"
 #include "cfx/run/eval_job.h"
 #include "cfx/run/explain_job.h"
 #include "cfx/run/global_job.h"
+#include "cfx/run/train_job.h"
 
 namespace py = pybind11;
 
@@ -161,6 +163,33 @@ std::string global_scores(const std::string& model_json, const std::string& job_
   return out.document.dump();
 }
 
+// The sidecar the trainer wrote, as text.
+std::string train(const std::string& job_json, int threads, bool progress) {
+  auto job = cfx::TrainJob::from_json(parse_json(job_json, "the train job"));
+  py::gil_scoped_release nogil;
+  RunSettings settings(threads, !progress);
+  auto out = cfx::run_train(job);
+  return cfx::read_sidecar(out.path).dump();
+}
+
+py::list trainers() {
+  py::list out;
+  for (const auto& t : cfx::trainers()) {
+    nlohmann::json options = nlohmann::json::object(), help = nlohmann::json::object();
+    for (const auto& o : t.options) {
+      options[o.key] = o.default_value;
+      help[o.key] = o.help;
+    }
+    py::dict d;
+    d["kind"] = t.kind;
+    d["description"] = t.description;
+    d["defaults"] = options.dump();
+    d["help"] = help.dump();
+    out.append(d);
+  }
+  return out;
+}
+
 py::list methods() {
   py::list out;
   for (const auto& m : cfx::method_registry()) {
@@ -218,6 +247,8 @@ PYBIND11_MODULE(_cfx, m) {
   m.def("explain", &explain);
   m.def("evaluate", &evaluate);
   m.def("global_scores", &global_scores);
+  m.def("train", &train);
+  m.def("trainers", &trainers);
   m.def("methods", &methods);
   m.def("load_dataset", &load_dataset);
   m.def("read_image", [](const std::string& path) { return cfx::read_image(path); });

@@ -24,7 +24,7 @@ from ._cfx import Error, __version__
 from . import _cfx
 
 __all__ = ["Error", "Explanation", "__version__", "evaluate", "explain", "global_scores",
-           "load_dataset", "methods", "saliency"]
+           "load_dataset", "methods", "saliency", "train", "trainers"]
 
 
 def methods():
@@ -35,6 +35,37 @@ def methods():
         m["defaults"] = json.loads(m["defaults"])
         out.append(m)
     return out
+
+
+def trainers():
+    """Every kind of model cfx trains: a list of dicts {kind, description, defaults, help},
+    defaults and help keyed by option, as `cfx train <kind> --help` shows them."""
+    out = []
+    for t in _cfx.trainers():
+        t = dict(t)
+        t["defaults"] = json.loads(t["defaults"])
+        t["help"] = json.loads(t["help"])
+        out.append(t)
+    return out
+
+
+def train(kind, out, threads=None, progress=False, **options):
+    """Trains a model as `cfx train <kind>` does and writes it to `out` (its sidecar
+    NAME.json beside it); returns the sidecar as a dict (seed, options, training curves,
+    held-out quality, and the call as its command).
+
+    kind: classifier, autoencoder, inpainter, vae, attributes, shifter, cvae,
+        text-classifier or text-cvae (see trainers()).
+    options: the kind's options by their keys, e.g. data="mnist", epochs=4, seed=1
+        (the CLI's flags with '_' for '-').
+    """
+    _check_options(f"train {kind}", options)
+    args = ", ".join([repr(kind), f"out={str(out)!r}"] +
+                     [f"{k}={v!r}" for k, v in sorted(options.items())])
+    job = {"kind": str(kind), "options": options, "out": str(out),
+           "command": f"python: cfx.train({args})"}
+    doc = _cfx.train(json.dumps(job), _threads(threads), bool(progress))
+    return json.loads(doc)
 
 
 def load_dataset(name, split="test", n=-1, seed=0):

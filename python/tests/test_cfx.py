@@ -294,3 +294,30 @@ def test_pip_install_gives_a_package_that_works_outside_the_source(tmp_path):
     assert r.returncode == 0, r.stderr
     path, n = r.stdout.split()
     assert path.startswith(str(site)) and n == "2"
+
+
+def test_train_equals_cli_train_and_names_bad_options(tmp_path):
+    kinds = {t["kind"]: t for t in cfx.trainers()}
+    assert {"classifier", "vae", "shifter", "cvae", "text-cvae"} <= set(kinds)
+    assert kinds["classifier"]["defaults"]["epochs"] == 8 and kinds["classifier"]["help"]["epochs"]
+    cmd = [CLI, "train", "classifier", "-q", "--data", "shapes", "--shapes-size", "16",
+           "--limit", "64", "--epochs", "1", "--width", "4", "--no-augment", "--seed", "5",
+           "-o", str(tmp_path / "cli.pt")]
+    subprocess.run(cmd, check=True, capture_output=True)
+    side = cfx.train("classifier", tmp_path / "py.pt", data="shapes", shapes_size=16, limit=64,
+                     epochs=1, width=4, augment=False, seed=5, threads=1)
+    cli = json.loads((tmp_path / "cli.json").read_text())
+    assert (tmp_path / "py.pt").read_bytes() == (tmp_path / "cli.pt").read_bytes()
+    assert side["command"].startswith("python: cfx.train('classifier'")
+    for doc in (side, cli):  # the command and the minutes differ
+        doc.pop("command")
+        doc["training"].pop("seconds")
+    assert side == cli
+    X = torch.rand(2, 3, 16, 16)
+    assert cfx.explain(tmp_path / "py.pt", X, steps=3).counterfactuals.shape == X.shape
+    with pytest.raises(cfx.Error, match="known: classifier"):
+        cfx.train("gan", tmp_path / "g.pt")
+    with pytest.raises(cfx.Error, match="unknown option 'epoch'"):
+        cfx.train("classifier", tmp_path / "c.pt", epoch=1)
+    with pytest.raises(cfx.Error, match="must be an integer"):
+        cfx.train("classifier", tmp_path / "c.pt", epochs="two")

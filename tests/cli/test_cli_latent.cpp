@@ -159,7 +159,7 @@ TEST(CliLatent, TrainVaeAttributesShifterThenExplain) {
               "/explain");
   ASSERT_EQ(r.code, 0) << r.err;
   expect_user_error(run_cfx("train vae -q --data shapes --split val --out " + dir + "/v.pt"),
-                    "invalid --split 'val'");
+                    "invalid split 'val' (use train or test)");
   for (int i = 0; i < 2; ++i) {  // an image folder: images and classes, but no attributes
     fs::create_directories(dir + "/folder/c" + std::to_string(i));
     cfx::write_png(dir + "/folder/c" + std::to_string(i) + "/x.png", torch::rand({1, 28, 28}));

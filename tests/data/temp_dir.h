@@ -48,4 +48,9 @@ inline std::string error_of(const std::function<void()>& f) {
   return "(no cfx::Error)";
 }
 
+/// Whether `f` throws a cfx::Error whose message contains `part`.
+inline bool throws_naming(const std::function<void()>& f, const std::string& part) {
+  return error_of(f).find(part) != std::string::npos;
+}
+
 }  // namespace cfx::test

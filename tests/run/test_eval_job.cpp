@@ -13,16 +13,8 @@
 #include "helpers.h"
 
 using namespace cfx;
-using cfx::test::error_of;
+using cfx::test::throws_naming;
 using nlohmann::json;
-
-namespace {
-
-bool names(const std::function<void()>& f, const std::string& part) {
-  return error_of(f).find(part) != std::string::npos;
-}
-
-}  // namespace
 
 TEST(EvalJob, RoundTripsThroughJsonAndNamesBadFields) {
   EvalJob j;
@@ -39,28 +31,40 @@ TEST(EvalJob, RoundTripsThroughJsonAndNamesBadFields) {
   EXPECT_EQ(back.to_json(), j.to_json());
   EXPECT_EQ(EvalJob::from_json(json::object()).to_json(), EvalJob().to_json());
 
-  EXPECT_TRUE(names([] { EvalJob::from_json({{"method", {"pixel"}}}); }, "'method'"));
-  EXPECT_TRUE(names([] { EvalJob::from_json({{"methods", {"pixel", "nope"}}}); }, "nope"));
-  EXPECT_TRUE(names([] { EvalJob::from_json({{"methods", json::array()}}); }, "methods is empty"));
-  EXPECT_TRUE(names([] { EvalJob::from_json({{"options", {{"nope.steps", 3}}}}); }, "nope"));
-  EXPECT_TRUE(names(
+  EXPECT_TRUE(throws_naming([] { EvalJob::from_json({{"method", {"pixel"}}}); }, "'method'"));
+  EXPECT_TRUE(throws_naming([] { EvalJob::from_json({{"methods", {"pixel", "nope"}}}); }, "nope"));
+  EXPECT_TRUE(throws_naming(
+      [] {
+        EvalJob::from_json({{"methods", json::array()}});
+      },
+      "methods is empty"));
+  EXPECT_TRUE(throws_naming(
+      [] {
+        EvalJob::from_json({{"options", {{"nope.steps", 3}}}});
+      },
+      "nope"));
+  EXPECT_TRUE(throws_naming(
       [] {
         EvalJob::from_json({{"methods", {"disc"}}, {"options", {{"disc.stages", "0.9,0.2"}}}});
       },
       "stages"));
-  EXPECT_TRUE(names([] { EvalJob::from_json({{"curve_steps", 0}}); }, "curve_steps = 0"));
-  EXPECT_TRUE(names([] { EvalJob::from_json({{"cout_steps", -1}}); }, "cout_steps = -1"));
-  EXPECT_TRUE(names([] { EvalJob::from_json({{"fid_reference", 1}}); }, "fid_reference = 1"));
-  EXPECT_TRUE(names([] { EvalJob::from_json({{"seed", "x"}}); }, "eval job"));
+  EXPECT_TRUE(throws_naming([] { EvalJob::from_json({{"curve_steps", 0}}); }, "curve_steps = 0"));
+  EXPECT_TRUE(throws_naming([] { EvalJob::from_json({{"cout_steps", -1}}); }, "cout_steps = -1"));
+  EXPECT_TRUE(throws_naming(
+      [] {
+        EvalJob::from_json({{"fid_reference", 1}});
+      },
+      "fid_reference = 1"));
+  EXPECT_TRUE(throws_naming([] { EvalJob::from_json({{"seed", "x"}}); }, "eval job"));
   // An option for every method reaches those that have it; one that none has is an error.
   EXPECT_NO_THROW(
       EvalJob::from_json({{"methods", {"pixel", "gradient"}}, {"options", {{"steps", 5}}}}));
-  EXPECT_TRUE(names(
+  EXPECT_TRUE(throws_naming(
       [] {
         EvalJob::from_json({{"methods", {"pixel", "gradient"}}, {"options", {{"bogus", 1}}}});
       },
       "unknown option 'bogus' for pixel, gradient"));
-  EXPECT_TRUE(names([] { EvalJob::from_json({{"resume", true}}); }, "batches_dir"));
+  EXPECT_TRUE(throws_naming([] { EvalJob::from_json({{"resume", true}}); }, "batches_dir"));
 }
 
 TEST(EvalJob, RunScoresEveryMethodAndWriteWritesThatRun) {
@@ -135,17 +139,17 @@ TEST(EvalJob, WhatTheItemsCannotGiveIsOneClearError) {
   EvalJob job;
   job.methods = {"gradient"};
   job.sanity = true;
-  EXPECT_TRUE(names([&] { run_eval(job, F, items); }, "second copy"));
+  EXPECT_TRUE(throws_naming([&] { run_eval(job, F, items); }, "second copy"));
   job.sanity = false;
   job.surrogate = 10;  // held-out items come from the items' dataset: there is none
-  EXPECT_TRUE(names([&] { run_eval(job, F, items); }, "surrogate"));
+  EXPECT_TRUE(throws_naming([&] { run_eval(job, F, items); }, "surrogate"));
   job.surrogate = 0;
   job.fid_net = "some-net.pt";  // FID needs real images of a dataset
-  EXPECT_TRUE(names([&] { run_eval(job, F, items); }, "FID needs items of a dataset"));
+  EXPECT_TRUE(throws_naming([&] { run_eval(job, F, items); }, "FID needs items of a dataset"));
   job.fid_net = "";
   job.oracle = "missing-oracle.pt";
-  EXPECT_TRUE(names([&] { run_eval(job, F, items); }, "missing-oracle.pt"));
+  EXPECT_TRUE(throws_naming([&] { run_eval(job, F, items); }, "missing-oracle.pt"));
   job.oracle = "";
   job.targets = {"0", "1", "0"};
-  EXPECT_TRUE(names([&] { run_eval(job, F, items); }, "3 targets for 2"));
+  EXPECT_TRUE(throws_naming([&] { run_eval(job, F, items); }, "3 targets for 2"));
 }

@@ -13,14 +13,10 @@
 #include "helpers.h"
 
 using namespace cfx;
-using cfx::test::error_of;
+using cfx::test::throws_naming;
 using nlohmann::json;
 
 namespace {
-
-bool names(const std::function<void()>& f, const std::string& part) {
-  return error_of(f).find(part) != std::string::npos;
-}
 
 std::string shipped(const std::string& name) {
   return std::string(CFX_SOURCE_DIR) + "/models/" + name;
@@ -37,24 +33,28 @@ TEST(GlobalJob, RoundTripsThroughJsonAndNamesBadFields) {
   j.confidence = 0.9;
   j.seed = 4;
   EXPECT_EQ(GlobalJob::from_json(j.to_json()).to_json(), j.to_json());
-  EXPECT_TRUE(names([] { GlobalJob::from_json(json::object()); }, "outcome is required"));
-  EXPECT_TRUE(names([] { GlobalJob::from_json({{"outcome", {"1"}}, {"sample", 3}}); }, "'sample'"));
-  EXPECT_TRUE(names(
+  EXPECT_TRUE(throws_naming([] { GlobalJob::from_json(json::object()); }, "outcome is required"));
+  EXPECT_TRUE(throws_naming(
+      [] {
+        GlobalJob::from_json({{"outcome", {"1"}}, {"sample", 3}});
+      },
+      "'sample'"));
+  EXPECT_TRUE(throws_naming(
       [] {
         GlobalJob::from_json({{"outcome", {"1"}}, {"samples", 0}});
       },
       "samples: 0"));
-  EXPECT_TRUE(names(
+  EXPECT_TRUE(throws_naming(
       [] {
         GlobalJob::from_json({{"outcome", {"1"}}, {"latents", "z"}});
       },
       "latents 'z'"));
-  EXPECT_TRUE(names(
+  EXPECT_TRUE(throws_naming(
       [] {
         GlobalJob::from_json({{"outcome", {"1"}}, {"bootstrap", 2}});
       },
       "bootstrap: 2"));
-  EXPECT_TRUE(names([] { GlobalJob::from_json({{"outcome", "1"}}); }, "global job"));
+  EXPECT_TRUE(throws_naming([] { GlobalJob::from_json({{"outcome", "1"}}); }, "global job"));
 }
 
 TEST(GlobalJob, RunScoresEveryAttributeAndWriteWritesThatRun) {
@@ -91,7 +91,7 @@ TEST(GlobalJob, RunScoresEveryAttributeAndWriteWritesThatRun) {
   EXPECT_EQ(again.document["scores"], doc["scores"]);
 
   job.outcome = {"hexagon"};
-  EXPECT_TRUE(names([&] { run_global(job, F); }, "unknown outcome class 'hexagon'"));
+  EXPECT_TRUE(throws_naming([&] { run_global(job, F); }, "unknown outcome class 'hexagon'"));
   job.outcome = {"9"};
-  EXPECT_TRUE(names([&] { run_global(job, F); }, "out of range"));
+  EXPECT_TRUE(throws_naming([&] { run_global(job, F); }, "out of range"));
 }

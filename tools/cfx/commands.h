@@ -7,18 +7,9 @@ namespace cfx::cli {
 
 void add_methods_command(CLI::App& app);
 void add_info_command(CLI::App& app);
+/// `train <kind>` for every trainer of the library (run/train_job.h).
 void add_train_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
-/// `train autoencoder`; needs add_train_command first.
-void add_train_autoencoder_command(CLI::App& app);
-/// `train inpainter`; needs add_train_command first.
-void add_train_inpainter_command(CLI::App& app);
-/// `train vae`, `train attributes`, `train shifter`; needs add_train_command first.
-void add_train_latent_commands(CLI::App& app);
-/// `train cvae`; needs add_train_command first.
-void add_train_cvae_command(CLI::App& app);
-/// `train text-classifier`, `train text-cvae`; needs add_train_command first.
-void add_train_text_commands(CLI::App& app);
 /// `explain-text`: AIP counterfactual sentences (METHODS.md §4).
 void add_explain_text_command(CLI::App& app);
 void add_eval_command(CLI::App& app);

@@ -106,38 +106,6 @@ std::shared_ptr<Classifier> ModelFlags::load(const InputOptions* inputs) const {
   return load_classifier(path, o);
 }
 
-void TrainDataFlags::add(CLI::App* app) {
-  app->add_option("--data", data, "dataset: fashion-mnist, mnist, shapes, or a folder");
-  app->add_option("--limit", limit, "use at most this many training items (-1: all)");
-  app->add_option("--shapes-rule", shapes_rule, "shapes: class rule");
-  app->add_option("--shapes-size", shapes_size, "shapes: image side");
-  app->add_option("--data-seed", data_seed, "seed of generated datasets (shapes)");
-}
-
-std::pair<Dataset, Dataset> TrainDataFlags::load() const {
-  DatasetOptions o;
-  o.seed = data_seed;
-  o.shapes_rule = shapes_rule;
-  o.shapes_size = shapes_size;
-  o.limit = limit;
-  o.split = "train";
-  Dataset train = load_dataset(data, o);
-  o.split = "test";
-  o.limit = -1;
-  Dataset test = load_dataset(data, o);
-  CFX_CHECK(train.size() > 0, "dataset ", data, " has no training items");
-  return {std::move(train), std::move(test)};
-}
-
-nlohmann::json TrainDataFlags::to_json() const {
-  return {{"dataset", data},
-          {"dataset_options",
-           {{"seed", data_seed},
-            {"limit", limit},
-            {"shapes_rule", shapes_rule},
-            {"shapes_size", shapes_size}}}};
-}
-
 void add_input_flags(CLI::App* app, InputOptions& o) {
   app->add_option("--image", o.image, "one query image (png/jpg/bmp)");
   app->add_option("--images", o.images, "a folder of query images");

@@ -38,21 +38,6 @@ struct ModelFlags {
   std::shared_ptr<Classifier> load(const InputOptions* inputs = nullptr) const;
 };
 
-/// The training data of a `cfx train` subcommand: --data, --limit and the shapes options.
-struct TrainDataFlags {
-  std::string data = "fashion-mnist";
-  int64_t limit = -1;
-  std::string shapes_rule = "shape";
-  int64_t shapes_size = 32;
-  uint64_t data_seed = 0;
-  void add(CLI::App* app);
-  /// The train split (at most `limit` items) and the whole test split. Throws cfx::Error if
-  /// the train split is empty.
-  std::pair<Dataset, Dataset> load() const;
-  /// {"dataset", "dataset_options"} for a checkpoint sidecar.
-  nlohmann::json to_json() const;
-};
-
 /// --image / --images / --data with --split, --n, --offset.
 void add_input_flags(CLI::App* app, InputOptions& o);
 

@@ -52,11 +52,6 @@ int main(int argc, char** argv) {
   cfx::cli::add_methods_command(app);
   cfx::cli::add_info_command(app);
   cfx::cli::add_train_command(app);
-  cfx::cli::add_train_autoencoder_command(app);
-  cfx::cli::add_train_inpainter_command(app);
-  cfx::cli::add_train_latent_commands(app);
-  cfx::cli::add_train_cvae_command(app);
-  cfx::cli::add_train_text_commands(app);
   cfx::cli::add_explain_command(app);
   cfx::cli::add_explain_text_command(app);
   cfx::cli::add_eval_command(app);
