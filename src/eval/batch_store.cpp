@@ -19,31 +19,6 @@ namespace {
 
 constexpr const char* kConfigFile = "config.json";
 
-// The tensor fields of a Result, by the name they are stored under. A field added to Result
-// must be added here too, or a resumed run loses it.
-std::vector<std::pair<const char*, torch::Tensor*>> tensor_fields(Result& r) {
-  return {{"counterfactuals", &r.counterfactuals},
-          {"saliency", &r.saliency},
-          {"infilled", &r.infilled},
-          {"steps", &r.steps},
-          {"converged", &r.converged},
-          {"stage_images", &r.stage_images},
-          {"prior_psnr", &r.prior_psnr},
-          {"reconstruction", &r.reconstruction},
-          {"reconstruction_error", &r.reconstruction_error},
-          {"edits_before", &r.edits.before},
-          {"edits_direction", &r.edits.direction},
-          {"edits_after", &r.edits.after},
-          {"edits_images", &r.edits.images},
-          {"edits_classes", &r.edits.classes},
-          {"edits_target_prob", &r.edits.target_prob},
-          {"edits_chosen", &r.edits.chosen},
-          {"edits_base_class", &r.edits.base_class},
-          {"edits_base_target_prob", &r.edits.base_target_prob},
-          {"shift_before", &r.attribute_shift.before},
-          {"shift_after", &r.attribute_shift.after}};
-}
-
 // Attribute names as one byte tensor, one name per line (names hold no newline).
 torch::Tensor names_to_tensor(const std::vector<std::string>& names) {
   std::string joined;
@@ -170,7 +145,7 @@ std::optional<StoredBatch> BatchStore::load(int64_t begin, int64_t end) const {
     a.load_from(in);
     StoredBatch b;
     Result& r = b.result;
-    for (auto [key, t] : tensor_fields(r)) a.try_read(key, *t);
+    for (auto [key, t] : r.item_tensors()) a.try_read(key, *t);
     torch::Tensor names;
     if (a.try_read("edits_names", names)) r.edits.names = names_from_tensor(names);
     if (a.try_read("shift_names", names)) r.attribute_shift.names = names_from_tensor(names);
@@ -191,7 +166,7 @@ std::optional<StoredBatch> BatchStore::load(int64_t begin, int64_t end) const {
 void BatchStore::save(int64_t begin, int64_t end, const StoredBatch& b) const {
   torch::serialize::OutputArchive a;
   const Result& r = b.result;
-  for (auto [key, t] : tensor_fields(const_cast<Result&>(r)))
+  for (auto [key, t] : r.item_tensors())
     if (t->defined()) a.write(key, t->detach().cpu());
   if (r.edits.defined()) a.write("edits_names", names_to_tensor(r.edits.names));
   if (r.attribute_shift.defined()) a.write("shift_names", names_to_tensor(r.attribute_shift.names));

@@ -17,25 +17,18 @@ torch::Tensor cat_defined(const std::vector<torch::Tensor>& parts) {
   return torch::cat(parts, 0);
 }
 
-// The per-item fields of the attribute edits of every chunk, joined along items.
-AttributeEdits cat_edits(const std::vector<AttributeEdits>& parts) {
-  AttributeEdits out;
-  if (parts.empty() || !parts.front().defined()) return out;
-  out.names = parts.front().names;
-  auto cat = [&](torch::Tensor AttributeEdits::*field) {
-    std::vector<torch::Tensor> v;
-    for (const auto& p : parts) v.push_back(p.*field);
-    out.*field = cat_defined(v);
-  };
-  for (auto f :
-       {&AttributeEdits::before, &AttributeEdits::direction, &AttributeEdits::after,
-        &AttributeEdits::images, &AttributeEdits::classes, &AttributeEdits::target_prob,
-        &AttributeEdits::chosen, &AttributeEdits::base_class, &AttributeEdits::base_target_prob})
-    cat(f);
-  return out;
-}
-
 }  // namespace
+
+nlohmann::json batch_settings(const Method& method, const Request& request, int64_t batch_size) {
+  // Everything a batch's result depends on.
+  nlohmann::json settings = method.config();
+  settings["seed"] = request.seed;
+  settings["device"] = request.device.str();
+  settings["batch_size"] = batch_size;
+  settings["items"] = request.images.size(0);
+  settings["inputs"] = run_fingerprint(*request.classifier, request.images, request.targets);
+  return settings;
+}
 
 Explanation explain(Method& method, const Request& request, int64_t batch_size,
                     const BatchFiles& files) {
@@ -58,15 +51,10 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   set_config();
   std::optional<BatchStore> store;
   if (!files.dir.empty()) {
-    // Everything a batch's result depends on; a resumed run must match it exactly.
-    nlohmann::json settings = e.config;
-    settings["items"] = n;
-    settings["inputs"] = run_fingerprint(*request.classifier, request.images, request.targets);
-    store.emplace(files.dir, settings, files.resume);
+    store.emplace(files.dir, batch_settings(method, request, batch_size), files.resume);
   }
-  std::vector<torch::Tensor> cfs, sal, infilled, steps, conv, stages, psnrs, recs, rec_errs;
-  std::vector<AttributeEdits> edits;
-  std::vector<torch::Tensor> shift_before, shift_after;
+  // Each per-item tensor of every chunk, in Result::item_tensors() order.
+  std::vector<std::vector<torch::Tensor>> parts(e.result.item_tensors().size());
   std::vector<float> batch_peak(n), item_peak(n);
   for (int64_t i = 0; i < n; i += batch_size) {
     int64_t j = std::min(n, i + batch_size);
@@ -103,35 +91,16 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
       batch_peak[k] = static_cast<float>(stored->peak_mb);
       item_peak[k] = static_cast<float>(stored->peak_mb / static_cast<double>(j - i));
     }
-    cfs.push_back(r.counterfactuals);
-    sal.push_back(r.saliency);
-    infilled.push_back(r.infilled);
-    steps.push_back(r.steps);
-    conv.push_back(r.converged);
-    stages.push_back(r.stage_images);
-    psnrs.push_back(r.prior_psnr);
-    recs.push_back(r.reconstruction);
-    rec_errs.push_back(r.reconstruction_error);
-    edits.push_back(std::move(r.edits));
+    auto fields = r.item_tensors();
+    for (size_t k = 0; k < fields.size(); ++k) parts[k].push_back(*fields[k].second);
+    if (r.edits.defined()) e.result.edits.names = r.edits.names;
     if (r.attribute_shift.defined()) e.result.attribute_shift.names = r.attribute_shift.names;
-    shift_before.push_back(r.attribute_shift.before);
-    shift_after.push_back(r.attribute_shift.after);
     for (auto& t : r.target_prob_trace) e.result.target_prob_trace.push_back(std::move(t));
     for (auto& t : r.loss_trace) e.result.loss_trace.push_back(std::move(t));
     e.result.seconds += r.seconds;
   }
-  e.result.counterfactuals = cat_defined(cfs);
-  e.result.saliency = cat_defined(sal);
-  e.result.infilled = cat_defined(infilled);
-  e.result.steps = cat_defined(steps);
-  e.result.converged = cat_defined(conv);
-  e.result.stage_images = cat_defined(stages);
-  e.result.prior_psnr = cat_defined(psnrs);
-  e.result.reconstruction = cat_defined(recs);
-  e.result.reconstruction_error = cat_defined(rec_errs);
-  e.result.edits = cat_edits(edits);
-  e.result.attribute_shift.before = cat_defined(shift_before);
-  e.result.attribute_shift.after = cat_defined(shift_after);
+  auto joined = e.result.item_tensors();
+  for (size_t k = 0; k < joined.size(); ++k) *joined[k].second = cat_defined(parts[k]);
   // Again after the run: a method may only know some settings once it has run (the latent
   // method reports the model files it found).
   set_config();

@@ -25,4 +25,33 @@ void Request::validate() const {
   }
 }
 
+std::vector<std::pair<const char*, torch::Tensor*>> Result::item_tensors() {
+  return {{"counterfactuals", &counterfactuals},
+          {"saliency", &saliency},
+          {"infilled", &infilled},
+          {"steps", &steps},
+          {"converged", &converged},
+          {"stage_images", &stage_images},
+          {"prior_psnr", &prior_psnr},
+          {"reconstruction", &reconstruction},
+          {"reconstruction_error", &reconstruction_error},
+          {"edits_before", &edits.before},
+          {"edits_direction", &edits.direction},
+          {"edits_after", &edits.after},
+          {"edits_images", &edits.images},
+          {"edits_classes", &edits.classes},
+          {"edits_target_prob", &edits.target_prob},
+          {"edits_chosen", &edits.chosen},
+          {"edits_base_class", &edits.base_class},
+          {"edits_base_target_prob", &edits.base_target_prob},
+          {"shift_before", &attribute_shift.before},
+          {"shift_after", &attribute_shift.after}};
+}
+
+std::vector<std::pair<const char*, const torch::Tensor*>> Result::item_tensors() const {
+  std::vector<std::pair<const char*, const torch::Tensor*>> out;
+  for (auto [name, t] : const_cast<Result*>(this)->item_tensors()) out.emplace_back(name, t);
+  return out;
+}
+
 }  // namespace cfx

@@ -66,26 +66,13 @@ void check_conditions(const torch::Tensor& a, int64_t n, int64_t k) {
 }  // namespace
 
 torch::Tensor Cvae::encode(const torch::Tensor& x, const torch::Tensor& a) {
-  CFX_CHECK(x.dim() == 4 && x.size(1) == options_.channels && x.size(2) == options_.height &&
-                x.size(3) == options_.width,
-            "the cvae encodes [N, ", options_.channels, ", ", options_.height, ", ", options_.width,
-            "] images, got ", x.sizes());
-  check_conditions(a, x.size(0), static_cast<int64_t>(attributes_.size()));
-  auto xd = x.to(device_, torch::kFloat);
-  return from_two_rows(
-      detail::net_of(net_).encode(as_two_rows(xd), as_two_rows(a.to(device_, torch::kFloat))).first,
-      xd);
+  check_conditions(a, x.dim() > 0 ? x.size(0) : -1, static_cast<int64_t>(attributes_.size()));
+  return detail::encode_mean(detail::net_of(net_), device_, x, a, "the cvae");
 }
 
 torch::Tensor Cvae::decode(const torch::Tensor& z, const torch::Tensor& a) {
-  CFX_CHECK(z.dim() == 2 && z.size(1) == options_.latent, "the cvae expects latents [N, ",
-            options_.latent, "], got ", z.sizes());
-  check_conditions(a, z.size(0), static_cast<int64_t>(attributes_.size()));
-  auto zd = z.to(device_, torch::kFloat);
-  return torch::sigmoid(
-      from_two_rows(detail::net_of(net_).decode_logits(as_two_rows(zd),
-                                                       as_two_rows(a.to(device_, torch::kFloat))),
-                    zd));
+  check_conditions(a, z.dim() > 0 ? z.size(0) : -1, static_cast<int64_t>(attributes_.size()));
+  return detail::decode_images(detail::net_of(net_), device_, z, a, "the cvae");
 }
 
 json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier& D,
@@ -180,11 +167,8 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
 }
 
 void Cvae::save(const std::string& path, json meta) const {
-  save_module(*net_, path);
-  meta["kind"] = "cvae";
-  meta["arch_options"] = options_.to_json();
   meta["attribute_names"] = attributes_;
-  write_sidecar(path, meta);
+  detail::save_vae(*net_, options_, path, std::move(meta), "cvae");
 }
 
 std::shared_ptr<Cvae> Cvae::load(const std::string& path) {

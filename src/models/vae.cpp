@@ -74,20 +74,44 @@ void Vae::to(torch::Device device) {
   device_ = device;
 }
 
+namespace detail {
+
+torch::Tensor encode_mean(VaeNetImpl& net, torch::Device device, const torch::Tensor& x,
+                          const torch::Tensor& a, const char* who) {
+  const auto& o = net.o;
+  CFX_CHECK(
+      x.dim() == 4 && x.size(1) == o.channels && x.size(2) == o.height && x.size(3) == o.width, who,
+      " encodes [N, ", o.channels, ", ", o.height, ", ", o.width, "] images, got ", x.sizes());
+  auto xd = x.to(device, torch::kFloat);
+  auto ad = a.defined() ? as_two_rows(a.to(device, torch::kFloat)) : torch::Tensor();
+  return from_two_rows(net.encode(as_two_rows(xd), ad).first, xd);
+}
+
+torch::Tensor decode_images(VaeNetImpl& net, torch::Device device, const torch::Tensor& z,
+                            const torch::Tensor& a, const char* who) {
+  CFX_CHECK(z.dim() == 2 && z.size(1) == net.o.latent, who, " expects latents [N, ", net.o.latent,
+            "], got ", z.sizes());
+  auto zd = z.to(device, torch::kFloat);
+  auto ad = a.defined() ? as_two_rows(a.to(device, torch::kFloat)) : torch::Tensor();
+  return torch::sigmoid(from_two_rows(net.decode_logits(as_two_rows(zd), ad), zd));
+}
+
+void save_vae(torch::nn::Module& net, const VaeOptions& o, const std::string& path, json meta,
+              const char* kind) {
+  save_module(net, path);
+  meta["kind"] = kind;
+  meta["arch_options"] = o.to_json();
+  write_sidecar(path, meta);
+}
+
+}  // namespace detail
+
 torch::Tensor Vae::decode(const torch::Tensor& w) {
-  CFX_CHECK(w.dim() == 2 && w.size(1) == options_.latent, "the VAE expects latents [N, ",
-            options_.latent, "], got ", w.sizes());
-  auto wd = w.to(device_, torch::kFloat);
-  return torch::sigmoid(from_two_rows(detail::net_of(net_).decode_logits(as_two_rows(wd)), wd));
+  return detail::decode_images(detail::net_of(net_), device_, w, {}, "the VAE");
 }
 
 torch::Tensor Vae::encode(const torch::Tensor& x) {
-  CFX_CHECK(x.dim() == 4 && x.size(1) == options_.channels && x.size(2) == options_.height &&
-                x.size(3) == options_.width,
-            "the VAE encodes [N, ", options_.channels, ", ", options_.height, ", ", options_.width,
-            "] images, got ", x.sizes());
-  auto xd = x.to(device_, torch::kFloat);
-  return from_two_rows(detail::net_of(net_).encode(as_two_rows(xd)).first, xd);
+  return detail::encode_mean(detail::net_of(net_), device_, x, {}, "the VAE");
 }
 
 json Vae::train(const Dataset& train, const Dataset& test, const VaeTrainOptions& o) {
@@ -136,10 +160,7 @@ json Vae::train(const Dataset& train, const Dataset& test, const VaeTrainOptions
 }
 
 void Vae::save(const std::string& path, json meta) const {
-  save_module(*net_, path);
-  meta["kind"] = "vae";
-  meta["arch_options"] = options_.to_json();
-  write_sidecar(path, meta);
+  detail::save_vae(*net_, options_, path, std::move(meta), "vae");
 }
 
 std::shared_ptr<Vae> Vae::load(const std::string& path) {

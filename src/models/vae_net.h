@@ -67,6 +67,20 @@ inline VaeNetImpl& net_of(const std::shared_ptr<torch::nn::Module>& m) {
   return *std::dynamic_pointer_cast<VaeNetImpl>(m);
 }
 
+/// μ(x, a) of images x [N, C, H, W] (checked against the net's options; `who` names the model
+/// in the message), on `device`, each item the same in any batch (core/batch_invariance.h).
+/// a: [N, K] conditions, or undefined for K = 0.
+torch::Tensor encode_mean(VaeNetImpl& net, torch::Device device, const torch::Tensor& x,
+                          const torch::Tensor& a, const char* who);
+
+/// sigmoid(decoder(z, a)) for latents z [N, L]: images [N, C, H, W], as encode_mean.
+torch::Tensor decode_images(VaeNetImpl& net, torch::Device device, const torch::Tensor& z,
+                            const torch::Tensor& a, const char* who);
+
+/// Writes the weights and a sidecar of `kind` with the architecture added to `meta`.
+void save_vae(torch::nn::Module& net, const VaeOptions& o, const std::string& path,
+              nlohmann::json meta, const char* kind);
+
 /// Per image of xb [B, C, H, W]: the Bernoulli reconstruction term (summed over pixels) and
 /// the KL to N(0, I), with z drawn by reparameterisation; the negative ELBO is rec + KL.
 struct ElboTerms {

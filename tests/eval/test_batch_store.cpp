@@ -119,3 +119,53 @@ TEST(BatchStore, FingerprintFollowsWeightsImagesAndTargets) {
   auto other = cfx::testing::toy_classifier("mlp");
   EXPECT_NE(base, run_fingerprint(*other, req.images, req.targets));
 }
+
+namespace {
+
+// A method that fills every per-item output of Result with numbers of its items, so that
+// joining batches and resuming them can be checked field by field.
+class EveryOutput : public Method {
+ public:
+  std::string name() const override { return "every-output"; }
+  nlohmann::json config() const override {
+    return {{"method", "every-output"}, {"options", nlohmann::json::object()}};
+  }
+  bool needs_input_gradient() const override { return false; }
+  Result run(const Request& r) override {
+    Result out;
+    auto item = r.images.flatten(1).sum(1).unsqueeze(1);  // [n, 1], differs per item
+    float k = 0;
+    for (auto [name, t] : out.item_tensors()) *t = item.repeat({1, 2}) + k++;
+    out.counterfactuals = r.images.clone();  // scored after the run: must be images
+    out.saliency = r.images.mean(1, true);
+    out.infilled = r.images.clone();
+    out.edits.names = {"a", "b"};
+    out.attribute_shift.names = {"c", "d"};
+    return out;
+  }
+};
+
+}  // namespace
+
+// Every per-item output a method returns survives batching and resuming: explain() joins
+// and BatchFiles stores each field of Result::item_tensors(), none by hand.
+TEST(BatchStore, EveryPerItemOutputIsJoinedAndResumed) {
+  auto dir = cfx::testing::temp_dir("batch_store_every") + "/batches";
+  auto req = toy_request(5);
+  EveryOutput m;
+  auto whole = explain(m, req, 5);
+  auto batched = explain(m, req, 2, {dir, false});
+  auto resumed = explain(m, req, 2, {dir, true});
+  EXPECT_EQ(resumed.resumed_batches, 3);
+  auto w = whole.result.item_tensors(), b = batched.result.item_tensors(),
+       r = resumed.result.item_tensors();
+  ASSERT_EQ(w.size(), b.size());
+  for (size_t k = 0; k < w.size(); ++k) {
+    ASSERT_TRUE(w[k].second->defined()) << w[k].first;
+    EXPECT_EQ(w[k].second->size(0), 5) << w[k].first;
+    EXPECT_TRUE(torch::equal(*w[k].second, *b[k].second)) << w[k].first;
+    EXPECT_TRUE(torch::equal(*w[k].second, *r[k].second)) << w[k].first;
+  }
+  EXPECT_EQ(resumed.result.edits.names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(resumed.result.attribute_shift.names, (std::vector<std::string>{"c", "d"}));
+}

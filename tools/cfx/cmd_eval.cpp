@@ -60,16 +60,12 @@ int eval_main(const EvalFlags& f) {
   ensure_writable_dir(f.out);
   job.validate();
 
-  InputOptions in_opt = f.input;
-  in_opt.seed = f.seed;
-  auto F = f.model.load(&in_opt);  // a model that states no input shape takes the images'
-  Inputs in = load_inputs(in_opt, F->input_shape());
-  job.targets = f.targets_file.empty() ? std::vector<std::string>{f.target}
-                                       : read_target_file(f.targets_file, in.sources);
+  auto q = load_queries(f.model, f.input, f.seed, f.target, f.targets_file);
+  job.targets = q.targets;
   EvalItems items;
-  items.images = in.images;
-  items.inputs = in.sources;
-  items.masks = in.masks;
+  items.images = q.inputs.images;
+  items.inputs = q.inputs.sources;
+  items.masks = q.inputs.masks;
   items.data = f.input.data;
   items.split = f.input.split;
   items.offset = f.input.offset;
@@ -80,7 +76,7 @@ int eval_main(const EvalFlags& f) {
   std::unique_ptr<ProgressBar> bar;
   std::string running;
   auto outcome = run_eval(
-      job, F, items, [&] { return f.model.load(&in_opt); }, run_info,
+      job, q.model, items, [&] { return f.model.load(&q.input); }, run_info,
       [&](const std::string& method, int64_t done, int64_t total) {
         if (method != running) {
           bar = std::make_unique<ProgressBar>(method, total, kProgressUnit);

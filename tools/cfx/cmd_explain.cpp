@@ -56,17 +56,13 @@ int run_explanation(const ExplainFlags& f, const std::string& command, const std
   job.validate();
   method_info(job.method).make(job.options);
 
-  InputOptions in_opt = f.input;
-  in_opt.seed = f.seed;
-  auto F = f.model.load(&in_opt);  // a model that states no input shape takes the images'
-  Inputs in = load_inputs(in_opt, F->input_shape());
-  job.targets = f.targets_file.empty() ? std::vector<std::string>{f.target}
-                                       : read_target_file(f.targets_file, in.sources);
-  const int64_t n = in.images.size(0);
+  auto q = load_queries(f.model, f.input, f.seed, f.target, f.targets_file);
+  job.targets = q.targets;
+  const int64_t n = q.inputs.images.size(0);
   nlohmann::json run_info = {{"command", command}, {"invocation", invocation()}};
   if (!f.targets_file.empty()) run_info["targets_file"] = f.targets_file;
   ProgressBar bar(f.method, n * kProgressUnit, kProgressUnit);
-  auto outcome = run_explain(job, F, in.images, in.sources, run_info,
+  auto outcome = run_explain(job, q.model, q.inputs.images, q.inputs.sources, run_info,
                              [&](int64_t done, int64_t, int64_t) { bar.update(done); });
   bar.finish();
   const auto& e = outcome.explanation;

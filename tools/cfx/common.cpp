@@ -4,6 +4,7 @@
 
 #include "cfx/core/error.h"
 #include "cfx/eval/metrics.h"
+#include "cfx/run/targets.h"
 
 namespace cfx::cli {
 
@@ -51,34 +52,37 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-std::vector<int64_t> parse_ints(const std::string& s, const std::string& flag) {
-  std::vector<int64_t> out;
+namespace {
+
+// "1,2,3" -> {1, 2, 3} with `parse` (std::stoll or std::stod); `what` names the type in the
+// error.
+template <typename T, typename Parse>
+std::vector<T> parse_list(const std::string& s, const std::string& flag, const char* what,
+                          Parse parse) {
+  std::vector<T> out;
   for (const auto& item : split_list(s)) {
     size_t pos = 0;
     try {
-      out.push_back(std::stoll(item, &pos));
+      out.push_back(parse(item, &pos));
     } catch (const std::exception&) {
       pos = std::string::npos;
     }
     CFX_CHECK(pos == item.size() && !item.empty(), flag, ": '", s,
-              "' is not a comma-separated list of integers");
+              "' is not a comma-separated list of ", what);
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<int64_t> parse_ints(const std::string& s, const std::string& flag) {
+  return parse_list<int64_t>(s, flag, "integers",
+                             [](const std::string& x, size_t* pos) { return std::stoll(x, pos); });
+}
+
 std::vector<double> parse_doubles(const std::string& s, const std::string& flag) {
-  std::vector<double> out;
-  for (const auto& item : split_list(s)) {
-    size_t pos = 0;
-    try {
-      out.push_back(std::stod(item, &pos));
-    } catch (const std::exception&) {
-      pos = std::string::npos;
-    }
-    CFX_CHECK(pos == item.size() && !item.empty(), flag, ": '", s,
-              "' is not a comma-separated list of numbers");
-  }
-  return out;
+  return parse_list<double>(s, flag, "numbers",
+                            [](const std::string& x, size_t* pos) { return std::stod(x, pos); });
 }
 
 void ModelFlags::add(CLI::App* app) {
@@ -104,6 +108,18 @@ std::shared_ptr<Classifier> ModelFlags::load(const InputOptions* inputs) const {
   if (!std.empty()) o.std = parse_doubles(std, "--std");
   if (inputs) o.input_shape_fallback = [inputs] { return native_input_shape(*inputs); };
   return load_classifier(path, o);
+}
+
+Queries load_queries(const ModelFlags& model, InputOptions input, uint64_t seed,
+                     const std::string& target, const std::string& targets_file) {
+  Queries q;
+  q.input = std::move(input);
+  q.input.seed = seed;
+  q.model = model.load(&q.input);
+  q.inputs = load_inputs(q.input, q.model->input_shape());
+  q.targets = targets_file.empty() ? std::vector<std::string>{target}
+                                   : read_target_file(targets_file, q.inputs.sources);
+  return q;
 }
 
 void add_input_flags(CLI::App* app, InputOptions& o) {

@@ -38,6 +38,20 @@ struct ModelFlags {
   std::shared_ptr<Classifier> load(const InputOptions* inputs = nullptr) const;
 };
 
+/// What explain, saliency and eval run on: the model, the query images and a target spec per
+/// item (one for all, or --targets FILE's).
+struct Queries {
+  InputOptions input;  // as given, with the run's seed (generated datasets)
+  std::shared_ptr<Classifier> model;
+  Inputs inputs;
+  std::vector<std::string> targets;
+};
+
+/// Loads the model (which takes the images' shape when it states none), the images and the
+/// targets: `target` for every item, or the per-item targets of `targets_file` if set.
+Queries load_queries(const ModelFlags& model, InputOptions input, uint64_t seed,
+                     const std::string& target, const std::string& targets_file);
+
 /// --image / --images / --data with --split, --n, --offset.
 void add_input_flags(CLI::App* app, InputOptions& o);
 

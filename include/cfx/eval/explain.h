@@ -27,6 +27,12 @@ struct BatchFiles {
 /// Work units per item in the progress explain() reports (see explain()).
 constexpr int64_t kProgressUnit = 1000;
 
+/// The settings the batch files of explain(method, request, batch_size) are kept under: the
+/// method's configuration, seed, device, batch size, item count and a fingerprint of the
+/// model's weights, the images and the targets. A resumed run must match them exactly; a
+/// distributed run writes them beside the batches its workers computed.
+nlohmann::json batch_settings(const Method& method, const Request& request, int64_t batch_size);
+
 /// Runs `method` on `request` in chunks of at most `batch_size` items (each chunk one
 /// batched optimisation, seeded with request.seed + its first item's index, so an item's
 /// result depends on its batch, not on what ran before) and scores the counterfactuals or

@@ -71,6 +71,12 @@ struct Result {
   std::vector<std::vector<float>> target_prob_trace;  // per item: p_target after each step
   std::vector<std::vector<float>> loss_trace;         // per item: loss at each step
   double seconds = 0;                                 // wall time of run()
+
+  /// Every per-item tensor above (items along dim 0), by the name batch files store it
+  /// under. Batching (explain()) joins them and resuming (BatchFiles) stores them through
+  /// this one list: a new per-item output is a member and a line in method.cpp.
+  std::vector<std::pair<const char*, torch::Tensor*>> item_tensors();
+  std::vector<std::pair<const char*, const torch::Tensor*>> item_tensors() const;
 };
 
 class Method {

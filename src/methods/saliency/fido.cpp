@@ -42,8 +42,8 @@ std::string resolve_inpainter_path(const std::string& explicit_path, const Class
     auto candidate = fs::path(info.source).parent_path() / (info.dataset + "-inpainter.pt");
     if (is_file(candidate.string())) return candidate.string();
   }
-  fail("the inpainter in-filler needs a checkpoint: pass --set inpainter=PATH (train one with ",
-       "`cfx train inpainter --data D --out PATH`) or choose another in-filler (--infill blur)");
+  fail("the inpainter in-filler needs a checkpoint: set the option inpainter=PATH (train one ",
+       "with `cfx train inpainter --data D --out PATH`) or choose another in-filler (infill=blur)");
 }
 
 Fido::Fido(std::string preset, FidoOptions options)
