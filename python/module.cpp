@@ -104,6 +104,16 @@ std::shared_ptr<Outcome> explain(const std::string& model_json, const torch::Ten
   return out;
 }
 
+// What the batch files of this explain job are kept under (cfx.distributed writes it).
+std::string explain_batch_settings(const std::string& model_json, const torch::Tensor& images,
+                                   const std::string& job_json, int threads) {
+  auto job = cfx::ExplainJob::from_json(parse_json(job_json, "the explain job"));
+  auto model = parse_json(model_json, "the model");
+  py::gil_scoped_release nogil;
+  RunSettings settings(threads, true);
+  return cfx::explain_batch_settings(job, load_model(model), images).dump();
+}
+
 // eval.json as text; with `out_dir`, also the CLI's files there.
 std::string evaluate(const std::string& model_json, const torch::Tensor& images,
                      const std::vector<std::string>& inputs, const std::string& items_json,
@@ -246,6 +256,7 @@ PYBIND11_MODULE(_cfx, m) {
       });
   m.def("explain", &explain);
   m.def("evaluate", &evaluate);
+  m.def("explain_batch_settings", &explain_batch_settings);
   m.def("global_scores", &global_scores);
   m.def("train", &train);
   m.def("trainers", &trainers);

@@ -102,6 +102,21 @@ ExplainOutcome run_explain(const ExplainJob& job, std::shared_ptr<Classifier> F,
   return out;
 }
 
+json explain_batch_settings(const ExplainJob& job, std::shared_ptr<Classifier> F,
+                            const torch::Tensor& images) {
+  job.validate();
+  CFX_CHECK(F != nullptr, "no classifier to explain");
+  auto method = method_info(job.method).make(job.options);
+  F->check_input(images);
+  Request req;
+  req.classifier = F;
+  req.images = images.detach().cpu().to(torch::kFloat);
+  req.targets = resolve_targets(job.targets, *F, req.images);
+  req.seed = job.seed;
+  req.device = parse_device(job.device);
+  return batch_settings(*method, req, job.batch_size);
+}
+
 void write_explain(const ExplainOutcome& o, const std::string& dir) {
   CFX_CHECK(o.classifier != nullptr, "an explain outcome without its classifier cannot be written");
   auto doc = write_explain_outputs(dir, *o.classifier, o.images, o.targets, o.inputs, o.explanation,

@@ -49,6 +49,12 @@ ExplainOutcome run_explain(const ExplainJob& job, std::shared_ptr<Classifier> F,
                            nlohmann::json run_info = nlohmann::json::object(),
                            const ProgressFn& progress = {});
 
+/// The settings run_explain(job, F, images) keeps its batch files under (batch_settings() of
+/// eval/explain.h): a distributed run writes them into job.batches_dir beside the batches its
+/// workers computed, and then run_explain with job.resume joins them as one run.
+nlohmann::json explain_batch_settings(const ExplainJob& job, std::shared_ptr<Classifier> F,
+                                      const torch::Tensor& images);
+
 /// Writes the CLI's files into `dir`: result.json, images/, maps/ (saliency) and report.html.
 void write_explain(const ExplainOutcome& outcome, const std::string& dir);
 

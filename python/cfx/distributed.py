@@ -1,0 +1,316 @@
+"""cfx on a Dask cluster: explanations of many images, split into shards across workers.
+
+    from dask.distributed import Client
+    import cfx.distributed
+    client = Client("tcp://scheduler:8786")          # or Client(LocalCluster(n_workers=2))
+    ex = cfx.distributed.explain(client, "models/fashion-mnist-cnn.pt", X, method="disc",
+                                 seed=1, batch_size=64, out="out/disc")
+
+How it stays equal to a single-machine run: a shard is a run of whole engine batches (the
+unit `--resume` keeps), seeded as the single-machine run seeds them (seed + the index of the
+batch's first item), so each worker writes the very batch files the single-machine run would
+have. The client keeps every finished shard's batch files in `<out>/batches` (atomically, as
+they arrive) beside the settings the engine checks on resume, and then joins them with the
+engine's own resume path: result.json, the images and the report are written by the same code
+as `cfx explain --resume`. A shard whose worker dies is run again by Dask on another worker; a
+client killed and run again with `resume=True` runs only the shards whose files are missing.
+
+Models reach the workers by value (the TorchScript or checkpoint bytes, sent once per run and
+written to a file per worker) unless `model_by="path"`, which has each worker load the path
+itself (shared storage). Images and targets always travel by value, shard by shard.
+
+Evaluation (`cfx.evaluate`) and global scores are not distributed yet: run them on the client
+over a distributed explanation's batches, or see docs/distributed.md.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+import torch
+
+from . import Error, Explanation, _cfx, _check_options, _images, _model_spec, _targets, _threads
+
+__all__ = ["explain", "saliency", "main"]
+
+_BATCH = re.compile(r"^(\d{6})-(\d{6})\.pt$")
+
+
+def _write_atomic(path, data):
+    tmp = os.path.join(os.path.dirname(path), f".tmp.{os.path.basename(path)}.{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _model_payload(model, X, model_by, tmp):
+    """What workers need to load the model: ("path", path) or ("bytes", name, data, spec)."""
+    spec = json.loads(_model_spec(model, X, tmp, None, None, None))
+    if model_by == "path":
+        if spec["source"]:
+            raise Error("model_by='path' needs a model file on shared storage, not a module")
+        return {"by": "path", "spec": spec}
+    if model_by != "value":
+        raise Error(f"model_by = {model_by!r} (use 'value' or 'path')")
+    with open(spec["path"], "rb") as f:
+        data = f.read()
+    sidecar = os.path.splitext(spec["path"])[0] + ".json"
+    side = None
+    if spec["path"].endswith(".pt") and os.path.isfile(sidecar):
+        with open(sidecar, "rb") as f:
+            side = f.read()
+    digest = hashlib.sha256(data + (side or b"")).hexdigest()[:16]
+    return {"by": "value", "spec": spec, "data": data, "sidecar": side, "digest": digest,
+            "name": os.path.basename(spec["path"])}
+
+
+def _worker_model_spec(payload):
+    """On a worker: the model spec with a path this worker can read (written once per run)."""
+    spec = dict(payload["spec"])
+    if payload["by"] == "path":
+        return spec
+    root = os.path.join(tempfile.gettempdir(), f"cfx-models-{os.getuid()}", payload["digest"])
+    path = os.path.join(root, payload["name"])
+    if not os.path.isfile(path):
+        os.makedirs(root, exist_ok=True)
+        if payload["sidecar"] is not None:
+            _write_atomic(os.path.splitext(path)[0] + ".json", payload["sidecar"])
+        _write_atomic(path, payload["data"])
+    # A model file keeps the name it has on the client: methods find companion models (an
+    # in-painter, a shift predictor) beside it there, which works on shared storage.
+    spec["source"] = spec["source"] or payload["spec"]["path"]
+    spec["path"] = path
+    return spec
+
+
+def _run_shard(payload, X, names, job, threads):
+    """On a worker: one shard's engine run; returns its batch files {local name: bytes}."""
+    spec = _worker_model_spec(payload)
+    with tempfile.TemporaryDirectory(prefix="cfx-shard-") as tmp:
+        job = dict(job, batches_dir=os.path.join(tmp, "batches"), resume=False)
+        _cfx.explain(json.dumps(spec), X, names, json.dumps(job), int(threads), False)
+        out = {}
+        for name in sorted(os.listdir(job["batches_dir"])):
+            if _BATCH.match(name):
+                with open(os.path.join(job["batches_dir"], name), "rb") as f:
+                    out[name] = f.read()
+        return out
+
+
+def _have(batches, lo, hi, batch_size):
+    """Whether every batch file of items lo..hi is in `batches`."""
+    return all(os.path.isfile(os.path.join(batches, f"{i:06d}-{min(hi, i + batch_size):06d}.pt"))
+               for i in range(lo, hi, batch_size))
+
+
+def _connect(client):
+    if isinstance(client, str):
+        from dask.distributed import Client
+        try:
+            return Client(client, timeout="5s")
+        except (OSError, TimeoutError) as e:
+            raise Error(f"cannot reach the Dask scheduler at {client}: {e}") from None
+    return client
+
+
+def explain(client, model, X, target="auto", method="pixel", seed=0, batch_size=64,
+            shard_batches=1, out=None, resume=False, model_by="value", threads=1,
+            device="cpu", progress=True, _kind="", **options):
+    """cfx.explain() across the workers of a Dask `client` (a Client or a scheduler address).
+
+    The arguments are explain()'s, plus:
+    shard_batches: engine batches per shard (a shard is shard_batches * batch_size items);
+    out: folder for result.json, the images, the report and the shards' batch files (kept,
+        so a killed client can go on with resume=True); None: a temporary folder;
+    model_by: "value" (the model file's bytes go to the workers) or "path" (each worker reads
+        the path: shared storage);
+    threads: the engine's threads per task on a worker.
+    Returns a cfx.Explanation equal to the single-machine run's for the same seed.
+    """
+    if int(shard_batches) < 1:
+        raise Error(f"shard_batches = {shard_batches} (at least 1)")
+    _check_options(method, options)
+    X, names = _images(X)
+    if not names:
+        names = [f"item {i}" for i in range(len(X))]
+    client = _connect(client)
+    n = len(X)
+    targets = _targets(target, n)
+    job = {"method": str(method), "options": options, "targets": targets, "seed": int(seed),
+           "batch_size": int(batch_size), "device": str(device), "kind": _kind}
+    own_tmp = tempfile.mkdtemp(prefix="cfx-distributed-") if out is None else None
+    try:
+        root = str(out) if out is not None else own_tmp
+        batches = os.path.join(root, "batches")
+        os.makedirs(batches, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
+            payload = _model_payload(model, X, model_by, tmp)
+            spec = json.dumps(payload["spec"])
+            settings = json.loads(_cfx.explain_batch_settings(spec, X, json.dumps(job),
+                                                              _threads(threads)))
+            _prepare_batches(batches, settings, resume)
+            shard = int(batch_size) * int(shard_batches)
+            ranges = [(i, min(n, i + shard)) for i in range(0, n, shard)]
+            todo = [r for r in ranges if not _have(batches, *r, int(batch_size))]
+            if progress:
+                print(f"cfx: {len(todo)} of {len(ranges)} shard(s) to run on "
+                      f"{len(client.scheduler_info().get('workers', {}))} worker(s)",
+                      file=sys.stderr, flush=True)
+            _run_shards(client, payload, X, names, targets, job, todo, batches, threads,
+                        progress)
+            final = dict(job, batches_dir=batches, resume=True)
+            outcome = _cfx.explain(spec, X, names, json.dumps(final), _threads(threads), False)
+        ex = Explanation(outcome)
+        if out is not None:
+            ex.save(out)
+        return ex
+    finally:
+        if own_tmp is not None:
+            shutil.rmtree(own_tmp, ignore_errors=True)
+
+
+def saliency(client, model, X, method="fido", target="pred", **kwargs):
+    """cfx.saliency() across a Dask cluster: explain() with a saliency method."""
+    return explain(client, model, X, target=target, method=method, _kind="saliency", **kwargs)
+
+
+def _prepare_batches(batches, settings, resume):
+    """The batch folder's settings, as the engine checks them: a fresh run starts empty; a
+    resumed one must have been made with the same settings."""
+    path = os.path.join(batches, "config.json")
+    text = json.dumps(settings, indent=2, sort_keys=True) + "\n"
+    if resume and os.path.isfile(path):
+        with open(path) as f:
+            old = json.load(f)
+        if old != settings:
+            raise Error(f"cannot resume: {batches} holds batches of a run with other settings; "
+                        "drop resume to start over, or use another out")
+        return
+    for name in os.listdir(batches):
+        if _BATCH.match(name) or name.startswith(".tmp."):
+            os.remove(os.path.join(batches, name))
+    _write_atomic(path, text.encode())
+
+
+def _run_shards(client, payload, X, names, targets, job, todo, batches, threads, progress):
+    from dask.distributed import as_completed
+
+    if not todo:
+        return
+    # The model goes to every worker once per run, not with every shard.
+    if payload["by"] == "value":
+        [payload] = client.scatter([payload], broadcast=True)
+    futures = {}
+    for lo, hi in todo:
+        shard_job = dict(job, seed=job["seed"] + lo,
+                         targets=targets if len(targets) == 1 else targets[lo:hi])
+        f = client.submit(_run_shard, payload, X[lo:hi].clone(), names[lo:hi], shard_job,
+                          threads, key=f"cfx-shard-{job['method']}-{lo:06d}-{hi:06d}-"
+                          f"{hashlib.sha1(json.dumps(shard_job, sort_keys=True).encode()).hexdigest()[:8]}",
+                          pure=False, retries=2)
+        futures[f] = lo
+    start, done = time.monotonic(), 0
+    try:
+        for f in as_completed(list(futures)):
+            lo = futures[f]
+            try:
+                files = f.result()
+            except Error:
+                raise
+            except Exception as e:  # a worker-side failure that is not a user error
+                raise Error(f"shard at item {lo} failed on its worker: {e}") from None
+            for name, data in files.items():
+                m = _BATCH.match(name)
+                a, b = int(m.group(1)) + lo, int(m.group(2)) + lo
+                _write_atomic(os.path.join(batches, f"{a:06d}-{b:06d}.pt"), data)
+            done += 1
+            if progress:
+                print(f"cfx: shards {done}/{len(todo)} ({time.monotonic() - start:.1f} s)",
+                      file=sys.stderr, flush=True)
+    finally:
+        for f in futures:
+            f.cancel()
+
+
+def main(argv=None):
+    """python3 -m cfx.distributed explain|saliency --scheduler ADDR | --workers N ..."""
+    p = argparse.ArgumentParser(prog="python3 -m cfx.distributed",
+                                description="cfx explanations across a Dask cluster")
+    p.add_argument("command", choices=["explain", "saliency"])
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
+    where.add_argument("--workers", type=int, help="start a local cluster of N worker processes")
+    p.add_argument("--model", "-m", required=True)
+    p.add_argument("--data", required=True, help="dataset name or image folder root")
+    p.add_argument("--split", default="test")
+    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--method")
+    p.add_argument("--target", "-t")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--shard-batches", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="engine threads per task")
+    p.add_argument("--model-by", default="value", choices=["value", "path"])
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", "-o", required=True)
+    p.add_argument("--resume", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        options = {}
+        for s in a.set:
+            if "=" not in s or s.startswith("="):
+                raise Error(f"--set expects key=value, got '{s}'")
+            k, v = s.split("=", 1)
+            try:
+                options[k] = json.loads(v)
+            except ValueError:
+                options[k] = v
+        if a.n < 1 or a.offset < 0:
+            raise Error(f"--n {a.n} / --offset {a.offset} (n >= 1, offset >= 0)")
+        X, _, _ = _cfx.load_dataset(a.data, a.split, a.offset + a.n, a.seed)
+        X = X[a.offset:]
+        if len(X) == 0:
+            raise Error(f"--offset {a.offset} is past the end of {a.data}")
+        cluster = None
+        if a.workers is not None:
+            if a.workers < 1:
+                raise Error(f"--workers {a.workers} (at least 1)")
+            from dask.distributed import LocalCluster
+            cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = cluster.get_client()
+        else:
+            client = _connect(a.scheduler)
+        method = a.method or ("fido" if a.command == "saliency" else "pixel")
+        target = a.target or ("pred" if a.command == "saliency" else "auto")
+        kind = "saliency" if a.command == "saliency" else "counterfactual"
+        ex = explain(client, a.model, X, target=target, method=method, seed=a.seed,
+                     batch_size=a.batch_size, shard_batches=a.shard_batches, out=a.out,
+                     resume=a.resume, model_by=a.model_by, threads=a.threads, _kind=kind,
+                     **options)
+        s = ex.summary
+        if "validity" in s:
+            print(f"{len(ex)} item(s), validity {s['validity']:.3f}, mean L1 {s['mean_l1']:.4f}")
+        else:
+            print(f"{len(ex)} item(s), mean saliency area {s.get('mean_saliency_area', 0):.3f}")
+        print(f"wrote {a.out}/result.json")
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        return 0
+    except Error as e:
+        print(f"cfx: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""cfx.distributed on a LocalCluster of 2 worker processes: the same numbers as one machine,
+a worker killed mid-shard, a client killed and resumed, and a scheduler that is not there."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import torch
+
+import cfx
+
+distributed = pytest.importorskip("dask.distributed")
+import cfx.distributed as cd  # noqa: E402
+
+SOURCE = os.environ.get("CFX_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+SHIPPED = os.path.join(SOURCE, "models", "fashion-mnist-cnn.pt")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    c = cluster.get_client()
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def X():
+    return cfx.load_dataset("fashion-mnist", split="test", n=8)[0]
+
+
+def _same(a, b):
+    keys = ["target_class", "original_class", "counterfactual_class", "target_prob", "valid",
+            "l1", "steps"]
+    assert len(a.items) == len(b.items)
+    for x, y in zip(a.items, b.items):
+        assert {k: x.get(k) for k in keys} == {k: y.get(k) for k in keys}
+
+
+def test_shards_give_the_single_machine_numbers(client, X, tmp_path):
+    one = cfx.explain(SHIPPED, X, method="pixel", steps=25, seed=4, batch_size=2, threads=1)
+    ex = cd.explain(client, SHIPPED, X, method="pixel", steps=25, seed=4, batch_size=2,
+                    out=tmp_path / "px", progress=False)
+    assert torch.equal(ex.counterfactuals, one.counterfactuals)
+    _same(ex, one)
+    assert ex.config == one.config
+    assert (tmp_path / "px" / "result.json").is_file()
+    assert (tmp_path / "px" / "report.html").is_file()
+    # A stochastic method: FIDO's masks are drawn per batch from seed + its first item.
+    one = cfx.saliency(SHIPPED, X, method="fido", infill="blur", steps=8, samples=2, seed=2,
+                       batch_size=2, threads=1)
+    s = cd.saliency(client, SHIPPED, X, method="fido", infill="blur", steps=8, samples=2,
+                    seed=2, batch_size=2, shard_batches=2, progress=False)
+    assert torch.equal(s.saliency, one.saliency)
+    # A model from memory goes to the workers by value.
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    one = cfx.explain(net, X[:4], method="pixel", steps=10, batch_size=2, threads=1)
+    ex = cd.explain(client, net, X[:4], method="pixel", steps=10, batch_size=2, progress=False)
+    assert torch.equal(ex.counterfactuals, one.counterfactuals)
+
+
+# Every item runs all its steps (the confidence is out of reach): about 2 s per shard.
+SLOW = dict(method="pixel", steps=300, confidence=0.99999, seed=1, batch_size=2)
+
+
+def test_a_worker_killed_mid_shard_loses_nothing(client, X, tmp_path):
+    one = cfx.explain(SHIPPED, X, threads=1, **SLOW)
+    pids = client.run(os.getpid)  # worker address -> pid
+    result = {}
+
+    def run():
+        result["ex"] = cd.explain(client, SHIPPED, X, out=tmp_path / "k", progress=False, **SLOW)
+
+    t = threading.Thread(target=run)
+    t.start()
+    victim = None
+    deadline = time.monotonic() + 60
+    while victim is None and time.monotonic() < deadline:  # a worker busy with a shard
+        busy = [w for w, keys in client.processing().items()
+                if any(str(k).startswith("cfx-shard-") for k in keys)]
+        victim = busy[0] if busy else None
+        time.sleep(0.05)
+    assert victim is not None
+    time.sleep(0.5)  # well inside its shard
+    os.kill(pids[victim], signal.SIGKILL)
+    t.join(timeout=300)
+    assert not t.is_alive()
+    ex = result["ex"]
+    assert len(ex.items) == len(X)
+    assert [it["index"] for it in ex.items] == list(range(len(X)))
+    assert torch.equal(ex.counterfactuals, one.counterfactuals)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarted it
+
+
+def test_a_killed_client_resumes_only_the_missing_shards(X, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "cfx.distributed", "explain", "--workers", "2",
+           "--model", SHIPPED, "--data", "fashion-mnist", "--n", "8", "--batch-size", "2",
+           "--method", "pixel", "--set", "steps=300", "--set", "confidence=0.99999",
+           "--seed", "1", "--out", str(out)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    batches = out / "batches"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if batches.is_dir() and any(f.suffix == ".pt" for f in batches.iterdir()):
+            break
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL)  # the client and its local cluster
+    p.wait()
+    kept = sorted(f.name for f in batches.iterdir() if f.suffix == ".pt")
+    assert 1 <= len(kept) < 4, kept
+    r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"{4 - len(kept)} of 4 shard(s) to run" in r.stderr
+    doc = json.loads((out / "result.json").read_text())
+    one = cfx.explain(SHIPPED, X, threads=1, **SLOW)
+    assert [it["l1"] for it in doc["items"]] == [it["l1"] for it in one.items]
+
+
+def test_an_unreachable_scheduler_is_one_error_line(tmp_path, capsys):
+    rc = cd.main(["explain", "--scheduler", "tcp://127.0.0.1:9", "--model", SHIPPED,
+                  "--data", "fashion-mnist", "--n", "2", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith("cfx: error: cannot reach the Dask scheduler")
+    with pytest.raises(cfx.Error, match="shard_batches"):
+        cd.explain("tcp://127.0.0.1:9", SHIPPED, torch.rand(2, 1, 28, 28), shard_batches=0)
