@@ -91,8 +91,30 @@ def _worker_model_spec(payload):
     return spec
 
 
+_MALLOC_TUNED = False
+
+
+def _tune_malloc():
+    """Once per worker process: give glibc's malloc back its usual thresholds. Dask's nanny
+    starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also fixes the mmap threshold, so
+    every tensor above 128 KiB is mmap'ed and unmapped again: the engine ran 2.5x slower in a
+    worker than in the client (disc, 32 items: 19.2 s against 7.2 s; 7.7 s after this)."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (glibc's dynamic maximum)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to undo
+
+
 def _run_shard(payload, X, names, job, threads):
     """On a worker: one shard's engine run; returns its batch files {local name: bytes}."""
+    _tune_malloc()
     spec = _worker_model_spec(payload)
     with tempfile.TemporaryDirectory(prefix="cfx-shard-") as tmp:
         job = dict(job, batches_dir=os.path.join(tmp, "batches"), resume=False)
