@@ -114,6 +114,46 @@ std::string explain_batch_settings(const std::string& model_json, const torch::T
   return cfx::explain_batch_settings(job, load_model(model), images).dump();
 }
 
+cfx::EvalItems eval_items(const torch::Tensor& images, const std::vector<std::string>& inputs,
+                          const nlohmann::json& where, uint64_t seed) {
+  cfx::EvalItems items;
+  items.images = images;
+  items.inputs = inputs;
+  items.data = where.value("data", std::string());
+  items.split = where.value("split", std::string("test"));
+  items.offset = where.value("offset", int64_t{0});
+  items.data_seed = seed;
+  return items;
+}
+
+// Per method: what cfx.distributed computes on the workers for an evaluation.
+py::list eval_batch_plans(const std::string& model_json, const torch::Tensor& images,
+                          const std::vector<std::string>& inputs, const std::string& items_json,
+                          const std::string& job_json, int threads) {
+  auto job = cfx::EvalJob::from_json(parse_json(job_json, "the eval job"));
+  auto model = parse_json(model_json, "the model");
+  auto where = parse_json(items_json, "the items' origin");
+  std::vector<cfx::EvalBatchPlan> plans;
+  {
+    py::gil_scoped_release nogil;
+    RunSettings settings(threads, true);
+    plans =
+        cfx::eval_batch_plans(job, load_model(model), eval_items(images, inputs, where, job.seed));
+  }
+  py::list out;
+  for (const auto& p : plans) {
+    py::dict d;
+    d["method"] = p.method;
+    d["options"] = p.options.dump();
+    d["images"] = p.images;
+    d["targets"] = p.targets;
+    d["batches_dir"] = p.batches_dir;
+    d["settings"] = p.settings.dump();
+    out.append(d);
+  }
+  return out;
+}
+
 // eval.json as text; with `out_dir`, also the CLI's files there.
 std::string evaluate(const std::string& model_json, const torch::Tensor& images,
                      const std::vector<std::string>& inputs, const std::string& items_json,
@@ -126,13 +166,7 @@ std::string evaluate(const std::string& model_json, const torch::Tensor& images,
   RunSettings settings(threads, !progress);
   if (!out_dir.empty()) cfx::ensure_writable_dir(out_dir);
   auto F = load_model(model);
-  cfx::EvalItems items;
-  items.images = images;
-  items.inputs = inputs;
-  items.data = where.value("data", std::string());
-  items.split = where.value("split", std::string("test"));
-  items.offset = where.value("offset", int64_t{0});
-  items.data_seed = job.seed;
+  auto items = eval_items(images, inputs, where, job.seed);
   std::unique_ptr<cfx::ProgressBar> bar;
   std::string running;
   auto out = cfx::run_eval(
@@ -257,6 +291,7 @@ PYBIND11_MODULE(_cfx, m) {
   m.def("explain", &explain);
   m.def("evaluate", &evaluate);
   m.def("explain_batch_settings", &explain_batch_settings);
+  m.def("eval_batch_plans", &eval_batch_plans);
   m.def("global_scores", &global_scores);
   m.def("train", &train);
   m.def("trainers", &trainers);

@@ -270,7 +270,8 @@ def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, devi
 
 
 def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64, device="cpu",
-             threads=None, progress=False, out=None, data=None, split="test", offset=0,
+             threads=None, progress=False, out=None, resume=False, data=None, split="test",
+             offset=0,
              oracle="", autoencoders="", attributes="", fid_net="", fid_reference=2000,
              corrupt="none", surrogate=0, sanity=False, curve_steps=28, cout_steps=50,
              class_names=None, mean=None, std=None, **options):
@@ -281,12 +282,33 @@ def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64,
     model, X, target, seed, batch_size, device, threads: as in explain().
     options: method options, "key=value" for every method (steps=100) or, with the method's
         name and a double underscore, for one (disc__steps=100); a dict `sets` is also taken.
+    out, resume: with resume, the finished batches an earlier run with the same settings
+        left in out are loaded instead of run (as `cfx eval --resume`).
     data, split, offset: where X came from, if it is items offset.. of a dataset's split:
         FID then compares with that split's real images, and surrogate agreement
         (surrogate=M) takes M held-out items after X.
     oracle, autoencoders, attributes, fid_net: companion model files (see `cfx eval --help`).
     """
     X, names = _images(X)
+    job, where = _eval_job(len(X), methods=methods, target=target, seed=seed,
+                           batch_size=batch_size, device=device, out=out, resume=resume,
+                           data=data, split=split, offset=offset, oracle=oracle,
+                           autoencoders=autoencoders, attributes=attributes, fid_net=fid_net,
+                           fid_reference=fid_reference, corrupt=corrupt, surrogate=surrogate,
+                           sanity=sanity, curve_steps=curve_steps, cout_steps=cout_steps,
+                           **options)
+    with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
+        spec = _model_spec(model, X, tmp, class_names, mean, std)
+        doc = _cfx.evaluate(spec, X, names, json.dumps(where), json.dumps(job),
+                            "" if out is None else str(out), _threads(threads), bool(progress))
+    return json.loads(doc)
+
+
+def _eval_job(n, methods=("pixel",), target="auto", seed=0, batch_size=64, device="cpu",
+              out=None, resume=False, data=None, split="test", offset=0, oracle="",
+              autoencoders="", attributes="", fid_net="", fid_reference=2000, corrupt="none",
+              surrogate=0, sanity=False, curve_steps=28, cout_steps=50, **options):
+    """The eval job and the items' origin of evaluate()'s keywords (also cfx.distributed's)."""
     if isinstance(methods, str):
         methods = [m for m in methods.split(",") if m]
     sets = dict(options.pop("sets", {}) or {})
@@ -294,7 +316,7 @@ def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64,
         sets[k.replace("__", ".", 1)] = v
     _check_options("eval", sets)
     job = {
-        "methods": list(methods), "options": sets, "targets": _targets(target, len(X)),
+        "methods": list(methods), "options": sets, "targets": _targets(target, n),
         "seed": int(seed), "batch_size": int(batch_size), "device": str(device),
         "corrupt": str(corrupt), "oracle": str(oracle or ""),
         "autoencoders": str(autoencoders or ""), "attributes": str(attributes or ""),
@@ -304,12 +326,11 @@ def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64,
     }
     if out is not None:  # finished batches are kept beside the results, as the CLI does
         job["batches_dir"] = str(out)
+        job["resume"] = bool(resume)
+    elif resume:
+        raise Error("resume needs out (the folder of the earlier run's batches)")
     where = {"data": str(data or ""), "split": str(split), "offset": int(offset)}
-    with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
-        spec = _model_spec(model, X, tmp, class_names, mean, std)
-        doc = _cfx.evaluate(spec, X, names, json.dumps(where), json.dumps(job),
-                            "" if out is None else str(out), _threads(threads), bool(progress))
-    return json.loads(doc)
+    return job, where
 
 
 def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="", split="test",

@@ -19,8 +19,8 @@ Models reach the workers by value (the TorchScript or checkpoint bytes, sent onc
 written to a file per worker) unless `model_by="path"`, which has each worker load the path
 itself (shared storage). Images and targets always travel by value, shard by shard.
 
-Evaluation (`cfx.evaluate`) and global scores are not distributed yet: run them on the client
-over a distributed explanation's batches, or see docs/distributed.md.
+evaluate() computes each method's explanations on the workers the same way and scores them on
+the client. Global scores are not distributed yet (docs/distributed.md).
 """
 
 import argparse
@@ -35,9 +35,10 @@ import time
 
 import torch
 
-from . import Error, Explanation, _cfx, _check_options, _images, _model_spec, _targets, _threads
+from . import (Error, Explanation, _cfx, _check_options, _eval_job, _images, _model_spec,
+               _targets, _threads)
 
-__all__ = ["explain", "saliency", "main"]
+__all__ = ["evaluate", "explain", "saliency", "main"]
 
 _BATCH = re.compile(r"^(\d{6})-(\d{6})\.pt$")
 
@@ -51,9 +52,9 @@ def _write_atomic(path, data):
     os.replace(tmp, path)
 
 
-def _model_payload(model, X, model_by, tmp):
-    """What workers need to load the model: ("path", path) or ("bytes", name, data, spec)."""
-    spec = json.loads(_model_spec(model, X, tmp, None, None, None))
+def _model_payload(model, X, model_by, tmp, class_names=None, mean=None, std=None):
+    """What workers need to load the model: its spec, and its file's bytes when by value."""
+    spec = json.loads(_model_spec(model, X, tmp, class_names, mean, std))
     if model_by == "path":
         if spec["source"]:
             raise Error("model_by='path' needs a model file on shared storage, not a module")
@@ -186,8 +187,8 @@ def explain(client, model, X, target="auto", method="pixel", seed=0, batch_size=
                 print(f"cfx: {len(todo)} of {len(ranges)} shard(s) to run on "
                       f"{len(client.scheduler_info().get('workers', {}))} worker(s)",
                       file=sys.stderr, flush=True)
-            _run_shards(client, payload, X, names, targets, job, todo, batches, threads,
-                        progress)
+            _run_shards(client, payload, [dict(X=X, names=names, job=job, todo=todo,
+                                               batches=batches)], threads, progress)
             final = dict(job, batches_dir=batches, resume=True)
             outcome = _cfx.explain(spec, X, names, json.dumps(final), _threads(threads), False)
         ex = Explanation(outcome)
@@ -222,27 +223,31 @@ def _prepare_batches(batches, settings, resume):
     _write_atomic(path, text.encode())
 
 
-def _run_shards(client, payload, X, names, targets, job, todo, batches, threads, progress):
+def _run_shards(client, payload, work, threads, progress):
+    """Runs the shards `todo` of every entry of `work` ({X, names, job, todo, batches}) on the
+    workers, and writes each finished shard's batch files into its `batches` folder."""
     from dask.distributed import as_completed
 
-    if not todo:
+    if not any(w["todo"] for w in work):
         return
     # The model goes to every worker once per run, not with every shard.
     if payload["by"] == "value":
         [payload] = client.scatter([payload], broadcast=True)
     futures = {}
-    for lo, hi in todo:
-        shard_job = dict(job, seed=job["seed"] + lo,
-                         targets=targets if len(targets) == 1 else targets[lo:hi])
-        f = client.submit(_run_shard, payload, X[lo:hi].clone(), names[lo:hi], shard_job,
-                          threads, key=f"cfx-shard-{job['method']}-{lo:06d}-{hi:06d}-"
-                          f"{hashlib.sha1(json.dumps(shard_job, sort_keys=True).encode()).hexdigest()[:8]}",
-                          pure=False, retries=2)
-        futures[f] = lo
+    for w in work:
+        job, targets = w["job"], w["job"]["targets"]
+        for lo, hi in w["todo"]:
+            shard_job = dict(job, seed=job["seed"] + lo,
+                             targets=targets if len(targets) == 1 else targets[lo:hi])
+            tag = hashlib.sha1(json.dumps(shard_job, sort_keys=True).encode()).hexdigest()[:8]
+            f = client.submit(_run_shard, payload, w["X"][lo:hi].clone(), w["names"][lo:hi],
+                              shard_job, threads, pure=False, retries=2,
+                              key=f"cfx-shard-{job['method']}-{lo:06d}-{hi:06d}-{tag}")
+            futures[f] = (w["batches"], lo)
     start, done = time.monotonic(), 0
     try:
         for f in as_completed(list(futures)):
-            lo = futures[f]
+            batches, lo = futures[f]
             try:
                 files = f.result()
             except Error:
@@ -255,18 +260,67 @@ def _run_shards(client, payload, X, names, targets, job, todo, batches, threads,
                 _write_atomic(os.path.join(batches, f"{a:06d}-{b:06d}.pt"), data)
             done += 1
             if progress:
-                print(f"cfx: shards {done}/{len(todo)} ({time.monotonic() - start:.1f} s)",
+                print(f"cfx: shards {done}/{len(futures)} ({time.monotonic() - start:.1f} s)",
                       file=sys.stderr, flush=True)
     finally:
         for f in futures:
             f.cancel()
 
 
+def evaluate(client, model, X, out=None, resume=False, shard_batches=1, model_by="value",
+             threads=1, progress=True, class_names=None, mean=None, std=None, **kwargs):
+    """cfx.evaluate() with every method's explanations computed on the workers of `client`
+    and the metrics (which need every item: intervals, FID, COUT, surrogates) on the client,
+    from the same batches a single-machine run would have made. `kwargs` are evaluate()'s
+    (methods, target, seed, batch_size, data, oracle, ..., method options). The sanity
+    check's runs on a randomised model stay on the client. Returns eval.json as a dict;
+    with `out`, also the CLI's files there."""
+    if int(shard_batches) < 1:
+        raise Error(f"shard_batches = {shard_batches} (at least 1)")
+    X, names = _images(X)
+    if not names:
+        names = [f"item {i}" for i in range(len(X))]
+    client = _connect(client)
+    own_tmp = tempfile.mkdtemp(prefix="cfx-distributed-") if out is None else None
+    try:
+        root = str(out) if out is not None else own_tmp
+        job, where = _eval_job(len(X), out=root, resume=True, **kwargs)  # the final call joins
+        with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
+            payload = _model_payload(model, X, model_by, tmp, class_names, mean, std)
+            spec = json.dumps(payload["spec"])
+            plans = _cfx.eval_batch_plans(spec, X, names, json.dumps(where), json.dumps(job),
+                                          _threads(threads))
+            n, size = len(X), int(job["batch_size"])
+            shard = size * int(shard_batches)
+            ranges = [(i, min(n, i + shard)) for i in range(0, n, shard)]
+            work = []
+            for p in plans:
+                batches = p["batches_dir"]
+                os.makedirs(batches, exist_ok=True)
+                _prepare_batches(batches, json.loads(p["settings"]), resume)
+                method_job = {"method": p["method"], "options": json.loads(p["options"]),
+                              "targets": [str(int(t)) for t in p["targets"].tolist()],
+                              "seed": job["seed"], "batch_size": size,
+                              "device": job["device"], "kind": ""}
+                work.append(dict(X=p["images"], names=names, job=method_job, batches=batches,
+                                 todo=[r for r in ranges if not _have(batches, *r, size)]))
+            if progress:
+                print(f"cfx: {sum(len(w['todo']) for w in work)} of "
+                      f"{len(ranges) * len(work)} shard(s) to run", file=sys.stderr, flush=True)
+            _run_shards(client, payload, work, threads, progress)
+            doc = _cfx.evaluate(spec, X, names, json.dumps(where), json.dumps(job),
+                                "" if out is None else str(out), _threads(threads), False)
+        return json.loads(doc)
+    finally:
+        if own_tmp is not None:
+            shutil.rmtree(own_tmp, ignore_errors=True)
+
+
 def main(argv=None):
-    """python3 -m cfx.distributed explain|saliency --scheduler ADDR | --workers N ..."""
+    """python3 -m cfx.distributed explain|saliency|eval --scheduler ADDR | --workers N ..."""
     p = argparse.ArgumentParser(prog="python3 -m cfx.distributed",
                                 description="cfx explanations across a Dask cluster")
-    p.add_argument("command", choices=["explain", "saliency"])
+    p.add_argument("command", choices=["explain", "saliency", "eval"])
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
     where.add_argument("--workers", type=int, help="start a local cluster of N worker processes")
@@ -276,6 +330,9 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--method")
+    p.add_argument("--methods", default="pixel", help="eval: comma-separated methods")
+    p.add_argument("--oracle", default="", help="eval: independent classifier")
+    p.add_argument("--autoencoders", default="", help="eval: class autoencoders (IM1/IM2)")
     p.add_argument("--target", "-t")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
@@ -312,6 +369,21 @@ def main(argv=None):
             client = cluster.get_client()
         else:
             client = _connect(a.scheduler)
+        if a.command == "eval":
+            ev = evaluate(client, a.model, X, out=a.out, resume=a.resume, methods=a.methods,
+                          target=a.target or "auto", seed=a.seed, batch_size=a.batch_size,
+                          shard_batches=a.shard_batches, model_by=a.model_by,
+                          threads=a.threads, data=a.data, split=a.split, offset=a.offset,
+                          oracle=a.oracle, autoencoders=a.autoencoders, sets=options)
+            for m in ev["methods"]:
+                v = m["summary"].get("validity") or m["summary"].get("deletion_auc") or {}
+                print(f"{m['method']:10s} {'validity' if 'validity' in m['summary'] else 'deletion'}"
+                      f" {v.get('mean', float('nan')):.3f}")
+            print(f"wrote {a.out}/eval.json")
+            client.close()
+            if cluster is not None:
+                cluster.close()
+            return 0
         method = a.method or ("fido" if a.command == "saliency" else "pixel")
         target = a.target or ("pred" if a.command == "saliency" else "auto")
         kind = "saliency" if a.command == "saliency" else "counterfactual"

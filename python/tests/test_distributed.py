@@ -66,6 +66,22 @@ def test_shards_give_the_single_machine_numbers(client, X, tmp_path):
     assert torch.equal(ex.counterfactuals, one.counterfactuals)
 
 
+def test_evaluate_scores_the_batches_the_workers_made(client, X, tmp_path):
+    kw = dict(methods=["pixel", "gradient"], pixel__steps=20, seed=2, batch_size=2,
+              cout_steps=4, curve_steps=4, data="fashion-mnist")
+    one = cfx.evaluate(SHIPPED, X[:6], threads=1, **kw)
+    ev = cd.evaluate(client, SHIPPED, X[:6], out=tmp_path / "ev", progress=False, **kw)
+    volatile = ("seconds", "peak_mb", "peak_mb_per_item")
+    for a, b in zip(ev["methods"], one["methods"]):
+        assert a["config"] == b["config"]
+        assert {k: v for k, v in a["summary"].items() if k not in volatile} == \
+            {k: v for k, v in b["summary"].items() if k not in volatile}, a["method"]
+    assert ev["fid_reference_items"] == one["fid_reference_items"] > 0
+    for name in ["eval.json", "eval.csv", "report.html", "pixel/result.json",
+                 "pixel/batches/000004-000006.pt", "gradient/batches/config.json"]:
+        assert (tmp_path / "ev" / name).exists(), name
+
+
 # Every item runs all its steps (the confidence is out of reach): about 2 s per shard.
 SLOW = dict(method="pixel", steps=300, confidence=0.99999, seed=1, batch_size=2)
 
@@ -133,3 +149,15 @@ def test_an_unreachable_scheduler_is_one_error_line(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("cfx: error: cannot reach the Dask scheduler")
     with pytest.raises(cfx.Error, match="shard_batches"):
         cd.explain("tcp://127.0.0.1:9", SHIPPED, torch.rand(2, 1, 28, 28), shard_batches=0)
+
+
+def test_the_command_line_evaluates_on_a_local_cluster(tmp_path, capsys):
+    rc = cd.main(["eval", "--workers", "2", "--model", SHIPPED, "--data", "fashion-mnist",
+                  "--n", "4", "--batch-size", "2", "--methods", "pixel,gradient",
+                  "--set", "pixel.steps=10", "--seed", "3",
+                  "--out", str(tmp_path / "e")])
+    assert rc == 0
+    doc = json.loads((tmp_path / "e" / "eval.json").read_text())
+    assert [m["method"] for m in doc["methods"]] == ["pixel", "gradient"]
+    assert doc["methods"][0]["config"]["options"]["steps"] == 10
+    assert "wrote" in capsys.readouterr().out

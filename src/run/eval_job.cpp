@@ -13,6 +13,7 @@
 #include "cfx/data/corrupt.h"
 #include "cfx/data/dataset.h"
 #include "cfx/data/inputs.h"
+#include "cfx/eval/explain.h"
 #include "cfx/eval/saliency_metrics.h"
 #include "cfx/methods/registry.h"
 #include "cfx/report/html_report.h"
@@ -121,7 +122,60 @@ json method_document(const EvalOutcome& o, size_t k, const std::string& dir) {
                                per_item);
 }
 
+// The part of run_eval() that eval_batch_plans() shares: checks, the (corrupted) queries,
+// their names and both kinds of targets.
+EvalOutcome prepare(const EvalJob& job, const std::shared_ptr<Classifier>& F,
+                    const EvalItems& items) {
+  job.validate();
+  CFX_CHECK(F != nullptr, "no classifier to evaluate");
+  F->check_input(items.images);
+  const int64_t n = items.images.size(0);
+  CFX_CHECK(n > 0, "no images to evaluate on");
+  CFX_CHECK(items.images.is_floating_point(), "images must be floating point in [0, 1], got ",
+            items.images.scalar_type());
+  CFX_CHECK(torch::isfinite(items.images).all().item<bool>(), "input images contain NaN values");
+
+  EvalOutcome out;
+  out.classifier = F;
+  out.inputs = items.inputs;
+  if (out.inputs.empty())
+    for (int64_t i = 0; i < n; ++i) out.inputs.push_back("item " + std::to_string(i));
+  CFX_CHECK(static_cast<int64_t>(out.inputs.size()) == n, "got ", out.inputs.size(),
+            " input names for ", n, " images");
+  out.images = corrupt_images(items.images.detach().cpu().to(torch::kFloat), job.corrupt, job.seed);
+  out.targets = resolve_targets(job.targets, *F, out.images);
+  // Saliency maps explain the decision: the predicted class unless a class was named.
+  const bool auto_target = job.targets.size() == 1 && job.targets[0] == "auto";
+  out.saliency_targets = auto_target ? F->predict_proba(out.images).argmax(1).cpu() : out.targets;
+  return out;
+}
+
 }  // namespace
+
+std::vector<EvalBatchPlan> eval_batch_plans(const EvalJob& job, std::shared_ptr<Classifier> F,
+                                            const EvalItems& items) {
+  CFX_CHECK(!job.batches_dir.empty(), "eval batch plans need the job's batches_dir");
+  auto prepared = prepare(job, F, items);
+  const json per_method = per_method_options(job);
+  std::vector<EvalBatchPlan> plans;
+  for (const auto& m : job.methods) {
+    EvalBatchPlan p;
+    p.method = m;
+    p.options = per_method[m];
+    p.images = prepared.images;
+    p.targets = method_info(m).kind == "saliency" ? prepared.saliency_targets : prepared.targets;
+    p.batches_dir = (fs::path(job.batches_dir) / m / "batches").string();
+    Request req;
+    req.classifier = F;
+    req.images = p.images;
+    req.targets = p.targets.cpu().to(torch::kLong);
+    req.seed = job.seed;
+    req.device = parse_device(job.device);
+    p.settings = batch_settings(*method_info(m).make(p.options), req, job.batch_size);
+    plans.push_back(std::move(p));
+  }
+  return plans;
+}
 
 void EvalJob::validate() const {
   CFX_CHECK(!methods.empty(), "eval job methods is empty (name at least one; see `cfx methods`)");
@@ -197,29 +251,10 @@ EvalJob EvalJob::from_json(const json& j) {
 EvalOutcome run_eval(const EvalJob& job, std::shared_ptr<Classifier> F, const EvalItems& items,
                      const std::function<std::shared_ptr<Classifier>()>& fresh_copy, json run_info,
                      const EvalProgressFn& progress) {
-  job.validate();
-  CFX_CHECK(F != nullptr, "no classifier to evaluate");
+  auto out = prepare(job, F, items);
   const json per_method = per_method_options(job);
   auto device = parse_device(job.device);
-  F->check_input(items.images);
-  const int64_t n = items.images.size(0);
-  CFX_CHECK(n > 0, "no images to evaluate on");
-  CFX_CHECK(items.images.is_floating_point(), "images must be floating point in [0, 1], got ",
-            items.images.scalar_type());
-  CFX_CHECK(torch::isfinite(items.images).all().item<bool>(), "input images contain NaN values");
-
-  EvalOutcome out;
-  out.classifier = F;
-  out.inputs = items.inputs;
-  if (out.inputs.empty())
-    for (int64_t i = 0; i < n; ++i) out.inputs.push_back("item " + std::to_string(i));
-  CFX_CHECK(static_cast<int64_t>(out.inputs.size()) == n, "got ", out.inputs.size(),
-            " input names for ", n, " images");
-  out.images = corrupt_images(items.images.detach().cpu().to(torch::kFloat), job.corrupt, job.seed);
-  out.targets = resolve_targets(job.targets, *F, out.images);
-  // Saliency maps explain the decision: the predicted class unless a class was named.
-  const bool auto_target = job.targets.size() == 1 && job.targets[0] == "auto";
-  out.saliency_targets = auto_target ? F->predict_proba(out.images).argmax(1).cpu() : out.targets;
+  const int64_t n = out.images.size(0);
 
   EvalOptions eo;
   eo.methods = job.methods;

@@ -82,6 +82,24 @@ EvalOutcome run_eval(const EvalJob& job, std::shared_ptr<Classifier> F, const Ev
                      nlohmann::json run_info = nlohmann::json::object(),
                      const EvalProgressFn& progress = {});
 
+/// One method's share of an evaluation, as a distributed run computes it elsewhere: the
+/// explain run that run_eval(job, F, items) makes for `method` (its options, the (corrupted)
+/// images and the targets it explains) and the settings its batch files in `batches_dir`
+/// must carry for run_eval with job.resume to load them instead of running them.
+struct EvalBatchPlan {
+  std::string method;
+  nlohmann::json options;  // the method's options (job.options for it)
+  torch::Tensor images;    // [N, C, H, W]
+  torch::Tensor targets;   // [N] int64
+  std::string batches_dir;
+  nlohmann::json settings;
+};
+
+/// A plan per method of `job` (which needs batches_dir). The sanity check's runs on a
+/// randomised model are not planned: run_eval makes those itself.
+std::vector<EvalBatchPlan> eval_batch_plans(const EvalJob& job, std::shared_ptr<Classifier> F,
+                                            const EvalItems& items);
+
 /// Writes the CLI's files into `dir`: eval.json, eval.csv, report.html and <dir>/<method>/
 /// (result.json, images/, maps/, report.html) for each method.
 void write_eval(const EvalOutcome& outcome, const std::string& dir);
