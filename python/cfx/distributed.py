@@ -144,6 +144,21 @@ def _connect(client):
     return client
 
 
+WORKER_TIMEOUT = 30  # seconds to wait for a first worker before giving up
+
+
+def _workers(client):
+    """The number of workers, after waiting up to WORKER_TIMEOUT s for the first: a
+    scheduler with none would leave the run waiting for ever."""
+    timeout = WORKER_TIMEOUT
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError):
+        raise Error(f"no Dask worker joined the scheduler {client.scheduler.address} in "
+                    f"{timeout} s (start workers with `dask worker ADDRESS`)") from None
+    return len(client.scheduler_info().get("workers", {}))
+
+
 def explain(client, model, X, target="auto", method="pixel", seed=0, batch_size=64,
             shard_batches=1, out=None, resume=False, model_by="value", threads=1,
             device="cpu", progress=True, _kind="", **options):
@@ -183,10 +198,10 @@ def explain(client, model, X, target="auto", method="pixel", seed=0, batch_size=
             shard = int(batch_size) * int(shard_batches)
             ranges = [(i, min(n, i + shard)) for i in range(0, n, shard)]
             todo = [r for r in ranges if not _have(batches, *r, int(batch_size))]
+            workers = _workers(client) if todo else 0
             if progress:
-                print(f"cfx: {len(todo)} of {len(ranges)} shard(s) to run on "
-                      f"{len(client.scheduler_info().get('workers', {}))} worker(s)",
-                      file=sys.stderr, flush=True)
+                print(f"cfx: {len(todo)} of {len(ranges)} shard(s) to run on {workers} "
+                      "worker(s)", file=sys.stderr, flush=True)
             _run_shards(client, payload, [dict(X=X, names=names, job=job, todo=todo,
                                                batches=batches)], threads, progress)
             final = dict(job, batches_dir=batches, resume=True)
@@ -304,9 +319,11 @@ def evaluate(client, model, X, out=None, resume=False, shard_batches=1, model_by
                               "device": job["device"], "kind": ""}
                 work.append(dict(X=p["images"], names=names, job=method_job, batches=batches,
                                  todo=[r for r in ranges if not _have(batches, *r, size)]))
+            todo = sum(len(w["todo"]) for w in work)
+            workers = _workers(client) if todo else 0
             if progress:
-                print(f"cfx: {sum(len(w['todo']) for w in work)} of "
-                      f"{len(ranges) * len(work)} shard(s) to run", file=sys.stderr, flush=True)
+                print(f"cfx: {todo} of {len(ranges) * len(work)} shard(s) to run on {workers} "
+                      "worker(s)", file=sys.stderr, flush=True)
             _run_shards(client, payload, work, threads, progress)
             doc = _cfx.evaluate(spec, X, names, json.dumps(where), json.dumps(job),
                                 "" if out is None else str(out), _threads(threads), False)

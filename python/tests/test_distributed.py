@@ -141,12 +141,18 @@ def test_a_killed_client_resumes_only_the_missing_shards(X, tmp_path):
     assert [it["l1"] for it in doc["items"]] == [it["l1"] for it in one.items]
 
 
-def test_an_unreachable_scheduler_is_one_error_line(tmp_path, capsys):
+def test_an_unreachable_scheduler_is_one_error_line(tmp_path, capsys, monkeypatch):
     rc = cd.main(["explain", "--scheduler", "tcp://127.0.0.1:9", "--model", SHIPPED,
                   "--data", "fashion-mnist", "--n", "2", "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
     assert len(err) == 1 and err[0].startswith("cfx: error: cannot reach the Dask scheduler")
+    # A scheduler without workers: an error, not a run that waits for ever.
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=None) as empty, \
+            empty.get_client() as c:
+        monkeypatch.setattr(cd, "WORKER_TIMEOUT", 2)  # not the default 30 s here
+        with pytest.raises(cfx.Error, match="no Dask worker joined"):
+            cd.explain(c, SHIPPED, torch.rand(2, 1, 28, 28), progress=False)
     with pytest.raises(cfx.Error, match="shard_batches"):
         cd.explain("tcp://127.0.0.1:9", SHIPPED, torch.rand(2, 1, 28, 28), shard_batches=0)
 
