@@ -185,6 +185,69 @@ std::string evaluate(const std::string& model_json, const torch::Tensor& images,
   return out.document.dump();
 }
 
+// The fields of intervention samples, by name (cfx.distributed gathers them from workers).
+const std::vector<std::pair<const char*, torch::Tensor cfx::InterventionSamples::*>>&
+sample_fields() {
+  using S = cfx::InterventionSamples;
+  static const std::vector<std::pair<const char*, torch::Tensor S::*>> f = {
+      {"attr", &S::attr},
+      {"outcome", &S::outcome},
+      {"prob", &S::prob},
+      {"outcome_on", &S::outcome_on},
+      {"outcome_off", &S::outcome_off},
+      {"prob_on", &S::prob_on},
+      {"prob_off", &S::prob_off},
+      {"took_on", &S::took_on},
+      {"took_off", &S::took_off}};
+  return f;
+}
+
+py::tuple global_latents(const std::string& model_json, const std::string& job_json, int threads) {
+  auto job = cfx::GlobalJob::from_json(parse_json(job_json, "the global job"));
+  auto model = parse_json(model_json, "the model");
+  cfx::GlobalLatents l;
+  {
+    py::gil_scoped_release nogil;
+    RunSettings settings(threads, true);
+    l = cfx::global_latents(job, load_model(model));
+  }
+  return py::make_tuple(l.latents, l.source);
+}
+
+py::dict global_samples(const std::string& model_json, const std::string& job_json,
+                        const torch::Tensor& latents, int threads) {
+  auto job = cfx::GlobalJob::from_json(parse_json(job_json, "the global job"));
+  auto model = parse_json(model_json, "the model");
+  cfx::InterventionSamples s;
+  {
+    py::gil_scoped_release nogil;
+    RunSettings settings(threads, true);
+    s = cfx::global_samples(job, load_model(model), latents,
+                            [](int64_t, int64_t, int64_t) { check_python_signals(); });
+  }
+  py::dict d;
+  for (const auto& [name, field] : sample_fields()) d[name] = s.*field;
+  d["names"] = s.names;
+  return d;
+}
+
+std::string global_outcome(const std::string& model_json, const std::string& job_json,
+                           const py::dict& samples, const std::string& source,
+                           double sample_seconds, const std::string& out_dir, int threads) {
+  auto job = cfx::GlobalJob::from_json(parse_json(job_json, "the global job"));
+  auto model = parse_json(model_json, "the model");
+  cfx::InterventionSamples s;
+  for (const auto& [name, field] : sample_fields()) s.*field = samples[name].cast<torch::Tensor>();
+  s.names = samples["names"].cast<std::vector<std::string>>();
+  py::gil_scoped_release nogil;
+  RunSettings settings(threads, true);
+  if (!out_dir.empty()) cfx::ensure_writable_dir(out_dir);
+  auto out = cfx::global_outcome(job, load_model(model), s, source, sample_seconds,
+                                 {{"command", "python distributed global_scores"}});
+  if (!out_dir.empty()) cfx::write_global(out, out_dir);
+  return out.document.dump();
+}
+
 // global.json as text; with `out_dir`, also global.png and report.html there.
 std::string global_scores(const std::string& model_json, const std::string& job_json,
                           const std::string& out_dir, int threads, bool progress) {
@@ -293,6 +356,9 @@ PYBIND11_MODULE(_cfx, m) {
   m.def("explain_batch_settings", &explain_batch_settings);
   m.def("eval_batch_plans", &eval_batch_plans);
   m.def("global_scores", &global_scores);
+  m.def("global_latents", &global_latents);
+  m.def("global_samples", &global_samples);
+  m.def("global_outcome", &global_outcome);
   m.def("train", &train);
   m.def("trainers", &trainers);
   m.def("methods", &methods);

@@ -68,6 +68,23 @@ def train(kind, out, threads=None, progress=False, **options):
     return json.loads(doc)
 
 
+def _global_job(outcome, samples=2000, seed=0, latents="data", data="", split="test",
+                generator="", attributes="", shifter="", only="", batch_size=256, strength=1.0,
+                bootstrap=1000, confidence=0.95, device="cpu"):
+    """The global job of global_scores()'s keywords (also cfx.distributed's)."""
+    if isinstance(outcome, (str, int)):
+        outcome = [outcome]
+    outcome = [s for o in outcome for s in str(o).split(",") if s]
+    return {
+        "outcome": outcome, "generator": str(generator), "attributes": str(attributes),
+        "shifter": str(shifter), "latents": str(latents), "data": str(data),
+        "split": str(split), "samples": int(samples), "batch_size": int(batch_size),
+        "strength": float(strength), "only": ",".join(only) if isinstance(only, (list, tuple))
+        else str(only), "bootstrap": int(bootstrap), "confidence": float(confidence),
+        "seed": int(seed), "device": str(device),
+    }
+
+
 def load_dataset(name, split="test", n=-1, seed=0):
     """(X [N, C, H, W] float in [0, 1], y [N] int64, class names) of a built-in dataset
     ("fashion-mnist", "mnist", "shapes") or an image folder root/<class>/*.png."""
@@ -347,17 +364,10 @@ def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="",
         found beside it, as in the CLI) or a module (then pass shifter=, and input_shape=).
     outcome: a class name or index, or a list of them ("Sneaker", [5, 7]).
     """
-    if isinstance(outcome, (str, int)):
-        outcome = [outcome]
-    outcome = [s for o in outcome for s in str(o).split(",") if s]
-    job = {
-        "outcome": outcome, "generator": str(generator), "attributes": str(attributes),
-        "shifter": str(shifter), "latents": str(latents), "data": str(data),
-        "split": str(split), "samples": int(samples), "batch_size": int(batch_size),
-        "strength": float(strength), "only": ",".join(only) if isinstance(only, (list, tuple))
-        else str(only), "bootstrap": int(bootstrap), "confidence": float(confidence),
-        "seed": int(seed), "device": str(device),
-    }
+    job = _global_job(outcome, samples=samples, seed=seed, latents=latents, data=data,
+                      split=split, generator=generator, attributes=attributes, shifter=shifter,
+                      only=only, batch_size=batch_size, strength=strength, bootstrap=bootstrap,
+                      confidence=confidence, device=device)
     X = None if input_shape is None else torch.zeros([2] + list(input_shape))
     with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
         spec = _model_spec(model, X, tmp, class_names, mean, std)

@@ -35,10 +35,10 @@ import time
 
 import torch
 
-from . import (Error, Explanation, _cfx, _check_options, _eval_job, _images, _model_spec,
-               _targets, _threads)
+from . import (Error, Explanation, _cfx, _check_options, _eval_job, _global_job, _images,
+               _model_spec, _targets, _threads)
 
-__all__ = ["evaluate", "explain", "saliency", "main"]
+__all__ = ["evaluate", "explain", "global_scores", "saliency", "main"]
 
 _BATCH = re.compile(r"^(\d{6})-(\d{6})\.pt$")
 
@@ -73,10 +73,35 @@ def _model_payload(model, X, model_by, tmp, class_names=None, mean=None, std=Non
             "name": os.path.basename(spec["path"])}
 
 
+_SAME_FILE = {}  # on a worker: client path -> whether this worker sees the same file there
+
+
+def _sees_same_file(payload):
+    """Whether the model file at the client's path is, on this worker, the one sent (the
+    same machine, or shared storage): then methods find companion models beside it."""
+    path = payload["spec"]["path"]
+    if path not in _SAME_FILE:
+        same = False
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            side = os.path.splitext(path)[0] + ".json"
+            extra = b""
+            if payload["sidecar"] is not None and os.path.isfile(side):
+                with open(side, "rb") as f:
+                    extra = f.read()
+            same = hashlib.sha256(data + extra).hexdigest()[:16] == payload["digest"]
+        except OSError:
+            pass
+        _SAME_FILE[path] = same
+    return _SAME_FILE[path]
+
+
 def _worker_model_spec(payload):
-    """On a worker: the model spec with a path this worker can read (written once per run)."""
+    """On a worker: the model spec with a path this worker can read (written once per run
+    unless the worker sees the client's file itself)."""
     spec = dict(payload["spec"])
-    if payload["by"] == "path":
+    if payload["by"] == "path" or (not spec["source"] and _sees_same_file(payload)):
         return spec
     root = os.path.join(tempfile.gettempdir(), f"cfx-models-{os.getuid()}", payload["digest"])
     path = os.path.join(root, payload["name"])
@@ -85,9 +110,6 @@ def _worker_model_spec(payload):
         if payload["sidecar"] is not None:
             _write_atomic(os.path.splitext(path)[0] + ".json", payload["sidecar"])
         _write_atomic(path, payload["data"])
-    # A model file keeps the name it has on the client: methods find companion models (an
-    # in-painter, a shift predictor) beside it there, which works on shared storage.
-    spec["source"] = spec["source"] or payload["spec"]["path"]
     spec["path"] = path
     return spec
 
@@ -333,16 +355,113 @@ def evaluate(client, model, X, out=None, resume=False, shard_batches=1, model_by
             shutil.rmtree(own_tmp, ignore_errors=True)
 
 
+def _global_shard(payload, job, latents, threads):
+    """On a worker: the intervention samples of some latents."""
+    _tune_malloc()
+    spec = _worker_model_spec(payload)
+    return _cfx.global_samples(json.dumps(spec), json.dumps(job), latents, int(threads))
+
+
+def global_scores(client, model, outcome, shard_batches=1, out=None, model_by="value",
+                  threads=1, progress=True, input_shape=None, class_names=None, mean=None,
+                  std=None, **kwargs):
+    """cfx.global_scores() with the intervention samples drawn on the workers: the client
+    takes the latents (encoded images, or drawn with the seed, as one machine does), workers
+    sample the interventions of shards of them (each sample depends only on its latent), and
+    the client bootstraps the scores. `kwargs` are global_scores()'s (samples, seed, latents,
+    data, generator, shifter, bootstrap, ...). The shift predictor, generator and attribute
+    classifier are found beside the model file, so with a model sent by value the workers
+    must see that folder (shared storage), or pass their paths. Returns global.json as a dict;
+    with `out`, also global.png and report.html there."""
+    if int(shard_batches) < 1:
+        raise Error(f"shard_batches = {shard_batches} (at least 1)")
+    job = _global_job(outcome, **kwargs)
+    client = _connect(client)
+    X = None if input_shape is None else torch.zeros([2] + list(input_shape))
+    with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
+        payload = _model_payload(model, X, model_by, tmp, class_names, mean, std)
+        spec = json.dumps(payload["spec"])
+        latents, source = _cfx.global_latents(spec, json.dumps(job), _threads(threads))
+        n, shard = len(latents), job["batch_size"] * int(shard_batches)
+        ranges = [(i, min(n, i + shard)) for i in range(0, n, shard)]
+        workers = _workers(client)
+        if progress:
+            print(f"cfx: {len(ranges)} shard(s) of intervention samples on {workers} worker(s)",
+                  file=sys.stderr, flush=True)
+        from dask.distributed import wait
+        if payload["by"] == "value":
+            [payload_ref] = client.scatter([payload], broadcast=True)
+        else:
+            payload_ref = payload
+        start = time.monotonic()
+        futures = [client.submit(_global_shard, payload_ref, job, latents[lo:hi].clone(),
+                                 threads, pure=False, retries=2,
+                                 key=f"cfx-global-{lo:06d}-{hi:06d}-{os.getpid()}-{time.time_ns()}")
+                   for lo, hi in ranges]
+        try:
+            wait(futures)
+            parts = [f.result() for f in futures]
+        except Error:
+            raise
+        except Exception as e:
+            raise Error(f"a global-scores shard failed on its worker: {e}") from None
+        finally:
+            for f in futures:
+                f.cancel()
+        sample_s = time.monotonic() - start
+        samples = {k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "names"}
+        samples["names"] = parts[0]["names"]
+        doc = _cfx.global_outcome(spec, json.dumps(job), samples, source, sample_s,
+                                  "" if out is None else str(out), _threads(threads))
+    return json.loads(doc)
+
+
+def _run_command(a, client, X, options):
+    """The command line's run; prints its summary and returns the file it wrote."""
+    if a.command == "global":
+        g = global_scores(client, a.model, a.outcome, shard_batches=a.shard_batches, out=a.out,
+                          model_by=a.model_by, threads=a.threads, samples=a.samples,
+                          seed=a.seed, latents=a.latents, data=a.data or "", split=a.split,
+                          bootstrap=a.bootstrap, batch_size=a.batch_size)
+        for sc in g["scores"]:
+            est = sc["necessity_and_sufficiency"]["estimate"]
+            print(f"{sc['attribute']:18s} necessity and sufficiency {est}")
+        return "global.json"
+    if a.command == "eval":
+        ev = evaluate(client, a.model, X, out=a.out, resume=a.resume, methods=a.methods,
+                      target=a.target or "auto", seed=a.seed, batch_size=a.batch_size,
+                      shard_batches=a.shard_batches, model_by=a.model_by, threads=a.threads,
+                      data=a.data, split=a.split, offset=a.offset, oracle=a.oracle,
+                      autoencoders=a.autoencoders, sets=options)
+        for m in ev["methods"]:
+            key = "validity" if "validity" in m["summary"] else "deletion_auc"
+            print(f"{m['method']:10s} {key} {m['summary'][key]['mean']:.3f}")
+        return "eval.json"
+    saliency_run = a.command == "saliency"
+    ex = explain(client, a.model, X, target=a.target or ("pred" if saliency_run else "auto"),
+                 method=a.method or ("fido" if saliency_run else "pixel"), seed=a.seed,
+                 batch_size=a.batch_size, shard_batches=a.shard_batches, out=a.out,
+                 resume=a.resume, model_by=a.model_by, threads=a.threads,
+                 _kind="saliency" if saliency_run else "counterfactual", **options)
+    s = ex.summary
+    if "validity" in s:
+        print(f"{len(ex)} item(s), validity {s['validity']:.3f}, mean L1 {s['mean_l1']:.4f}")
+    else:
+        print(f"{len(ex)} item(s), mean saliency area {s.get('mean_saliency_area', 0):.3f}")
+    return "result.json"
+
+
 def main(argv=None):
-    """python3 -m cfx.distributed explain|saliency|eval --scheduler ADDR | --workers N ..."""
+    """python3 -m cfx.distributed explain|saliency|eval|global --scheduler ADDR | --workers N"""
     p = argparse.ArgumentParser(prog="python3 -m cfx.distributed",
                                 description="cfx explanations across a Dask cluster")
-    p.add_argument("command", choices=["explain", "saliency", "eval"])
+    p.add_argument("command", choices=["explain", "saliency", "eval", "global"])
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
     where.add_argument("--workers", type=int, help="start a local cluster of N worker processes")
     p.add_argument("--model", "-m", required=True)
-    p.add_argument("--data", required=True, help="dataset name or image folder root")
+    p.add_argument("--data", help="dataset name or image folder root (global: images to "
+                   "encode; default the classifier's dataset)")
     p.add_argument("--split", default="test")
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--offset", type=int, default=0)
@@ -350,6 +469,10 @@ def main(argv=None):
     p.add_argument("--methods", default="pixel", help="eval: comma-separated methods")
     p.add_argument("--oracle", default="", help="eval: independent classifier")
     p.add_argument("--autoencoders", default="", help="eval: class autoencoders (IM1/IM2)")
+    p.add_argument("--outcome", help="global: class or classes (names or indices)")
+    p.add_argument("--samples", type=int, default=2000, help="global: samples")
+    p.add_argument("--latents", default="data", help="global: data or prior")
+    p.add_argument("--bootstrap", type=int, default=1000, help="global: bootstrap resamples")
     p.add_argument("--target", "-t")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
@@ -370,12 +493,19 @@ def main(argv=None):
                 options[k] = json.loads(v)
             except ValueError:
                 options[k] = v
-        if a.n < 1 or a.offset < 0:
-            raise Error(f"--n {a.n} / --offset {a.offset} (n >= 1, offset >= 0)")
-        X, _, _ = _cfx.load_dataset(a.data, a.split, a.offset + a.n, a.seed)
-        X = X[a.offset:]
-        if len(X) == 0:
-            raise Error(f"--offset {a.offset} is past the end of {a.data}")
+        X = None
+        if a.command == "global":
+            if not a.outcome:
+                raise Error("global needs --outcome (a class name or index, or a list)")
+        else:
+            if not a.data:
+                raise Error(f"{a.command} needs --data (a dataset name or image folder root)")
+            if a.n < 1 or a.offset < 0:
+                raise Error(f"--n {a.n} / --offset {a.offset} (n >= 1, offset >= 0)")
+            X, _, _ = _cfx.load_dataset(a.data, a.split, a.offset + a.n, a.seed)
+            X = X[a.offset:]
+            if len(X) == 0:
+                raise Error(f"--offset {a.offset} is past the end of {a.data}")
         cluster = None
         if a.workers is not None:
             if a.workers < 1:
@@ -386,37 +516,13 @@ def main(argv=None):
             client = cluster.get_client()
         else:
             client = _connect(a.scheduler)
-        if a.command == "eval":
-            ev = evaluate(client, a.model, X, out=a.out, resume=a.resume, methods=a.methods,
-                          target=a.target or "auto", seed=a.seed, batch_size=a.batch_size,
-                          shard_batches=a.shard_batches, model_by=a.model_by,
-                          threads=a.threads, data=a.data, split=a.split, offset=a.offset,
-                          oracle=a.oracle, autoencoders=a.autoencoders, sets=options)
-            for m in ev["methods"]:
-                v = m["summary"].get("validity") or m["summary"].get("deletion_auc") or {}
-                print(f"{m['method']:10s} {'validity' if 'validity' in m['summary'] else 'deletion'}"
-                      f" {v.get('mean', float('nan')):.3f}")
-            print(f"wrote {a.out}/eval.json")
+        try:
+            written = _run_command(a, client, X, options)
+        finally:
             client.close()
             if cluster is not None:
                 cluster.close()
-            return 0
-        method = a.method or ("fido" if a.command == "saliency" else "pixel")
-        target = a.target or ("pred" if a.command == "saliency" else "auto")
-        kind = "saliency" if a.command == "saliency" else "counterfactual"
-        ex = explain(client, a.model, X, target=target, method=method, seed=a.seed,
-                     batch_size=a.batch_size, shard_batches=a.shard_batches, out=a.out,
-                     resume=a.resume, model_by=a.model_by, threads=a.threads, _kind=kind,
-                     **options)
-        s = ex.summary
-        if "validity" in s:
-            print(f"{len(ex)} item(s), validity {s['validity']:.3f}, mean L1 {s['mean_l1']:.4f}")
-        else:
-            print(f"{len(ex)} item(s), mean saliency area {s.get('mean_saliency_area', 0):.3f}")
-        print(f"wrote {a.out}/result.json")
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        print(f"wrote {a.out}/{written}")
         return 0
     except Error as e:
         print(f"cfx: error: {e}", file=sys.stderr)

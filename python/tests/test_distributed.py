@@ -82,6 +82,20 @@ def test_evaluate_scores_the_batches_the_workers_made(client, X, tmp_path):
         assert (tmp_path / "ev" / name).exists(), name
 
 
+def test_global_scores_sample_on_the_workers(client, tmp_path):
+    shapes = os.path.join(SOURCE, "models", "shapes-cnn.pt")
+    kw = dict(samples=24, batch_size=5, bootstrap=20, seed=3)
+    one = cfx.global_scores(shapes, "circle", threads=1, **kw)
+    g = cd.global_scores(client, shapes, "circle", out=tmp_path / "g", progress=False, **kw)
+    assert g["scores"] == one["scores"]
+    assert g["config"] == one["config"]
+    assert g["summary"]["outcome_rate"] == one["summary"]["outcome_rate"]
+    assert (tmp_path / "g" / "global.png").is_file()
+    kw["latents"] = "prior"  # latents drawn with the seed on the client, as one machine does
+    assert cd.global_scores(client, shapes, "circle", progress=False, **kw)["scores"] == \
+        cfx.global_scores(shapes, "circle", threads=1, **kw)["scores"]
+
+
 # Every item runs all its steps (the confidence is out of reach): about 2 s per shard.
 SLOW = dict(method="pixel", steps=300, confidence=0.99999, seed=1, batch_size=2)
 
@@ -167,3 +181,11 @@ def test_the_command_line_evaluates_on_a_local_cluster(tmp_path, capsys):
     assert [m["method"] for m in doc["methods"]] == ["pixel", "gradient"]
     assert doc["methods"][0]["config"]["options"]["steps"] == 10
     assert "wrote" in capsys.readouterr().out
+    rc = cd.main(["global", "--workers", "2", "--model",
+                  os.path.join(SOURCE, "models", "shapes-cnn.pt"), "--outcome", "circle",
+                  "--samples", "10", "--bootstrap", "10", "--batch-size", "5",
+                  "--out", str(tmp_path / "g")])
+    assert rc == 0
+    assert json.loads((tmp_path / "g" / "global.json").read_text())["summary"]["samples"] == 10
+    assert cd.main(["global", "--workers", "1", "--model", SHIPPED, "--out",
+                    str(tmp_path / "x")]) == 2  # no --outcome: one error line

@@ -129,35 +129,106 @@ GlobalJob GlobalJob::from_json(const json& j) {
   return o;
 }
 
+namespace {
+
+// The outcome's classes and the latent models, on the job's device.
+struct Loaded {
+  std::vector<int64_t> outcome;
+  LatentModels m;
+};
+
+Loaded load(const GlobalJob& job, Classifier& F) {
+  job.validate();
+  auto device = parse_device(job.device);
+  Loaded l;
+  l.outcome = outcome_classes(job.outcome, F);
+  l.m = load_latent_models(job.shifter, job.generator, job.attributes, &F);
+  F.to(device);
+  l.m.generator->to(device);
+  l.m.attributes->to(device);
+  l.m.shifter->to(device);
+  return l;
+}
+
+GlobalLatents latents_of(const GlobalJob& job, Classifier& F, Generator& G) {
+  GlobalLatents out;
+  if (job.latents == "data") {
+    out.latents = data_latents(job, F, G, out.source);
+  } else {
+    // As sample_interventions() draws them when given none.
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(job.seed);
+    out.latents = torch::randn({job.samples, G.latent_dim()}, gen);
+    out.source = "N(0, I)";
+  }
+  return out;
+}
+
+InterventionSamples samples_of(const GlobalJob& job, Classifier& F, Loaded& l,
+                               const torch::Tensor& latents, const ProgressFn& progress) {
+  SamplingOptions sampling = sampling_of(job);
+  sampling.latents = latents;
+  return sample_interventions(F, l.outcome, *l.m.generator, *l.m.attributes, *l.m.shifter, sampling,
+                              progress);
+}
+
+GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
+                         const InterventionSamples& samples, const std::string& source,
+                         double sample_s, json run_info);
+
+}  // namespace
+
+GlobalLatents global_latents(const GlobalJob& job, std::shared_ptr<Classifier> F) {
+  CFX_CHECK(F != nullptr, "no classifier to score");
+  auto l = load(job, *F);
+  return latents_of(job, *F, *l.m.generator);
+}
+
+InterventionSamples global_samples(const GlobalJob& job, std::shared_ptr<Classifier> F,
+                                   const torch::Tensor& latents, const ProgressFn& progress) {
+  CFX_CHECK(F != nullptr, "no classifier to score");
+  auto l = load(job, *F);
+  return samples_of(job, *F, l, latents, progress);
+}
+
+GlobalOutcome global_outcome(const GlobalJob& job, std::shared_ptr<Classifier> F,
+                             const InterventionSamples& samples, const std::string& source,
+                             double sample_seconds, json run_info) {
+  CFX_CHECK(F != nullptr, "no classifier to score");
+  samples.check();
+  auto l = load(job, *F);
+  return outcome_of(job, *F, l, samples, source, sample_seconds, std::move(run_info));
+}
+
 GlobalOutcome run_global(const GlobalJob& job, std::shared_ptr<Classifier> F, json run_info,
                          const ProgressFn& progress) {
-  job.validate();
   CFX_CHECK(F != nullptr, "no classifier to score");
-  auto device = parse_device(job.device);
-  auto outcome = outcome_classes(job.outcome, *F);
-  auto m = load_latent_models(job.shifter, job.generator, job.attributes, F.get());
-  F->to(device);
-  m.generator->to(device);
-  m.attributes->to(device);
-  m.shifter->to(device);
-
-  SamplingOptions sampling = sampling_of(job);
-  std::string source = "N(0, I)";
-  if (job.latents == "data") sampling.latents = data_latents(job, *F, *m.generator, source);
-  const int64_t n_samples =
-      sampling.latents.defined() ? sampling.latents.size(0) : sampling.samples;
+  auto l = load(job, *F);
+  auto latents = latents_of(job, *F, *l.m.generator);
   auto start = std::chrono::steady_clock::now();
-  auto samples = sample_interventions(*F, outcome, *m.generator, *m.attributes, *m.shifter,
-                                      sampling, progress);
+  auto samples = samples_of(job, *F, l, latents.latents, progress);
   double sample_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return outcome_of(job, *F, l, samples, latents.source, sample_s, std::move(run_info));
+}
+
+namespace {
+
+GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
+                         const InterventionSamples& samples, const std::string& source,
+                         double sample_s, json run_info) {
+  auto device = parse_device(job.device);
+  const auto& outcome = l.outcome;
+  const auto& m = l.m;
+  const int64_t n_samples = samples.outcome.size(0);
+  auto start = std::chrono::steady_clock::now();
   const CausalOptions causal = causal_of(job);
   GlobalOutcome out;
   out.scores = causal_scores(samples, causal);
-  double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double total_s =
+      sample_s + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::string outcome_names;
   for (int64_t c : outcome)
-    outcome_names += (outcome_names.empty() ? "" : ",") + F->class_names()[c];
+    outcome_names += (outcome_names.empty() ? "" : ",") + F.class_names()[c];
   BarSeries nec{"necessity", {}, {}, {}}, suf{"sufficiency", {}, {}, {}},
       ns{"necessity-and-sufficiency", {}, {}, {}}, con{"contrastive attribution", {}, {}, {}};
   std::vector<std::string> labels;
@@ -191,7 +262,7 @@ GlobalOutcome run_global(const GlobalJob& job, std::shared_ptr<Classifier> F, js
                     " samples, " + std::to_string(static_cast<int>(causal.confidence * 100)) +
                     "% intervals)");
   if (!run_info.contains("command")) run_info["command"] = "global";
-  const auto& info = F->info();
+  const auto& info = F.info();
   out.document = {{"schema", "cfx.global"},
                   {"schema_version", 1},
                   {"cfx_version", CFX_VERSION},
@@ -230,6 +301,8 @@ GlobalOutcome run_global(const GlobalJob& job, std::shared_ptr<Classifier> F, js
                     {"seconds_per_1000_samples", sample_s * 1000.0 / n_samples}}}};
   return out;
 }
+
+}  // namespace
 
 void write_global(const GlobalOutcome& o, const std::string& dir) {
   ensure_writable_dir(dir);

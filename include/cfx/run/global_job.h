@@ -50,6 +50,23 @@ GlobalOutcome run_global(const GlobalJob& job, std::shared_ptr<Classifier> F,
                          nlohmann::json run_info = nlohmann::json::object(),
                          const ProgressFn& progress = {});
 
+/// The three steps of run_global(), for a run that samples elsewhere (cfx.distributed): the
+/// latents (the encoded real images, or drawn from N(0, I) with the job's seed, as
+/// run_global draws them), the intervention samples of any rows of them (each sample depends
+/// only on its latent, so rows may be sampled in any split), and the scores and global.json
+/// of all samples. `sample_seconds` is what the sampling took, for the summary.
+struct GlobalLatents {
+  torch::Tensor latents;  // [S, L] on the CPU
+  std::string source;     // "N(0, I)", or "mnist:test (S images)"
+};
+GlobalLatents global_latents(const GlobalJob& job, std::shared_ptr<Classifier> F);
+InterventionSamples global_samples(const GlobalJob& job, std::shared_ptr<Classifier> F,
+                                   const torch::Tensor& latents, const ProgressFn& progress = {});
+GlobalOutcome global_outcome(const GlobalJob& job, std::shared_ptr<Classifier> F,
+                             const InterventionSamples& samples, const std::string& source,
+                             double sample_seconds,
+                             nlohmann::json run_info = nlohmann::json::object());
+
 /// Writes global.json, global.png and report.html into `dir`.
 void write_global(const GlobalOutcome& outcome, const std::string& dir);
 
