@@ -260,6 +260,21 @@ def _prepare_batches(batches, settings, resume):
     _write_atomic(path, text.encode())
 
 
+def _bar(done, total, seconds):
+    """The shards' progress on stderr, as the engine's bars: redrawn in place on a terminal,
+    a line per finished shard otherwise (logs)."""
+    width = 30
+    filled = width * done // total
+    eta = f", {seconds / done * (total - done):.0f} s left" if done < total else ""
+    line = (f"shards [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+            f"{seconds:.1f} s{eta}")
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + line + ("\n" if done == total else ""))
+    else:
+        sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def _run_shards(client, payload, work, threads, progress):
     """Runs the shards `todo` of every entry of `work` ({X, names, job, todo, batches}) on the
     workers, and writes each finished shard's batch files into its `batches` folder."""
@@ -297,8 +312,7 @@ def _run_shards(client, payload, work, threads, progress):
                 _write_atomic(os.path.join(batches, f"{a:06d}-{b:06d}.pt"), data)
             done += 1
             if progress:
-                print(f"cfx: shards {done}/{len(futures)} ({time.monotonic() - start:.1f} s)",
-                      file=sys.stderr, flush=True)
+                _bar(done, len(futures), time.monotonic() - start)
     finally:
         for f in futures:
             f.cancel()

@@ -150,6 +150,8 @@ def test_a_killed_client_resumes_only_the_missing_shards(X, tmp_path):
     r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert f"{4 - len(kept)} of 4 shard(s) to run" in r.stderr
+    todo = 4 - len(kept)
+    assert f"] {todo}/{todo} " in r.stderr  # the bar over shards reached its end
     doc = json.loads((out / "result.json").read_text())
     one = cfx.explain(SHIPPED, X, threads=1, **SLOW)
     assert [it["l1"] for it in doc["items"]] == [it["l1"] for it in one.items]
