@@ -24,6 +24,7 @@ the client. Global scores are not distributed yet (docs/distributed.md).
 """
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -61,40 +62,40 @@ def _model_payload(model, X, model_by, tmp, class_names=None, mean=None, std=Non
         return {"by": "path", "spec": spec}
     if model_by != "value":
         raise Error(f"model_by = {model_by!r} (use 'value' or 'path')")
-    with open(spec["path"], "rb") as f:
+    data, side = _read_model(spec["path"])
+    return {"by": "value", "spec": spec, "data": data, "sidecar": side,
+            "digest": _digest(data, side), "name": os.path.basename(spec["path"])}
+
+
+def _read_model(path):
+    """A model file's bytes and its cfx sidecar's (None for a TorchScript file without)."""
+    with open(path, "rb") as f:
         data = f.read()
-    sidecar = os.path.splitext(spec["path"])[0] + ".json"
+    sidecar = os.path.splitext(path)[0] + ".json"
     side = None
-    if spec["path"].endswith(".pt") and os.path.isfile(sidecar):
+    if path.endswith(".pt") and os.path.isfile(sidecar):
         with open(sidecar, "rb") as f:
             side = f.read()
-    digest = hashlib.sha256(data + (side or b"")).hexdigest()[:16]
-    return {"by": "value", "spec": spec, "data": data, "sidecar": side, "digest": digest,
-            "name": os.path.basename(spec["path"])}
+    return data, side
 
 
-_SAME_FILE = {}  # on a worker: client path -> whether this worker sees the same file there
+def _digest(data, side):
+    return hashlib.sha256(data + (side or b"")).hexdigest()[:16]
+
+
+_SAME_FILE = {}  # on a worker: (client path, digest) -> whether this worker sees that file
 
 
 def _sees_same_file(payload):
     """Whether the model file at the client's path is, on this worker, the one sent (the
     same machine, or shared storage): then methods find companion models beside it."""
-    path = payload["spec"]["path"]
-    if path not in _SAME_FILE:
-        same = False
+    key = (payload["spec"]["path"], payload["digest"])  # a file changed since is not the same
+    if key not in _SAME_FILE:
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-            side = os.path.splitext(path)[0] + ".json"
-            extra = b""
-            if payload["sidecar"] is not None and os.path.isfile(side):
-                with open(side, "rb") as f:
-                    extra = f.read()
-            same = hashlib.sha256(data + extra).hexdigest()[:16] == payload["digest"]
+            _SAME_FILE[key] = _digest(*_read_model(key[0])) == payload["digest"]
         except OSError:
-            pass
-        _SAME_FILE[path] = same
-    return _SAME_FILE[path]
+            _SAME_FILE[key] = False
+    return _SAME_FILE[key]
 
 
 def _worker_model_spec(payload):
@@ -150,6 +151,41 @@ def _run_shard(payload, X, names, job, threads):
         return out
 
 
+@contextlib.contextmanager
+def _out_root(out):
+    """The run's folder: `out`, or a temporary one removed afterwards."""
+    if out is not None:
+        yield str(out)
+        return
+    tmp = tempfile.mkdtemp(prefix="cfx-distributed-")
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _result(future, what):
+    """A task's result; a failure on the worker that is not a user error names `what`."""
+    try:
+        return future.result()
+    except Error:
+        raise
+    except Exception as e:
+        raise Error(f"{what} failed on its worker: {e}") from None
+
+
+def _check_shard_batches(shard_batches):
+    if int(shard_batches) < 1:
+        raise Error(f"shard_batches = {shard_batches} (at least 1)")
+
+
+def _shard_ranges(n, batch_size, shard_batches):
+    """Items lo..hi of each shard: shard_batches whole engine batches of batch_size items."""
+    _check_shard_batches(shard_batches)
+    shard = int(batch_size) * int(shard_batches)
+    return [(i, min(n, i + shard)) for i in range(0, n, shard)]
+
+
 def _have(batches, lo, hi, batch_size):
     """Whether every batch file of items lo..hi is in `batches`."""
     return all(os.path.isfile(os.path.join(batches, f"{i:06d}-{min(hi, i + batch_size):06d}.pt"))
@@ -195,10 +231,9 @@ def explain(client, model, X, target="auto", method="pixel", seed=0, batch_size=
     threads: the engine's threads per task on a worker.
     Returns a cfx.Explanation equal to the single-machine run's for the same seed.
     """
-    if int(shard_batches) < 1:
-        raise Error(f"shard_batches = {shard_batches} (at least 1)")
     _check_options(method, options)
     X, names = _images(X)
+    ranges = _shard_ranges(len(X), batch_size, shard_batches)
     if not names:
         names = [f"item {i}" for i in range(len(X))]
     client = _connect(client)
@@ -206,9 +241,7 @@ def explain(client, model, X, target="auto", method="pixel", seed=0, batch_size=
     targets = _targets(target, n)
     job = {"method": str(method), "options": options, "targets": targets, "seed": int(seed),
            "batch_size": int(batch_size), "device": str(device), "kind": _kind}
-    own_tmp = tempfile.mkdtemp(prefix="cfx-distributed-") if out is None else None
-    try:
-        root = str(out) if out is not None else own_tmp
+    with _out_root(out) as root:
         batches = os.path.join(root, "batches")
         os.makedirs(batches, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
@@ -217,8 +250,6 @@ def explain(client, model, X, target="auto", method="pixel", seed=0, batch_size=
             settings = json.loads(_cfx.explain_batch_settings(spec, X, json.dumps(job),
                                                               _threads(threads)))
             _prepare_batches(batches, settings, resume)
-            shard = int(batch_size) * int(shard_batches)
-            ranges = [(i, min(n, i + shard)) for i in range(0, n, shard)]
             todo = [r for r in ranges if not _have(batches, *r, int(batch_size))]
             workers = _workers(client) if todo else 0
             if progress:
@@ -232,9 +263,6 @@ def explain(client, model, X, target="auto", method="pixel", seed=0, batch_size=
         if out is not None:
             ex.save(out)
         return ex
-    finally:
-        if own_tmp is not None:
-            shutil.rmtree(own_tmp, ignore_errors=True)
 
 
 def saliency(client, model, X, method="fido", target="pred", **kwargs):
@@ -300,12 +328,7 @@ def _run_shards(client, payload, work, threads, progress):
     try:
         for f in as_completed(list(futures)):
             batches, lo = futures[f]
-            try:
-                files = f.result()
-            except Error:
-                raise
-            except Exception as e:  # a worker-side failure that is not a user error
-                raise Error(f"shard at item {lo} failed on its worker: {e}") from None
+            files = _result(f, f"the shard at item {lo}")
             for name, data in files.items():
                 m = _BATCH.match(name)
                 a, b = int(m.group(1)) + lo, int(m.group(2)) + lo
@@ -326,24 +349,20 @@ def evaluate(client, model, X, out=None, resume=False, shard_batches=1, model_by
     (methods, target, seed, batch_size, data, oracle, ..., method options). The sanity
     check's runs on a randomised model stay on the client. Returns eval.json as a dict;
     with `out`, also the CLI's files there."""
-    if int(shard_batches) < 1:
-        raise Error(f"shard_batches = {shard_batches} (at least 1)")
     X, names = _images(X)
     if not names:
         names = [f"item {i}" for i in range(len(X))]
+    _check_shard_batches(shard_batches)
     client = _connect(client)
-    own_tmp = tempfile.mkdtemp(prefix="cfx-distributed-") if out is None else None
-    try:
-        root = str(out) if out is not None else own_tmp
+    with _out_root(out) as root:
         job, where = _eval_job(len(X), out=root, resume=True, **kwargs)  # the final call joins
         with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
             payload = _model_payload(model, X, model_by, tmp, class_names, mean, std)
             spec = json.dumps(payload["spec"])
             plans = _cfx.eval_batch_plans(spec, X, names, json.dumps(where), json.dumps(job),
                                           _threads(threads))
-            n, size = len(X), int(job["batch_size"])
-            shard = size * int(shard_batches)
-            ranges = [(i, min(n, i + shard)) for i in range(0, n, shard)]
+            size = int(job["batch_size"])
+            ranges = _shard_ranges(len(X), size, shard_batches)
             work = []
             for p in plans:
                 batches = p["batches_dir"]
@@ -364,9 +383,6 @@ def evaluate(client, model, X, out=None, resume=False, shard_batches=1, model_by
             doc = _cfx.evaluate(spec, X, names, json.dumps(where), json.dumps(job),
                                 "" if out is None else str(out), _threads(threads), False)
         return json.loads(doc)
-    finally:
-        if own_tmp is not None:
-            shutil.rmtree(own_tmp, ignore_errors=True)
 
 
 def _global_shard(payload, job, latents, threads):
@@ -387,8 +403,7 @@ def global_scores(client, model, outcome, shard_batches=1, out=None, model_by="v
     classifier are found beside the model file, so with a model sent by value the workers
     must see that folder (shared storage), or pass their paths. Returns global.json as a dict;
     with `out`, also global.png and report.html there."""
-    if int(shard_batches) < 1:
-        raise Error(f"shard_batches = {shard_batches} (at least 1)")
+    _check_shard_batches(shard_batches)  # before the latents are made
     job = _global_job(outcome, **kwargs)
     client = _connect(client)
     X = None if input_shape is None else torch.zeros([2] + list(input_shape))
@@ -396,8 +411,7 @@ def global_scores(client, model, outcome, shard_batches=1, out=None, model_by="v
         payload = _model_payload(model, X, model_by, tmp, class_names, mean, std)
         spec = json.dumps(payload["spec"])
         latents, source = _cfx.global_latents(spec, json.dumps(job), _threads(threads))
-        n, shard = len(latents), job["batch_size"] * int(shard_batches)
-        ranges = [(i, min(n, i + shard)) for i in range(0, n, shard)]
+        ranges = _shard_ranges(len(latents), job["batch_size"], shard_batches)
         workers = _workers(client)
         if progress:
             print(f"cfx: {len(ranges)} shard(s) of intervention samples on {workers} worker(s)",
@@ -414,11 +428,7 @@ def global_scores(client, model, outcome, shard_batches=1, out=None, model_by="v
                    for lo, hi in ranges]
         try:
             wait(futures)
-            parts = [f.result() for f in futures]
-        except Error:
-            raise
-        except Exception as e:
-            raise Error(f"a global-scores shard failed on its worker: {e}") from None
+            parts = [_result(f, "a global-scores shard") for f in futures]
         finally:
             for f in futures:
                 f.cancel()
