@@ -18,6 +18,7 @@
 #include "cfx/methods/registry.h"
 #include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
+#include "cfx/run/job_json.h"
 #include "cfx/run/targets.h"
 
 namespace fs = std::filesystem;
@@ -212,38 +213,26 @@ json EvalJob::to_json() const {
 }
 
 EvalJob EvalJob::from_json(const json& j) {
-  CFX_CHECK(j.is_object(), "an eval job must be a JSON object, got ", j.dump());
   EvalJob o;
-  const json known = o.to_json();
-  std::string names;
-  for (const auto& [key, value] : known.items()) names += (names.empty() ? "" : ", ") + key;
-  for (const auto& [key, value] : j.items())
-    CFX_CHECK(known.contains(key), "unknown eval job field '", key, "' (known: ", names, ")");
-  auto get = [&](const char* key, auto& field) {
-    if (j.contains(key)) field = j[key].get<std::decay_t<decltype(field)>>();
-  };
-  try {
-    get("methods", o.methods);
-    if (j.contains("options")) o.options = j["options"];
-    get("targets", o.targets);
-    get("seed", o.seed);
-    get("batch_size", o.batch_size);
-    get("device", o.device);
-    get("corrupt", o.corrupt);
-    get("oracle", o.oracle);
-    get("autoencoders", o.autoencoders);
-    get("attributes", o.attributes);
-    get("fid_net", o.fid_net);
-    get("fid_reference", o.fid_reference);
-    get("surrogate", o.surrogate);
-    get("sanity", o.sanity);
-    get("curve_steps", o.curve_steps);
-    get("cout_steps", o.cout_steps);
-    get("batches_dir", o.batches_dir);
-    get("resume", o.resume);
-  } catch (const json::exception& e) {
-    fail("eval job: ", e.what());
-  }
+  JobReader read(j, o.to_json(), "eval job");
+  read("methods", o.methods);
+  read("options", o.options);
+  read("targets", o.targets);
+  read("seed", o.seed);
+  read("batch_size", o.batch_size);
+  read("device", o.device);
+  read("corrupt", o.corrupt);
+  read("oracle", o.oracle);
+  read("autoencoders", o.autoencoders);
+  read("attributes", o.attributes);
+  read("fid_net", o.fid_net);
+  read("fid_reference", o.fid_reference);
+  read("surrogate", o.surrogate);
+  read("sanity", o.sanity);
+  read("curve_steps", o.curve_steps);
+  read("cout_steps", o.cout_steps);
+  read("batches_dir", o.batches_dir);
+  read("resume", o.resume);
   o.validate();
   return o;
 }

@@ -6,6 +6,7 @@
 #include "cfx/methods/registry.h"
 #include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
+#include "cfx/run/job_json.h"
 #include "cfx/run/targets.h"
 
 using nlohmann::json;
@@ -36,25 +37,17 @@ json ExplainJob::to_json() const {
 }
 
 ExplainJob ExplainJob::from_json(const json& j) {
-  CFX_CHECK(j.is_object(), "an explain job must be a JSON object, got ", j.dump());
   ExplainJob o;
-  const json known = o.to_json();
-  for (const auto& [key, value] : j.items())
-    CFX_CHECK(known.contains(key), "unknown explain job field '", key, "' (known: method, ",
-              "options, targets, seed, batch_size, device, kind, batches_dir, resume)");
-  try {
-    if (j.contains("method")) o.method = j["method"].get<std::string>();
-    if (j.contains("options")) o.options = j["options"];
-    if (j.contains("targets")) o.targets = j["targets"].get<std::vector<std::string>>();
-    if (j.contains("seed")) o.seed = j["seed"].get<uint64_t>();
-    if (j.contains("batch_size")) o.batch_size = j["batch_size"].get<int64_t>();
-    if (j.contains("device")) o.device = j["device"].get<std::string>();
-    if (j.contains("kind")) o.kind = j["kind"].get<std::string>();
-    if (j.contains("batches_dir")) o.batches_dir = j["batches_dir"].get<std::string>();
-    if (j.contains("resume")) o.resume = j["resume"].get<bool>();
-  } catch (const json::exception& e) {
-    fail("explain job: ", e.what());
-  }
+  JobReader read(j, o.to_json(), "explain job");
+  read("method", o.method);
+  read("options", o.options);
+  read("targets", o.targets);
+  read("seed", o.seed);
+  read("batch_size", o.batch_size);
+  read("device", o.device);
+  read("kind", o.kind);
+  read("batches_dir", o.batches_dir);
+  read("resume", o.resume);
   o.validate();
   return o;
 }

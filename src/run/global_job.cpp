@@ -15,6 +15,7 @@
 #include "cfx/methods/latent/latent.h"
 #include "cfx/report/bar_chart.h"
 #include "cfx/report/html_report.h"
+#include "cfx/run/job_json.h"
 #include "cfx/run/targets.h"
 
 namespace fs = std::filesystem;
@@ -96,35 +97,23 @@ json GlobalJob::to_json() const {
 }
 
 GlobalJob GlobalJob::from_json(const json& j) {
-  CFX_CHECK(j.is_object(), "a global job must be a JSON object, got ", j.dump());
   GlobalJob o;
-  const json known = o.to_json();
-  std::string names;
-  for (const auto& [key, value] : known.items()) names += (names.empty() ? "" : ", ") + key;
-  for (const auto& [key, value] : j.items())
-    CFX_CHECK(known.contains(key), "unknown global job field '", key, "' (known: ", names, ")");
-  auto get = [&](const char* key, auto& field) {
-    if (j.contains(key)) field = j[key].get<std::decay_t<decltype(field)>>();
-  };
-  try {
-    get("outcome", o.outcome);
-    get("generator", o.generator);
-    get("attributes", o.attributes);
-    get("shifter", o.shifter);
-    get("latents", o.latents);
-    get("data", o.data);
-    get("split", o.split);
-    get("samples", o.samples);
-    get("batch_size", o.batch_size);
-    get("strength", o.strength);
-    get("only", o.only);
-    get("bootstrap", o.bootstrap);
-    get("confidence", o.confidence);
-    get("seed", o.seed);
-    get("device", o.device);
-  } catch (const json::exception& e) {
-    fail("global job: ", e.what());
-  }
+  JobReader read(j, o.to_json(), "global job");
+  read("outcome", o.outcome);
+  read("generator", o.generator);
+  read("attributes", o.attributes);
+  read("shifter", o.shifter);
+  read("latents", o.latents);
+  read("data", o.data);
+  read("split", o.split);
+  read("samples", o.samples);
+  read("batch_size", o.batch_size);
+  read("strength", o.strength);
+  read("only", o.only);
+  read("bootstrap", o.bootstrap);
+  read("confidence", o.confidence);
+  read("seed", o.seed);
+  read("device", o.device);
   o.validate();
   return o;
 }

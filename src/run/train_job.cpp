@@ -6,6 +6,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
 #include "cfx/models/checkpoint.h"
+#include "cfx/run/job_json.h"
 #include "trainers.h"
 
 namespace fs = std::filesystem;
@@ -143,19 +144,12 @@ json TrainJob::to_json() const {
 }
 
 TrainJob TrainJob::from_json(const json& j) {
-  CFX_CHECK(j.is_object(), "a train job must be a JSON object, got ", j.dump());
   TrainJob o;
-  for (const auto& [key, value] : j.items())
-    CFX_CHECK(o.to_json().contains(key), "unknown train job field '", key,
-              "' (known: kind, options, out, command)");
-  try {
-    if (j.contains("kind")) o.kind = j["kind"].get<std::string>();
-    if (j.contains("options")) o.options = j["options"];
-    if (j.contains("out")) o.out = j["out"].get<std::string>();
-    if (j.contains("command")) o.command = j["command"].get<std::string>();
-  } catch (const json::exception& e) {
-    fail("train job: ", e.what());
-  }
+  JobReader read(j, o.to_json(), "train job");
+  read("kind", o.kind);
+  read("options", o.options);
+  read("out", o.out);
+  read("command", o.command);
   o.validate();
   return o;
 }
