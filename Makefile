@@ -6,7 +6,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 CFX := $(BUILD)/cfx
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps build test demo bench models clean format
+.PHONY: all deps build test demo bench models clean format sanitize-build sanitize fuzz
 
 all: build
 
@@ -34,6 +34,32 @@ demo: build
 
 bench: build
 	$(BUILD)/cfx_bench
+
+# ASan + UBSan with clang in its own folder: the whole library is instrumented (and gets
+# libFuzzer's coverage hooks), so the unit tests and the fuzz targets share one build.
+SANITIZE_BUILD ?= build-sanitize
+SANITIZE_FLAGS := -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined \
+  -fno-omit-frame-pointer -gline-tables-only
+SANITIZE_ENV := ASAN_OPTIONS=detect_container_overflow=0:detect_odr_violation=0 \
+  LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp:print_suppressions=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FUZZ_SECONDS ?= 60
+SANITIZE_TARGETS ?= cfx_fuzz cfx_tests
+
+sanitize-build: $(DEPS_STAMP)
+	CC=clang CXX=clang++ cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_CXX_FLAGS_RELEASE=-O1 "-DCMAKE_CXX_FLAGS=$(SANITIZE_FLAGS)" -DCFX_FUZZ=ON \
+	  -DCFX_BUILD_PYTHON=OFF -DCFX_BUILD_BENCH=OFF > /dev/null
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(SANITIZE_TARGETS)
+
+# The unit tests under ASan + UBSan (docs/reliability.md).
+sanitize: sanitize-build
+	cd $(SANITIZE_BUILD) && $(SANITIZE_ENV) ctest -L unit --output-on-failure -j $(JOBS)
+
+# Every fuzz target for FUZZ_SECONDS (CI: a short smoke time).
+fuzz:
+	$(MAKE) sanitize-build SANITIZE_TARGETS=cfx_fuzz
+	./scripts/fuzz.sh $(SANITIZE_BUILD) $(FUZZ_SECONDS)
 
 # Re-trains every shipped model with its recorded seed and command (see docs/models.md).
 models: build

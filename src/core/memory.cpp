@@ -4,14 +4,17 @@
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <string>
 
 #include "cfx/config.h"
+#include "cfx/core/error.h"
 #if CFX_WITH_CUDA
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -21,9 +24,9 @@ namespace cfx {
 
 namespace {
 
-// A "Vm...:  123 kB" line of /proc/self/status in kB, or -1.
-long long status_kb(const char* key) {
-  std::ifstream in("/proc/self/status");
+// A "Key:  123 kB" line of a /proc file (/proc/self/status, /proc/meminfo) in kB, or -1.
+long long proc_kb(const char* file, const char* key) {
+  std::ifstream in(file);
   std::string line;
   const size_t n = std::strlen(key);
   while (std::getline(in, line))
@@ -32,7 +35,55 @@ long long status_kb(const char* key) {
   return -1;
 }
 
+long long status_kb(const char* key) { return proc_kb("/proc/self/status", key); }
+
+// The first number in a file (cgroup files hold one value, or "max"), or -1.
+long long file_number(const char* path) {
+  std::ifstream in(path);
+  std::string word;
+  if (!(in >> word) || word.empty() || word[0] < '0' || word[0] > '9') return -1;
+  return std::atoll(word.c_str());
+}
+
+std::string gigabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, bytes < 1e10 ? "%.2f" : "%.0f", bytes / 1e9);
+  return buf;
+}
+
 }  // namespace
+
+int64_t available_memory_bytes() {
+  if (const char* env = std::getenv("CFX_MEMORY_LIMIT_MB")) {
+    double mb = std::atof(env);
+    if (mb > 0) return static_cast<int64_t>(mb * 1048576.0);
+  }
+  long long avail_kb = proc_kb("/proc/meminfo", "MemAvailable");
+  int64_t avail = avail_kb < 0 ? -1 : static_cast<int64_t>(avail_kb) * 1024;
+  // A container's limit is below what the host has free.
+  auto lower = [&](long long limit, long long usage) {
+    if (limit < 0 || usage < 0 || limit >= (1LL << 60)) return;
+    const int64_t left = limit > usage ? limit - usage : 0;
+    avail = avail < 0 ? left : std::min(avail, left);
+  };
+  lower(file_number("/sys/fs/cgroup/memory.max"), file_number("/sys/fs/cgroup/memory.current"));
+  lower(file_number("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+        file_number("/sys/fs/cgroup/memory/memory.usage_in_bytes"));
+  return avail;
+}
+
+void check_memory_fits(double bytes, const std::string& what, const std::string& advice) {
+  const int64_t avail = available_memory_bytes();
+  if (avail < 0 || bytes <= static_cast<double>(avail)) return;
+  fail(what, " needs at least ", gigabytes(bytes), " GB of memory but ",
+       gigabytes(static_cast<double>(avail)), " GB are available; ", advice);
+}
+
+bool is_out_of_memory(const std::string& what) {
+  return what.find("can't allocate memory") != std::string::npos ||
+         what.find("out of memory") != std::string::npos ||
+         what.find("std::bad_alloc") != std::string::npos;
+}
 
 #if CFX_WITH_CUDA
 namespace {

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -23,9 +24,12 @@ std::string read_maybe_gzipped(const std::string& path) {
   std::string out;
   constexpr unsigned kChunk = 1u << 22;
   while (true) {
+    // Chunks grow with what was read: small files stay cheap, large ones take few reads.
+    const unsigned chunk =
+        static_cast<unsigned>(std::min<size_t>(kChunk, std::max<size_t>(out.size(), 1u << 16)));
     size_t old = out.size();
-    out.resize(old + kChunk);
-    int n = gzread(f, &out[old], kChunk);
+    out.resize(old + chunk);
+    int n = gzread(f, &out[old], chunk);
     if (n < 0) {
       int err = Z_OK;
       const char* msg = gzerror(f, &err);

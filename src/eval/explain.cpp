@@ -17,6 +17,36 @@ torch::Tensor cat_defined(const std::vector<torch::Tensor>& parts) {
   return torch::cat(parts, 0);
 }
 
+std::string item_shape(const torch::Tensor& images) {
+  return str(images.size(1), "x", images.size(2), "x", images.size(3));
+}
+
+std::string out_of_memory(const Request& request, int64_t rows) {
+  return str("out of memory running a batch of ", rows, " item(s) of ", item_shape(request.images),
+             " on ", request.device.str(), "; lower the batch size (--batch-size)",
+             rows > 1 ? "" : " or the input size");
+}
+
+// Refuses, before the first batch allocates anything, a batch size whose tensors cannot fit.
+// A lower bound per item: the classifier's forward and backward as measured on the probe
+// (`probe_mb_per_item`, NaN where not measurable) plus six copies of the input, which every
+// method holds at least (query, perturbation, its gradient, two Adam moments, the result).
+void check_batch_memory(const Request& request, int64_t batch_size, double probe_mb_per_item) {
+  const int64_t rows = std::min<int64_t>(batch_size, request.images.size(0));
+  const double input = static_cast<double>(request.images[0].numel()) * sizeof(float);
+  const double model = std::isfinite(probe_mb_per_item) ? probe_mb_per_item * 1048576.0 : 0.0;
+  const double per_item = 6.0 * input + model;
+  const int64_t avail = available_memory_bytes();
+  // The advice leaves a quarter of headroom: the probe's measured peak varies by ~10% from
+  // run to run (allocator and first-touch effects), and the suggested size should pass.
+  const int64_t fits =
+      avail > 0 ? static_cast<int64_t>(static_cast<double>(avail) / (1.25 * per_item)) : 0;
+  check_memory_fits(static_cast<double>(rows) * per_item,
+                    str("a batch of ", rows, " item(s) of ", item_shape(request.images)),
+                    fits >= 1 ? str("lower the batch size (--batch-size) to at most ", fits)
+                              : std::string("lower the input size"));
+}
+
 }  // namespace
 
 nlohmann::json batch_settings(const Method& method, const Request& request, int64_t batch_size) {
@@ -37,10 +67,13 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   const int64_t n = request.images.size(0);
   // A model that returns NaNs, no gradient or the wrong shape fails here, in one line, not
   // as silent nonsense after the search. Two items: a batch of one hides batch-size bugs.
-  if (n > 0)
-    check_classifier_outputs(*request.classifier,
-                             request.images.slice(0, 0, std::min<int64_t>(n, 2)),
+  if (n > 0) {
+    const int64_t probe = std::min<int64_t>(n, 2);
+    PeakMemory mem(request.device);
+    check_classifier_outputs(*request.classifier, request.images.slice(0, 0, probe),
                              method.needs_input_gradient());
+    if (!request.device.is_cuda()) check_batch_memory(request, batch_size, mem.peak_mb() / probe);
+  }
   Explanation e;
   auto set_config = [&] {
     e.config = method.config();
@@ -80,7 +113,14 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
     } else {
       stored.emplace();
       PeakMemory mem(request.device);
-      stored->result = method.run(chunk);
+      try {
+        stored->result = method.run(chunk);
+      } catch (const std::bad_alloc&) {
+        fail(out_of_memory(request, j - i));
+      } catch (const c10::Error& err) {
+        if (!is_out_of_memory(err.what())) throw;
+        fail(out_of_memory(request, j - i));
+      }
       stored->peak_mb = mem.peak_mb();
       if (store) store->save(i, j, *stored);
       // Methods report steps, not their end: the chunk is whole now.

@@ -19,6 +19,7 @@
 #include "cfx/core/batch_invariance.h"
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
+#include "cfx/core/memory.h"
 
 namespace cfx {
 
@@ -94,15 +95,10 @@ std::string shape_str(c10::IntArrayRef s) {
 // ---------------------------------------------------------------------------------------------
 // Metadata
 
-struct Meta {
-  std::vector<int64_t> input_shape;
-  std::vector<std::string> classes;
-  std::vector<double> mean, std;
-  std::string dataset;
-};
+}  // namespace
 
-Meta parse_meta(const std::string& path, const std::string& text) {
-  Meta m;
+TorchScriptMeta parse_torchscript_meta(const std::string& path, const std::string& text) {
+  TorchScriptMeta m;
   if (trim(text).empty()) return m;
   nlohmann::json j;
   try {
@@ -153,6 +149,8 @@ Meta parse_meta(const std::string& path, const std::string& text) {
   if (auto* v = field("dataset"); v && v->is_string()) m.dataset = v->get<std::string>();
   return m;
 }
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Graph analysis
@@ -520,7 +518,7 @@ TorchScriptClassifier::TorchScriptClassifier(const std::string& path,
               forward->function().getSchema());
   }
 
-  Meta meta = parse_meta(path, extra["cfx.json"]);
+  TorchScriptMeta meta = parse_torchscript_meta(path, extra["cfx.json"]);
   if (!overrides.input_shape.empty()) meta.input_shape = overrides.input_shape;
   if (!overrides.class_names.empty()) meta.classes = overrides.class_names;
   if (!overrides.mean.empty()) meta.mean = overrides.mean;
@@ -558,15 +556,28 @@ TorchScriptClassifier::TorchScriptClassifier(const std::string& path,
   m.module.eval();
   for (auto p : m.module.parameters()) p.set_requires_grad(false);
 
-  // Probe: a forward pass on zeros tells the number of classes and checks the output.
+  // Probe: a forward pass on zeros tells the number of classes and checks the output. Its
+  // input and the normalised copy alone must fit: a mistyped shape is refused here rather
+  // than left to swap or to the kernel's OOM killer.
+  const double probe_bytes = 2.0 * 2.0 * sizeof(float) * static_cast<double>(meta.input_shape[0]) *
+                             static_cast<double>(meta.input_shape[1]) *
+                             static_cast<double>(meta.input_shape[2]);
+  check_memory_fits(
+      probe_bytes,
+      str("model ", path, ": a probe with two inputs of shape ", shape_str(meta.input_shape)),
+      "is the input shape right? (set it with --input-shape C,H,W)");
   auto zeros = torch::zeros({2, meta.input_shape[0], meta.input_shape[1], meta.input_shape[2]});
   c10::IValue out;
   try {
     torch::NoGradGuard no_grad;
     out = m.module.forward({normalize(zeros)});
   } catch (const std::exception& e) {
+    const std::string why = message_of(e);
+    CFX_CHECK(!is_out_of_memory(why), "model ", path,
+              " ran out of memory on a zero input of shape ", shape_str(zeros.sizes()),
+              "; is the input shape right? (set it with --input-shape C,H,W)");
     fail("model ", path, " failed on a zero input of shape ", shape_str(zeros.sizes()),
-         " (is the input shape right? set it with --input-shape C,H,W): ", message_of(e));
+         " (is the input shape right? set it with --input-shape C,H,W): ", why);
   }
   CFX_CHECK(out.isTensor(), "model ", path,
             " must return one [N, num_classes] tensor of logits, but forward returns a ",

@@ -33,7 +33,10 @@ namespace {
 json per_method_options(const EvalJob& job) {
   json out = json::object();
   for (const auto& m : job.methods) out[m] = json::object();
-  for (const auto& [k, v] : job.options.items()) {
+  for (const auto& item : job.options.items()) {
+    // Named, not a structured binding: C++17 lambdas cannot capture those (clang refuses).
+    const std::string k = item.key();
+    const json& v = item.value();
     auto dot = k.find('.');
     if (dot == std::string::npos) {
       std::string tried;

@@ -22,12 +22,13 @@ std::string slurp(const std::string& path) {
 }
 }  // namespace
 
-CliRun run_cfx(const std::string& args) {
+CliRun run_cfx(const std::string& args, const std::string& setup) {
   static int counter = 0;
   auto base = std::filesystem::temp_directory_path() /
               ("cfx_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   std::string out = base.string() + ".out", err = base.string() + ".err";
-  std::string cmd = std::string(CFX_BIN) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  std::string cmd =
+      setup + " " + std::string(CFX_BIN) + " " + args + " >" + out + " 2>" + err + " </dev/null";
   int status = std::system(cmd.c_str());
   CliRun r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

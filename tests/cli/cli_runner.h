@@ -12,8 +12,9 @@ struct CliRun {
   std::string err;  // stderr
 };
 
-/// Runs `cfx <args>` through the shell (args are shell-quoted by the caller).
-CliRun run_cfx(const std::string& args);
+/// Runs `cfx <args>` through the shell (args are shell-quoted by the caller). `setup` goes
+/// before the command: environment assignments ("CFX_X=1") or shell commands ("ulimit -f 8;").
+CliRun run_cfx(const std::string& args, const std::string& setup = "");
 
 /// Checks DESIGN.md's error rule: exit code 2 and exactly one line "cfx: error: ..." that
 /// contains `needle` (no torch backtrace).

@@ -177,3 +177,11 @@ torch.jit.script(OneLogit()).save(sys.argv[1] + "/onelogit-nonames.pt", _extra_f
                    "/detached.pt --data fashion-mnist --n 2 --out " + dir + "/occ");
   EXPECT_EQ(r.code, 0) << r.err;
 }
+
+// Found by fuzz_options: a --set value that is not UTF-8 made the option's error message
+// itself throw (nlohmann's dump), which the CLI reported as an internal error.
+TEST(CliErrors, SetValueThatIsNotUtf8) {
+  expect_user_error(run_cfx("explain -m " + shipped_model("fashion-mnist-cnn.pt") +
+                            " --data fashion-mnist --n 1 --set \"$(printf 'steps=\\323')\""),
+                    "is not valid UTF-8 text");
+}

@@ -4,6 +4,7 @@
 
 #include "cfx/core/fs.h"
 #include "cfx/core/progress.h"
+#include "cfx/methods/options.h"
 #include "cfx/run/eval_job.h"
 #include "cfx/run/targets.h"
 #include "commands.h"
@@ -40,7 +41,7 @@ struct EvalFlags {
 int eval_main(const EvalFlags& f) {
   EvalJob job;
   job.methods = split_list(f.methods);
-  job.options = parse_sets(f.sets);
+  job.options = parse_option_assignments(f.sets);
   job.seed = f.seed;
   job.batch_size = f.batch_size;
   job.device = f.device;

@@ -8,6 +8,7 @@
 #include "cfx/core/progress.h"
 #include "cfx/core/threads.h"
 #include "cfx/eval/explain.h"
+#include "cfx/methods/options.h"
 #include "cfx/methods/registry.h"
 #include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
@@ -42,7 +43,7 @@ int run_explanation(const ExplainFlags& f, const std::string& command, const std
   job.method = f.method;
   job.kind = kind;
   job.options = f.extra_options;
-  job.options.update(parse_sets(f.sets));
+  job.options.update(parse_option_assignments(f.sets));
   if (f.steps >= 0) job.options["steps"] = f.steps;
   if (f.lr >= 0) job.options["lr"] = f.lr;
   job.seed = f.seed;

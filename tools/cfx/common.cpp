@@ -132,16 +132,4 @@ void add_input_flags(CLI::App* app, InputOptions& o) {
   app->add_option("--offset", o.offset, "first dataset item");
 }
 
-nlohmann::json parse_sets(const std::vector<std::string>& sets) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& s : sets) {
-    auto eq = s.find('=');
-    CFX_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", s, "'");
-    std::string key = s.substr(0, eq), value = s.substr(eq + 1);
-    auto parsed = nlohmann::json::parse(value, nullptr, false);
-    j[key] = parsed.is_discarded() ? nlohmann::json(value) : parsed;
-  }
-  return j;
-}
-
 }  // namespace cfx::cli

@@ -60,8 +60,4 @@ std::vector<int64_t> parse_ints(const std::string& s, const std::string& flag);
 std::vector<double> parse_doubles(const std::string& s, const std::string& flag);
 std::vector<std::string> split_list(const std::string& s);
 
-/// Parses repeated --set key=value into a JSON object (values parsed as JSON when they can be,
-/// else kept as strings).
-nlohmann::json parse_sets(const std::vector<std::string>& sets);
-
 }  // namespace cfx::cli

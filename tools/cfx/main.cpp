@@ -2,6 +2,7 @@
 // subcommand is one cmd_*.cpp file.
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 
@@ -9,6 +10,7 @@
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
+#include "cfx/core/memory.h"
 #include "cfx/core/threads.h"
 #include "commands.h"
 #include "common.h"
@@ -34,6 +36,10 @@ void check_finite_flags(const CLI::App& app) {
 
 int main(int argc, char** argv) {
   cfx::keep_freed_memory();
+  // Past a file-size limit (ulimit -f) the kernel kills the writer with SIGXFSZ unless it is
+  // ignored; ignored, the write fails with EFBIG and cfx says so in one line (Python does
+  // the same for its interpreter).
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"cfx " CFX_VERSION
                ": counterfactual explanations for image classifiers\n"
                "Run `cfx <command> --help` for a command's options and defaults."};
@@ -93,7 +99,13 @@ int main(int argc, char** argv) {
   } catch (const c10::Error& e) {
     // Torch errors reaching here come from shapes or values the library did not catch
     // earlier: still the user's input, but say where it came from.
-    std::cerr << "cfx: error: libtorch: " << first_line(e.what_without_backtrace()) << "\n";
+    const std::string what = first_line(e.what_without_backtrace());
+    if (cfx::is_out_of_memory(what)) {
+      std::cerr << "cfx: error: out of memory; try a smaller --batch-size (libtorch: " << what
+                << ")\n";
+      return 2;
+    }
+    std::cerr << "cfx: error: libtorch: " << what << "\n";
     return 2;
   } catch (const std::bad_alloc&) {
     std::cerr << "cfx: error: out of memory; try a smaller --batch-size\n";

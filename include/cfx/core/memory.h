@@ -4,7 +4,26 @@
 
 #include <c10/core/Device.h>
 
+#include <cstdint>
+#include <string>
+
 namespace cfx {
+
+/// Bytes this process can still get without swapping or being killed: the kernel's
+/// MemAvailable (/proc/meminfo), lowered by a cgroup memory limit (v2 memory.max minus
+/// memory.current, v1 limit_in_bytes minus usage_in_bytes). -1 where that is unknown.
+/// CFX_MEMORY_LIMIT_MB, when set to a positive number, replaces it (tests, shared machines).
+int64_t available_memory_bytes();
+
+/// Refuses work that needs at least `bytes` when less memory is available, before anything
+/// is allocated: throws cfx::Error "<what> needs at least X GB of memory but Y GB are
+/// available; <advice>". Does nothing where available_memory_bytes() is unknown. Callers pass
+/// lower bounds, so a refusal is never wrong; work that passes can still run out, which the
+/// run layer reports as one line too (out_of_memory_message).
+void check_memory_fits(double bytes, const std::string& what, const std::string& advice);
+
+/// True if `what` (an exception's message) says an allocation failed.
+bool is_out_of_memory(const std::string& what);
 
 /// Measures how far the resident set size (RSS) of this process rose above its level at
 /// construction. On Linux the constructor hands freed heap memory back to the OS (so memory

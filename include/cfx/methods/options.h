@@ -16,6 +16,11 @@ namespace cfx {
 void check_option_keys(const std::string& owner, const nlohmann::json& given,
                        const nlohmann::json& defaults);
 
+/// Parses "key=value" assignments (the CLI's repeated --set) into a JSON object: a value is
+/// read as JSON when it is valid JSON, else kept as a string ("infill=blur"). Throws
+/// cfx::Error for an assignment without a key or '='.
+nlohmann::json parse_option_assignments(const std::vector<std::string>& assignments);
+
 /// Reads `key` from `j` into `out` if present, with a cfx::Error naming the key on a type
 /// mismatch.
 /// Floating-point values (alone or in a list) must be finite: every option's NaN or

@@ -54,6 +54,18 @@ class TorchScriptClassifier : public Classifier {
   std::unique_ptr<Impl> impl_;
 };
 
+/// A TorchScript archive's `cfx.json` metadata; empty fields were not given.
+struct TorchScriptMeta {
+  std::vector<int64_t> input_shape;  // [C, H, W], each > 0
+  std::vector<std::string> classes;  // class names (numbers become their text)
+  std::vector<double> mean, std;     // normalisation, 1 or C values each
+  std::string dataset;               // the dataset the model was trained on, if said
+};
+
+/// Parses `text`, the cfx.json of the archive at `path` (named in errors); empty text gives
+/// empty metadata. Throws cfx::Error for invalid JSON or a field of the wrong type.
+TorchScriptMeta parse_torchscript_meta(const std::string& path, const std::string& text);
+
 /// Loads a TorchScript archive. Metadata comes from the archive's extra file `cfx.json`
 /// ({"input_shape":[C,H,W], "classes":[...], "mean":[...], "std":[...]}), then `overrides`.
 /// Throws cfx::Error (naming the path) if the file is not a TorchScript archive, has no
