@@ -1,5 +1,6 @@
 #include "cfx/core/fs.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -55,6 +56,35 @@ void write_atomic(const std::string& path, const std::string& bytes) {
   }
 }
 
+namespace {
+
+// The pid in a write_atomic temporary's name ".tmp.<name>.<pid>.<counter>", or -1.
+long temp_writer(const std::string& filename) {
+  if (filename.rfind(".tmp.", 0) != 0) return -1;
+  const auto last = filename.rfind('.');
+  const auto prev =
+      last == std::string::npos || last == 0 ? std::string::npos : filename.rfind('.', last - 1);
+  if (prev == std::string::npos || prev < 4) return -1;
+  const std::string pid = filename.substr(prev + 1, last - prev - 1);
+  const std::string counter = filename.substr(last + 1);
+  auto digits = [](const std::string& t) {
+    return !t.empty() && t.size() < 12 && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  return digits(pid) && digits(counter) ? std::stol(pid) : -1;
+}
+
+}  // namespace
+
+void remove_stale_temporaries(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const long pid = temp_writer(entry.path().filename().string());
+    // Only a dead writer's file: another process may be writing into the same folder.
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+      fs::remove(entry.path(), ec);
+  }
+}
+
 void ensure_writable_dir(const std::string& dir) {
   std::error_code ec;
   if (fs::exists(dir, ec)) {
@@ -65,6 +95,7 @@ void ensure_writable_dir(const std::string& dir) {
   }
   CFX_CHECK(::access(dir.c_str(), W_OK) == 0, "output folder ", dir,
             " is not writable: ", std::strerror(errno));
+  remove_stale_temporaries(dir);
 }
 
 bool is_file(const std::string& path) {

@@ -104,7 +104,6 @@ uint64_t hash_tensor(uint64_t h, const torch::Tensor& t) {
 
 BatchStore::BatchStore(std::string dir, json config, bool resume) : dir_(std::move(dir)) {
   ensure_writable_dir(dir_);
-  remove_temporaries();
   const std::string cfg_path = (fs::path(dir_) / kConfigFile).string();
   if (resume && is_file(cfg_path)) {
     auto old = json::parse(read_file(cfg_path), nullptr, false);
@@ -120,13 +119,6 @@ BatchStore::BatchStore(std::string dir, json config, bool resume) : dir_(std::mo
   for (const auto& entry : fs::directory_iterator(dir_, ec))
     if (entry.path().extension() == ".pt") fs::remove(entry.path(), ec);
   write_atomic(cfg_path, config.dump(2) + "\n");
-}
-
-void BatchStore::remove_temporaries() const {
-  // Temporary files of writes a kill interrupted (write_atomic names them ".tmp.*").
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec))
-    if (entry.path().filename().string().rfind(".tmp.", 0) == 0) fs::remove(entry.path(), ec);
 }
 
 std::string BatchStore::path(int64_t begin, int64_t end) const {

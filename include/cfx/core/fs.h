@@ -14,7 +14,12 @@ std::string read_file(const std::string& path);
 /// Throws cfx::Error if the folder is missing or unwritable.
 void write_atomic(const std::string& path, const std::string& bytes);
 
-/// Creates `dir` (and parents) and checks that a file can be created in it.
+/// Removes the temporary files of write_atomic calls that a killed process left in `dir`
+/// (".tmp.<name>.<pid>.<n>" whose process is gone); files of live writers stay.
+void remove_stale_temporaries(const std::string& dir);
+
+/// Creates `dir` (and parents) and checks that a file can be created in it, then removes
+/// the temporaries killed writers left there (remove_stale_temporaries).
 /// Throws cfx::Error with the path if not.
 void ensure_writable_dir(const std::string& dir);
 

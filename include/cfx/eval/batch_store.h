@@ -42,7 +42,6 @@ class BatchStore {
 
  private:
   std::string path(int64_t begin, int64_t end) const;
-  void remove_temporaries() const;
   std::string dir_;
 };
 
