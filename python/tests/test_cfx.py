@@ -178,6 +178,29 @@ def test_bad_input_raises_cfx_error_with_one_line(fashion):
         cfx.explain(object(), X)
 
 
+def test_memory_that_cannot_fit_and_a_file_size_limit_raise_cfx_error(fashion, tmp_path,
+                                                                      monkeypatch):
+    X, _, _ = fashion
+    # CFX_MEMORY_LIMIT_MB stands in for a small machine: the batch is refused before it runs.
+    monkeypatch.setenv("CFX_MEMORY_LIMIT_MB", "4")
+    with pytest.raises(cfx.Error, match="lower the batch size"):
+        cfx.explain(SHIPPED, X, method="pixel", steps=2)
+    monkeypatch.delenv("CFX_MEMORY_LIMIT_MB")
+    ex = cfx.explain(SHIPPED, X, method="pixel", steps=2)
+    # Python ignores SIGXFSZ: past the limit the write fails and says so, leaving no file.
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        with pytest.raises(cfx.Error, match="File too large"):
+            ex.save(str(tmp_path / "out"))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    left = [p.name for p in (tmp_path / "out").rglob("*") if p.is_file() and
+            (p.name.startswith(".tmp.") or p.stat().st_size >= 4096)]
+    assert left == []
+
+
 VOLATILE = ("seconds", "peak_mb", "peak_mb_per_item")
 
 
