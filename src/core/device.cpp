@@ -16,7 +16,7 @@ torch::Device parse_device(const std::string& name) {
               "use device cpu");
     int index = 0;
     if (name.size() > 4) {
-      CFX_CHECK(name[4] == ':' && name.size() > 5 &&
+      CFX_CHECK(name[4] == ':' && name.size() > 5 && name.size() < 10 &&
                     name.find_first_not_of("0123456789", 5) == std::string::npos,
                 "unknown device '", name, "': use cpu, cuda or cuda:<index>");
       index = std::stoi(name.substr(5));

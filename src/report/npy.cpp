@@ -49,12 +49,22 @@ torch::Tensor read_npy(const std::string& path) {
   std::vector<int64_t> shape;
   std::string dims = m[1];
   const std::regex number("[0-9]+");
-  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
-    shape.push_back(std::stoll(it->str()));
-  int64_t count = 1;
-  for (auto d : shape) count *= d;
   const size_t esize = f8 ? 8 : 4;
-  CFX_CHECK(b.size() == 10 + hlen + count * esize, path, ": data size does not match its shape");
+  const uint64_t data_bytes = b.size() - 10 - hlen;
+  // The element count may not exceed what the file holds: checked per dimension, so a
+  // corrupt header can neither overflow the product nor ask for a huge tensor (fuzz_npy).
+  uint64_t count = 1;
+  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
+    const std::string digits = it->str();
+    CFX_CHECK(digits.size() <= 12, path, ": dimension ", digits.substr(0, 20),
+              " in the .npy header is too large");
+    const uint64_t d = std::stoull(digits);
+    CFX_CHECK(d == 0 || count <= data_bytes / esize / d, path,
+              ": data size does not match its shape");
+    count *= d;
+    shape.push_back(static_cast<int64_t>(d));
+  }
+  CFX_CHECK(data_bytes == count * esize, path, ": data size does not match its shape");
   auto t = torch::empty(shape, f8 ? torch::kFloat64 : torch::kFloat32);
   std::memcpy(t.data_ptr(), b.data() + 10 + hlen, count * esize);
   return t.to(torch::kFloat32);

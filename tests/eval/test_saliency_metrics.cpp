@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include "cfx/config.h"
+#include "cfx/core/error.h"
+#include "cfx/core/fs.h"
 #include "cfx/data/shapes.h"
 #include "cfx/eval/saliency_metrics.h"
 #include "cfx/methods/saliency/infill.h"
@@ -169,4 +171,28 @@ TEST(Npy, RoundTripsAndHasNumpysHeader) {
   ASSERT_NE(fgets(buf, sizeof buf, p), nullptr);
   EXPECT_EQ(pclose(p), 0);
   EXPECT_NEAR(std::stod(buf), t[4][6].item<double>(), 1e-6);
+}
+
+// Found by fuzz_npy: a header dimension too large for std::stoll escaped as std::out_of_range
+// (an internal error), and a product of dimensions could overflow before the size check.
+TEST(Npy, CorruptShapesAreUserErrors) {
+  cfx::test::TempDir tmp("npy_corrupt");
+  const std::string path = tmp.str() + "/a.npy";
+  write_npy(path, torch::rand({2, 3}));
+  const std::string good = cfx::read_file(path);
+  const auto at = good.find("(2, 3)");
+  ASSERT_NE(at, std::string::npos);
+  for (const std::string shape :
+       {"(28666666666666666666666, 3)", "(4294967296, 4294967296, 2)", "(3, 3)", "(0, 3)"}) {
+    std::string bytes = good;
+    bytes.replace(at, 6, shape);
+    // Keep the header length field equal to what follows it (bytes 8-9, little-endian).
+    const size_t hlen = static_cast<unsigned char>(good[8]) +
+                        (static_cast<size_t>(static_cast<unsigned char>(good[9])) << 8) +
+                        shape.size() - 6;
+    bytes[8] = static_cast<char>(hlen & 0xff);
+    bytes[9] = static_cast<char>(hlen >> 8);
+    cfx::write_atomic(path, bytes);
+    EXPECT_THROW(read_npy(path), cfx::Error) << shape;
+  }
 }
