@@ -44,6 +44,7 @@ SANITIZE_ENV := ASAN_OPTIONS=detect_container_overflow=0:detect_odr_violation=0 
   LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 FUZZ_SECONDS ?= 60
+FUZZ_SEED ?= 0
 SANITIZE_TARGETS ?= cfx_fuzz cfx_tests
 
 sanitize-build: $(DEPS_STAMP)
@@ -56,10 +57,10 @@ sanitize-build: $(DEPS_STAMP)
 sanitize: sanitize-build
 	cd $(SANITIZE_BUILD) && $(SANITIZE_ENV) ctest -L unit --output-on-failure -j $(JOBS)
 
-# Every fuzz target for FUZZ_SECONDS (CI: a short smoke time).
+# Every fuzz target for FUZZ_SECONDS (CI: a short smoke time with a fixed FUZZ_SEED).
 fuzz:
 	$(MAKE) sanitize-build SANITIZE_TARGETS=cfx_fuzz
-	./scripts/fuzz.sh $(SANITIZE_BUILD) $(FUZZ_SECONDS)
+	./scripts/fuzz.sh $(SANITIZE_BUILD) $(FUZZ_SECONDS) $(FUZZ_SEED)
 
 # Re-trains every shipped model with its recorded seed and command (see docs/models.md).
 models: build

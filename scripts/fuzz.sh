@@ -1,12 +1,15 @@
 #!/bin/sh
-# Runs every libFuzzer target of a CFX_FUZZ build for SECONDS each (make fuzz; CI runs a
-# short smoke time). Each target starts from its seed corpus in fuzz/corpus/<name> (kept as
-# it is in the repo) plus what earlier runs found, in BUILD/fuzz-corpus/<name>. A crash, a
-# sanitizer report, a leak, a slow input (> 10 s) or > 2 GB of memory stops with exit 1 and
-# leaves the input in BUILD/fuzz-findings/. Prints executions and coverage per target.
+# Runs every libFuzzer target of a CFX_FUZZ build for SECONDS each with SEED (make fuzz; CI
+# runs a short smoke time with a fixed seed). Each target starts from its seed corpus in
+# fuzz/corpus/<name> (kept as it is in the repo) plus what earlier runs found, in
+# BUILD/fuzz-corpus/<name>. A crash, a sanitizer report, a leak, a slow input (> 10 s) or
+# > 2 GB of memory stops with exit 1 and leaves the input in BUILD/fuzz-findings/. Prints executions and coverage per target.
 set -eu
-BUILD=${1:?usage: scripts/fuzz.sh BUILD SECONDS}
+BUILD=${1:?usage: scripts/fuzz.sh BUILD SECONDS [SEED]}
 SECONDS_EACH=${2:-60}
+# 0: a new random seed each run (finds new inputs); CI passes a fixed seed so that its smoke
+# run replays the same inputs on the same code.
+SEED=${3:-0}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 # libtorch is not instrumented: vectors it fills look overflowed to ASan's container check.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_container_overflow=0:detect_odr_violation=0}
@@ -21,7 +24,7 @@ for target in "$BUILD"/fuzz/fuzz_*; do
   mkdir -p "$work"
   log="$BUILD/fuzz-findings/$name.log"
   if "$target" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 \
-       -print_final_stats=1 -artifact_prefix="$BUILD/fuzz-findings/$name-" \
+       -print_final_stats=1 -seed="$SEED" -artifact_prefix="$BUILD/fuzz-findings/$name-" \
        "$work" "$SRC/fuzz/corpus/$name" >"$log" 2>&1; then
     result=ok
   else

@@ -66,7 +66,8 @@ torch::Tensor read_npy(const std::string& path) {
   }
   CFX_CHECK(data_bytes == count * esize, path, ": data size does not match its shape");
   auto t = torch::empty(shape, f8 ? torch::kFloat64 : torch::kFloat32);
-  std::memcpy(t.data_ptr(), b.data() + 10 + hlen, count * esize);
+  // An empty array has no storage (data_ptr() is null): memcpy must not see it (UBSan).
+  if (count > 0) std::memcpy(t.data_ptr(), b.data() + 10 + hlen, count * esize);
   return t.to(torch::kFloat32);
 }
 
