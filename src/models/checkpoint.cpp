@@ -33,7 +33,15 @@ json read_sidecar(const std::string& weights_path) {
   } catch (const json::exception& e) {
     fail("checkpoint sidecar ", side, " is not valid JSON: ", e.what());
   }
-  if (!j.is_object() || j.value("format", "") != kFormat) return json();
+  if (!j.is_object()) return json();
+  // Every reader takes these with json::value(default), which throws nlohmann's type_error
+  // (an internal error) when the field has another type (found by fuzz_sidecar).
+  for (const char* key : {"format", "kind", "dataset", "arch"})
+    CFX_CHECK(!j.contains(key) || j[key].is_string(), "checkpoint sidecar ", side, ": ", key,
+              " must be a string, got ", j[key].dump());
+  CFX_CHECK(!j.contains("format_version") || j["format_version"].is_number_integer(),
+            "checkpoint sidecar ", side, ": format_version must be an integer");
+  if (j.value("format", "") != kFormat) return json();
   CFX_CHECK(j.value("format_version", 0) <= kFormatVersion, "checkpoint sidecar ", side,
             " has format_version ", j.value("format_version", 0), "; this cfx reads up to ",
             kFormatVersion, " (upgrade cfx)");

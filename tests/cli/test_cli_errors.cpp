@@ -185,3 +185,14 @@ TEST(CliErrors, SetValueThatIsNotUtf8) {
                             " --data fashion-mnist --n 1 --set \"$(printf 'steps=\\323')\""),
                     "is not valid UTF-8 text");
 }
+
+// Found by fuzz_sidecar: a sidecar field of the wrong type ("kind": [...]) escaped as
+// nlohmann's type_error, an internal error.
+TEST(CliErrors, SidecarFieldOfTheWrongType) {
+  auto dir = cfx::testing::temp_dir("cli_sidecar_types");
+  fs::copy_file(model(), dir + "/m.pt");
+  auto meta = nlohmann::json::parse(cfx::read_file(shipped_model("fashion-mnist-cnn.json")));
+  meta["kind"] = nlohmann::json::array({"classifier"});
+  write(dir, "m.json", meta.dump());
+  expect_user_error(run_cfx("info " + dir + "/m.pt"), "kind must be a string");
+}
