@@ -53,7 +53,7 @@ torch::Tensor read_npy(const std::string& path) {
   const uint64_t data_bytes = b.size() - 10 - hlen;
   // The element count may not exceed what the file holds: checked per dimension, so a
   // corrupt header can neither overflow the product nor ask for a huge tensor (fuzz_npy).
-  uint64_t count = 1;
+  uint64_t count = 1, nonzero = 1;  // nonzero: the product of the dimensions other than 0
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
     const std::string digits = it->str();
     CFX_CHECK(digits.size() <= 12, path, ": dimension ", digits.substr(0, 20),
@@ -61,6 +61,11 @@ torch::Tensor read_npy(const std::string& path) {
     const uint64_t d = std::stoull(digits);
     CFX_CHECK(d == 0 || count <= data_bytes / esize / d, path,
               ": data size does not match its shape");
+    // An empty array still gets strides from its other dimensions: bounded, or LibTorch's
+    // stride product overflows (fuzz_npy).
+    CFX_CHECK(d == 0 || nonzero <= (uint64_t{1} << 40) / d, path, ": dimension ", d,
+              " in the .npy header is too large");
+    nonzero *= d == 0 ? 1 : d;
     count *= d;
     shape.push_back(static_cast<int64_t>(d));
   }

@@ -182,8 +182,8 @@ TEST(Npy, CorruptShapesAreUserErrors) {
   const std::string good = cfx::read_file(path);
   const auto at = good.find("(2, 3)");
   ASSERT_NE(at, std::string::npos);
-  for (const std::string shape :
-       {"(28666666666666666666666, 3)", "(4294967296, 4294967296, 2)", "(3, 3)", "(0, 3)"}) {
+  for (const std::string shape : {"(28666666666666666666666, 3)", "(4294967296, 4294967296, 2)",
+                                  "(3, 3)", "(0, 3)", "(0, 999999999999, 999999999999)"}) {
     std::string bytes = good;
     bytes.replace(at, 6, shape);
     // Keep the header length field equal to what follows it (bytes 8-9, little-endian).
