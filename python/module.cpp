@@ -34,9 +34,17 @@ nlohmann::json parse_json(const std::string& text, const char* what) {
   return j;
 }
 
-// Called at every optimisation step with the GIL released: take it briefly to let Python
-// see Ctrl-C, and stop the run by throwing Python's exception through the C++ frames.
+// Python's main thread, the only one that sees signals (set when the module loads).
+unsigned long python_main_thread = 0;
+
+// Called at every optimisation step with the GIL released: on Python's main thread, take it
+// briefly to let Python see Ctrl-C, and stop the run by throwing Python's exception through
+// the C++ frames. Elsewhere (a Dask worker's task thread) there is no signal to see, and
+// taking the GIL at every step would only add contention: on Python 3.11 before 3.11.9 it
+// made Dask's two stack samplers deadlock in sys._current_frames (CPython gh-106883; a
+// worker hung for good in CI, docs/distributed.md).
 void check_python_signals() {
+  if (PyThread_get_thread_ident() != python_main_thread) return;
   py::gil_scoped_acquire gil;
   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
 }
@@ -330,6 +338,8 @@ py::tuple load_dataset(const std::string& name, const std::string& split, int64_
 PYBIND11_MODULE(_cfx, m) {
   m.doc() = "cfx: counterfactual explanations of image classifiers (C++ engine)";
   m.attr("__version__") = CFX_VERSION;
+  python_main_thread =
+      py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
   static py::exception<cfx::Error> error(m, "Error", PyExc_ValueError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {

@@ -16,7 +16,6 @@ import torch
 
 import cfx
 import cfx.distributed as cd
-from dask.distributed import LocalCluster
 
 
 def timed(f):
@@ -41,8 +40,7 @@ def main():
                                        batch_size=a.batch_size, threads=cores))
     rows.append((f"one machine, cfx.explain, {cores} threads", s))
     for workers, threads in [(1, cores), (a.workers, 1)]:
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, cluster.get_client() as client:
+        with cd.local_cluster(workers) as cluster, cluster.get_client() as client:
             with tempfile.TemporaryDirectory() as out:
                 s, ex = timed(lambda: cd.explain(client, model, X, method=a.method, seed=1,
                                                  batch_size=a.batch_size, threads=threads,

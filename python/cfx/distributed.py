@@ -2,7 +2,7 @@
 
     from dask.distributed import Client
     import cfx.distributed
-    client = Client("tcp://scheduler:8786")          # or Client(LocalCluster(n_workers=2))
+    client = Client("tcp://scheduler:8786")  # or cfx.distributed.local_cluster(2).get_client()
     ex = cfx.distributed.explain(client, "models/fashion-mnist-cnn.pt", X, method="disc",
                                  seed=1, batch_size=64, out="out/disc")
 
@@ -39,7 +39,7 @@ import torch
 from . import (Error, Explanation, _cfx, _check_options, _eval_job, _global_job, _images,
                _model_spec, _targets, _threads)
 
-__all__ = ["evaluate", "explain", "global_scores", "saliency", "main"]
+__all__ = ["evaluate", "explain", "global_scores", "local_cluster", "saliency", "main"]
 
 _BATCH = re.compile(r"^(\d{6})-(\d{6})\.pt$")
 
@@ -127,6 +127,7 @@ def _tune_malloc():
     if _MALLOC_TUNED:
         return
     _MALLOC_TUNED = True
+    _dump_stacks_on_sigusr1()
     try:
         import ctypes
         libc = ctypes.CDLL("libc.so.6")
@@ -134,6 +135,19 @@ def _tune_malloc():
         libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (glibc's dynamic maximum)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to undo
+
+
+def _dump_stacks_on_sigusr1():
+    """Once per process: SIGUSR1 prints every thread's Python stack to stderr (faulthandler),
+    so a run that seems stuck can be asked where each process is: `kill -USR1 PID`, or the
+    whole local cluster at once with the client's process group."""
+    import faulthandler
+    import signal
+    if hasattr(signal, "SIGUSR1"):
+        try:
+            faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
+        except (ValueError, RuntimeError, OSError, AttributeError):
+            pass  # no stderr to write to, or not on the main interpreter: nothing to dump
 
 
 def _run_shard(payload, X, names, job, threads):
@@ -203,6 +217,7 @@ def _connect(client):
 
 
 WORKER_TIMEOUT = 30  # seconds to wait for a first worker before giving up
+CLOSE_TIMEOUT = 30  # seconds the command line waits for its client and local cluster to stop
 
 
 def _workers(client):
@@ -475,6 +490,25 @@ def _run_command(a, client, X, options):
     return "result.json"
 
 
+def local_cluster(n_workers):
+    """A LocalCluster of n_workers single-threaded processes, as the command line's --workers
+    starts it (use it as a context manager, or close it), without Dask's statistical
+    profiler: on Python 3.11 before 3.11.9 its two samplers (the event loop's and a watcher
+    thread's sys._current_frames) can deadlock a worker for good (CPython gh-106883); it hung
+    a shard of a CI run until the test's 300 s timeout. cfx does not use the profiles."""
+    import copy
+
+    import dask
+    from dask.distributed import LocalCluster
+    # A whole copy for the nannies: they merge it over the global config only one level deep,
+    # so a temporary dask.config.set would be undone for the workers they restart.
+    config = copy.deepcopy(dask.config.config)
+    config.setdefault("distributed", {}).setdefault("worker", {}).setdefault("profile", {})
+    config["distributed"]["worker"]["profile"]["enabled"] = False
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                        dashboard_address=None, config=config)
+
+
 def main(argv=None):
     """python3 -m cfx.distributed explain|saliency|eval|global --scheduler ADDR | --workers N"""
     p = argparse.ArgumentParser(prog="python3 -m cfx.distributed",
@@ -507,6 +541,7 @@ def main(argv=None):
     p.add_argument("--out", "-o", required=True)
     p.add_argument("--resume", action="store_true")
     a = p.parse_args(argv)
+    _dump_stacks_on_sigusr1()
     try:
         options = {}
         for s in a.set:
@@ -534,18 +569,22 @@ def main(argv=None):
         if a.workers is not None:
             if a.workers < 1:
                 raise Error(f"--workers {a.workers} (at least 1)")
-            from dask.distributed import LocalCluster
-            cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            cluster = local_cluster(a.workers)
             client = cluster.get_client()
         else:
             client = _connect(a.scheduler)
         try:
             written = _run_command(a, client, X, options)
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            # Bounded: the outputs are written; a cluster slow to stop must not keep the
+            # command (and a pipe it writes to) open.
+            try:
+                client.close(timeout=CLOSE_TIMEOUT)
+                if cluster is not None:
+                    cluster.close(timeout=CLOSE_TIMEOUT)
+            except TimeoutError:
+                print(f"cfx: note: the Dask cluster did not stop within {CLOSE_TIMEOUT} s; "
+                      "leaving it", file=sys.stderr)
         print(f"wrote {a.out}/{written}")
         return 0
     except Error as e:

@@ -23,8 +23,8 @@ SHIPPED = os.path.join(SOURCE, "models", "fashion-mnist-cnn.pt")
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+    # As the command line starts one: without Dask's profiler (cd.local_cluster says why).
+    cluster = cd.local_cluster(2)
     c = cluster.get_client()
     yield c
     c.close()
@@ -129,6 +129,22 @@ def test_a_worker_killed_mid_shard_loses_nothing(client, X, tmp_path):
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
 
 
+def _run_or_show(cmd, timeout):
+    """subprocess.run; a run past `timeout` is killed with its process group and fails the
+    test with everything it printed (pytest's own report cuts stderr short)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGUSR1)  # the client and its workers print their stacks
+        time.sleep(2)
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        pytest.fail(f"{cmd} ran past {timeout} s; stdout:\n{out}\nstderr:\n{err}")
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
 def test_a_killed_client_resumes_only_the_missing_shards(X, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "cfx.distributed", "explain", "--workers", "2",
@@ -147,7 +163,7 @@ def test_a_killed_client_resumes_only_the_missing_shards(X, tmp_path):
     p.wait()
     kept = sorted(f.name for f in batches.iterdir() if f.suffix == ".pt")
     assert 1 <= len(kept) < 4, kept
-    r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    r = _run_or_show(cmd + ["--resume"], timeout=300)
     assert r.returncode == 0, r.stderr
     assert f"{4 - len(kept)} of 4 shard(s) to run" in r.stderr
     todo = 4 - len(kept)
@@ -155,6 +171,13 @@ def test_a_killed_client_resumes_only_the_missing_shards(X, tmp_path):
     doc = json.loads((out / "result.json").read_text())
     one = cfx.explain(SHIPPED, X, threads=1, **SLOW)
     assert [it["l1"] for it in doc["items"]] == [it["l1"] for it in one.items]
+
+
+def test_the_local_cluster_runs_without_dask_profiler(client):
+    # Its samplers deadlock Python 3.11 before 3.11.9 (gh-106883): a worker hung in CI.
+    import dask
+    flags = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+    assert len(flags) == 2 and set(flags.values()) == {False}
 
 
 def test_an_unreachable_scheduler_is_one_error_line(tmp_path, capsys, monkeypatch):
