@@ -12,6 +12,7 @@
 #include "cfx/core/fs.h"
 #include "cfx/core/log.h"
 #include "cfx/core/progress.h"
+#include "cfx/core/surface.h"
 #include "cfx/core/threads.h"
 #include "cfx/data/dataset.h"
 #include "cfx/data/image_io.h"
@@ -338,6 +339,7 @@ py::tuple load_dataset(const std::string& name, const std::string& split, int64_
 PYBIND11_MODULE(_cfx, m) {
   m.doc() = "cfx: counterfactual explanations of image classifiers (C++ engine)";
   m.attr("__version__") = CFX_VERSION;
+  cfx::set_surface(cfx::Surface::python);  // messages name keywords, not the CLI's flags
   python_main_thread =
       py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
   static py::exception<cfx::Error> error(m, "Error", PyExc_ValueError);

@@ -201,6 +201,24 @@ def test_memory_that_cannot_fit_and_a_file_size_limit_raise_cfx_error(fashion, t
     assert left == []
 
 
+def test_messages_name_python_keywords_not_cli_flags(fashion, monkeypatch):
+    X, _, _ = fashion
+    monkeypatch.setenv("CFX_MEMORY_LIMIT_MB", "4")
+    with pytest.raises(cfx.Error, match=r"lower the batch size \(batch_size\) to at most") as e:
+        cfx.explain(SHIPPED, X, method="pixel", steps=2)
+    assert "--" not in str(e.value)
+    monkeypatch.delenv("CFX_MEMORY_LIMIT_MB")
+    with pytest.raises(cfx.Error) as e:
+        cfx.explain(SHIPPED, X[:2], method="dip-aux", steps=2)
+    assert 'cfx.train("classifier", out=PATH, head="loss")' in str(e.value), str(e.value)
+    with pytest.raises(cfx.Error) as e:
+        cfx.saliency(SHIPPED, X[:2], method="pixel")
+    assert "use cfx.explain() (see cfx.methods())" in str(e.value), str(e.value)
+    with pytest.raises(cfx.Error) as e:
+        cfx.evaluate(SHIPPED, X[:2], methods=["pixel"], bogus=1)
+    assert "(see cfx.methods())" in str(e.value) and "--" not in str(e.value), str(e.value)
+
+
 VOLATILE = ("seconds", "peak_mb", "peak_mb_per_item")
 
 

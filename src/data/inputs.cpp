@@ -6,6 +6,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
 #include "cfx/core/log.h"
+#include "cfx/core/surface.h"
 #include "cfx/data/dataset.h"
 #include "cfx/data/image_io.h"
 
@@ -23,8 +24,11 @@ bool is_image_name(const fs::path& p) {
 
 void check_one_source(const InputOptions& o) {
   int given = !o.image.empty() + !o.images.empty() + !o.data.empty();
-  CFX_CHECK(given == 1, given == 0 ? "no input: pass --image FILE, --images DIR or --data NAME"
-                                   : "pass only one of --image, --images and --data");
+  CFX_CHECK(given == 1,
+            given == 0 ? str("no input: pass ", option("image", "FILE", "PATH"), ", ",
+                             option("images", "DIR", "DIR"), " or ", option("data", "NAME", "NAME"))
+                       : str("pass only one of ", option("image"), ", ", option("images"), " and ",
+                             option("data")));
 }
 
 // The image files of --image or --images, in name order.
@@ -33,11 +37,11 @@ std::vector<std::string> image_files(const InputOptions& o) {
   if (!o.image.empty()) {
     files.push_back(o.image);
   } else {
-    CFX_CHECK(is_dir(o.images), "--images ", o.images, ": not a folder");
+    CFX_CHECK(is_dir(o.images), option("images"), " ", o.images, ": not a folder");
     for (const auto& e : fs::directory_iterator(o.images))
       if (e.is_regular_file() && is_image_name(e.path())) files.push_back(e.path().string());
     std::sort(files.begin(), files.end());
-    CFX_CHECK(!files.empty(), "--images ", o.images, ": no .png/.jpg/.bmp files in it");
+    CFX_CHECK(!files.empty(), option("images"), " ", o.images, ": no .png/.jpg/.bmp files in it");
   }
   return files;
 }
@@ -69,15 +73,15 @@ Inputs load_inputs(const InputOptions& o, const std::vector<int64_t>& shape) {
     in.sources = files;
     return in;
   }
-  CFX_CHECK(o.n >= 1, "--n must be at least 1, got ", o.n);
-  CFX_CHECK(o.offset >= 0, "--offset must be >= 0, got ", o.offset);
+  CFX_CHECK(o.n >= 1, option("n"), " must be at least 1, got ", o.n);
+  CFX_CHECK(o.offset >= 0, option("offset"), " must be >= 0, got ", o.offset);
   DatasetOptions dopt;
   dopt.split = o.split;
   dopt.seed = o.seed;
   if (shape.size() == 3 && o.data == "shapes") dopt.shapes_size = shape[1];
   Dataset d = load_dataset(o.data, dopt);
-  CFX_CHECK(o.offset < d.size(), "--offset ", o.offset, " is past the end of ", o.data, " (",
-            d.size(), " items)");
+  CFX_CHECK(o.offset < d.size(), option("offset"), " ", o.offset, " is past the end of ", o.data,
+            " (", d.size(), " items)");
   auto idx = torch::arange(o.offset, std::min(d.size(), o.offset + o.n), torch::kLong);
   d = d.select(idx);
   CFX_CHECK(d.images.size(1) == shape[0], "dataset ", o.data, " has ", d.images.size(1),

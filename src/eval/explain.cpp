@@ -6,6 +6,7 @@
 
 #include "cfx/core/error.h"
 #include "cfx/core/memory.h"
+#include "cfx/core/surface.h"
 #include "cfx/eval/batch_store.h"
 
 namespace cfx {
@@ -23,7 +24,7 @@ std::string item_shape(const torch::Tensor& images) {
 
 std::string out_of_memory(const Request& request, int64_t rows) {
   return str("out of memory running a batch of ", rows, " item(s) of ", item_shape(request.images),
-             " on ", request.device.str(), "; lower the batch size (--batch-size)",
+             " on ", request.device.str(), "; lower the batch size (", option("batch-size"), ")",
              rows > 1 ? "" : " or the input size");
 }
 
@@ -43,8 +44,9 @@ void check_batch_memory(const Request& request, int64_t batch_size, double probe
       avail > 0 ? static_cast<int64_t>(static_cast<double>(avail) / (1.25 * per_item)) : 0;
   check_memory_fits(static_cast<double>(rows) * per_item,
                     str("a batch of ", rows, " item(s) of ", item_shape(request.images)),
-                    fits >= 1 ? str("lower the batch size (--batch-size) to at most ", fits)
-                              : std::string("lower the input size"));
+                    fits >= 1
+                        ? str("lower the batch size (", option("batch-size"), ") to at most ", fits)
+                        : std::string("lower the input size"));
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 #include "cfx/methods/registry.h"
 
 #include "cfx/core/error.h"
-#include "cfx/methods/inversion/inversion.h"
+#include "cfx/core/surface.h"
 #include "cfx/methods/aip/aip.h"
+#include "cfx/methods/inversion/inversion.h"
 #include "cfx/methods/latent/latent.h"
 #include "cfx/methods/saliency/baselines.h"
 #include "cfx/methods/saliency/fido.h"
@@ -32,7 +33,8 @@ const std::vector<MethodInfo>& method_registry() {
        "deep image prior: an untrained U-Net fitted to the query, then optimised + L1",
        "DIP counterfactuals baseline (METHODS.md §1)", inversion("dip")},
       {"dip-aux", "counterfactual",
-       "deep image prior + the classifier's auxiliary loss estimator (needs --head loss)",
+       "deep image prior + the classifier's auxiliary loss estimator (needs a classifier trained "
+       "with a loss head)",
        "Using Deep Image Priors to Generate Counterfactual Explanations", inversion("dip-aux")},
       {"disc", "counterfactual",
        "DISC: DIP (or INR) prior + feature and manifold consistency, progressive stages",
@@ -79,7 +81,8 @@ const MethodInfo& method_info(const std::string& name) {
     if (m.name == name) return m;
   std::string known;
   for (const auto& m : method_registry()) known += (known.empty() ? "" : ", ") + m.name;
-  fail("unknown method '", name, "'; known: ", known, " (see `cfx methods`)");
+  fail("unknown method '", name, "'; known: ", known, " (see ",
+       for_surface("`cfx methods`", "cfx.methods()"), ")");
 }
 
 std::unique_ptr<Method> make_method(const std::string& name, const nlohmann::json& options) {

@@ -11,6 +11,7 @@
 #include "cfx/core/fs.h"
 #include "cfx/core/progress.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/surface.h"
 #include "cfx/core/tensor.h"
 #include "cfx/models/checkpoint.h"
 
@@ -167,7 +168,8 @@ torch::Tensor AttributeClassifier::exclusive() const {
 }
 
 std::shared_ptr<AttributeClassifier> load_attribute_classifier(const std::string& path) {
-  CFX_CHECK(!path.empty(), "no attribute classifier given (pass --attributes FILE)");
+  CFX_CHECK(!path.empty(), "no attribute classifier given (pass ",
+            option("attributes", "FILE", "PATH"), ")");
   CFX_CHECK(is_file(path), "attribute classifier file not found: ", path);
   json meta = read_sidecar(path);
   if (meta.is_null()) return std::make_shared<AttributeClassifier>(load_classifier(path));

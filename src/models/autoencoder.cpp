@@ -11,6 +11,7 @@
 #include "cfx/core/fs.h"
 #include "cfx/core/progress.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/surface.h"
 #include "cfx/models/checkpoint.h"
 
 namespace nn = torch::nn;
@@ -181,7 +182,7 @@ ClassAutoencoders ClassAutoencoders::load(const std::string& path) {
   json meta = read_sidecar(path);
   CFX_CHECK(!meta.is_null(), "autoencoders ", path, " have no cfx sidecar ", sidecar_path(path));
   CFX_CHECK(meta.value("kind", "") == "autoencoders", path, " is a '", meta.value("kind", "?"),
-            "' checkpoint, not autoencoders (make them with `cfx train autoencoder`)");
+            "' checkpoint, not autoencoders (make them with ", train_call("autoencoder", {}), ")");
   AutoencoderOptions o;
   int64_t k = 0;
   try {

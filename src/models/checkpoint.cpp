@@ -7,6 +7,7 @@
 #include "cfx/core/batch_invariance.h"
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
+#include "cfx/core/surface.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -187,14 +188,15 @@ void NativeClassifier::to(torch::Device device) {
 
 json init_from_checkpoint(ZooNetImpl& net, const ZooOptions& options, const std::string& path) {
   json meta = read_sidecar(path);
-  CFX_CHECK(!meta.is_null(), "--init ", path, " has no cfx sidecar ", sidecar_path(path));
-  CFX_CHECK(meta.value("kind", "") == "classifier", "--init ", path, " is a '",
+  const std::string init = option("init");
+  CFX_CHECK(!meta.is_null(), init, " ", path, " has no cfx sidecar ", sidecar_path(path));
+  CFX_CHECK(meta.value("kind", "") == "classifier", init, " ", path, " is a '",
             meta.value("kind", "?"), "' checkpoint, not a classifier");
   CFX_CHECK(meta.contains("arch_options"), "checkpoint sidecar ", sidecar_path(path),
             " lacks arch_options");
   ZooOptions from = zoo_options_from_json(meta["arch_options"]);
   auto same = [&](const char* field, auto a, auto b) {
-    CFX_CHECK(a == b, "--init ", path, " has ", field, " ", a, " but this model needs ", b);
+    CFX_CHECK(a == b, init, " ", path, " has ", field, " ", a, " but this model needs ", b);
   };
   same("arch", from.arch, options.arch);
   same("channels", from.channels, options.channels);
@@ -214,7 +216,7 @@ json init_from_checkpoint(ZooNetImpl& net, const ZooOptions& options, const std:
                   torch::OrderedDict<std::string, torch::Tensor>& to_dict) {
     for (const auto& item : from_dict) {
       auto* t = to_dict.find(item.key());
-      CFX_CHECK(t && t->sizes() == item.value().sizes(), "--init ", path, ": tensor ", item.key(),
+      CFX_CHECK(t && t->sizes() == item.value().sizes(), init, " ", path, ": tensor ", item.key(),
                 " does not fit this model");
       t->copy_(item.value());
     }
@@ -250,8 +252,8 @@ std::shared_ptr<NativeClassifier> load_native_classifier(const std::string& path
     fail("checkpoint sidecar ", sidecar_path(path), " is invalid: ", e.what());
   }
   if (!overrides.input_shape.empty())
-    CFX_CHECK(overrides.input_shape == info.input_shape, "--input-shape does not match ", path,
-              ", which was trained on [", zo.channels, ",", zo.height, ",", zo.width, "]");
+    CFX_CHECK(overrides.input_shape == info.input_shape, option("input-shape"), " does not match ",
+              path, ", which was trained on [", zo.channels, ",", zo.height, ",", zo.width, "]");
   if (!overrides.class_names.empty()) info.class_names = overrides.class_names;
   if (!overrides.mean.empty()) info.mean = overrides.mean;
   if (!overrides.std.empty()) info.std = overrides.std;

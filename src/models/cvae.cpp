@@ -11,6 +11,7 @@
 #include "cfx/core/fs.h"
 #include "cfx/core/progress.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/surface.h"
 #include "cfx/models/checkpoint.h"
 #include "vae_net.h"
 
@@ -193,11 +194,11 @@ AipModels load_aip_models(const std::string& cvae, const std::string& attributes
   m.cvae_path = cvae;
   if (m.cvae_path.empty()) {
     CFX_CHECK(F != nullptr && !F->info().dataset.empty() && !F->info().source.empty(),
-              "no cvae given: pass cvae=FILE (train one with `cfx train cvae`)");
+              "no cvae given: pass cvae=FILE (train one with ", train_call("cvae", {}), ")");
     m.cvae_path =
         (fs::path(F->info().source).parent_path() / (F->info().dataset + "-cvae.pt")).string();
     CFX_CHECK(is_file(m.cvae_path), "no cvae given and none beside the model (", m.cvae_path,
-              "): pass cvae=FILE (train one with `cfx train cvae`)");
+              "): pass cvae=FILE (train one with ", train_call("cvae", {}), ")");
   }
   m.cvae = Cvae::load(m.cvae_path);
   m.attributes_path = attributes;

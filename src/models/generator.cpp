@@ -9,6 +9,7 @@
 #include "cfx/core/batch_invariance.h"
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
+#include "cfx/core/surface.h"
 #include "cfx/models/checkpoint.h"
 #include "cfx/models/vae.h"
 
@@ -120,7 +121,7 @@ class TorchScriptGenerator : public Generator {
 }  // namespace
 
 std::shared_ptr<Generator> load_generator(const std::string& path) {
-  CFX_CHECK(!path.empty(), "no generator given (pass --generator FILE)");
+  CFX_CHECK(!path.empty(), "no generator given (pass ", option("generator", "FILE", "PATH"), ")");
   CFX_CHECK(is_file(path) || std::filesystem::is_directory(path),
             "generator file not found: ", path);
   if (!read_sidecar(path).is_null()) return Vae::load(path);

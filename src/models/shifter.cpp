@@ -10,6 +10,7 @@
 #include "cfx/core/fs.h"
 #include "cfx/core/progress.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/surface.h"
 #include "cfx/models/checkpoint.h"
 
 namespace nn = torch::nn;
@@ -134,7 +135,7 @@ torch::Tensor Shifter::shift(const torch::Tensor& w, const torch::Tensor& t) {
 void check_shifter_fits(const Shifter& S, const Generator& G, const AttributeClassifier& A) {
   CFX_CHECK(S.options().latent == G.latent_dim(), "the shifter was trained for latents of size ",
             S.options().latent, " but the generator ", G.source, " has ", G.latent_dim(),
-            "; train a shifter for it with `cfx train shifter`");
+            "; train a shifter for it with ", train_call("shifter", {}));
   CFX_CHECK(S.options().attributes == A.size(), "the shifter was trained for ",
             S.options().attributes, " attributes but the attribute classifier ",
             A.net().info().source, " has ", A.size(), "; train a shifter for it");

@@ -20,6 +20,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
 #include "cfx/core/memory.h"
+#include "cfx/core/surface.h"
 
 namespace cfx {
 
@@ -527,12 +528,13 @@ TorchScriptClassifier::TorchScriptClassifier(const std::string& path,
     meta.input_shape = overrides.input_shape_fallback();
     if (!meta.input_shape.empty())
       notice("model " + path + " does not say its input shape; using " +
-             shape_str(meta.input_shape) +
-             ", the query images' (cfx.json in the archive or --input-shape would say it)");
+             shape_str(meta.input_shape) + ", the query images' (cfx.json in the archive or " +
+             option("input-shape") + " would say it)");
   }
   CFX_CHECK(!meta.input_shape.empty(), "model ", path,
             " does not say its input shape: add cfx.json to the archive "
-            "(_extra_files={\"cfx.json\": ...} in torch.jit.save) or pass --input-shape C,H,W");
+            "(_extra_files={\"cfx.json\": ...} in torch.jit.save) or pass ",
+            option("input-shape", "C,H,W", "(C, H, W)"));
   CFX_CHECK(
       meta.input_shape.size() == 3 && std::all_of(meta.input_shape.begin(), meta.input_shape.end(),
                                                   [](int64_t d) { return d > 0; }),
@@ -565,7 +567,8 @@ TorchScriptClassifier::TorchScriptClassifier(const std::string& path,
   check_memory_fits(
       probe_bytes,
       str("model ", path, ": a probe with two inputs of shape ", shape_str(meta.input_shape)),
-      "is the input shape right? (set it with --input-shape C,H,W)");
+      str("is the input shape right? (set it with ", option("input-shape", "C,H,W", "(C, H, W)"),
+          ")"));
   auto zeros = torch::zeros({2, meta.input_shape[0], meta.input_shape[1], meta.input_shape[2]});
   c10::IValue out;
   try {
@@ -575,9 +578,11 @@ TorchScriptClassifier::TorchScriptClassifier(const std::string& path,
     const std::string why = message_of(e);
     CFX_CHECK(!is_out_of_memory(why), "model ", path,
               " ran out of memory on a zero input of shape ", shape_str(zeros.sizes()),
-              "; is the input shape right? (set it with --input-shape C,H,W)");
+              "; is the input shape right? (set it with ",
+              option("input-shape", "C,H,W", "(C, H, W)"), ")");
     fail("model ", path, " failed on a zero input of shape ", shape_str(zeros.sizes()),
-         " (is the input shape right? set it with --input-shape C,H,W): ", why);
+         " (is the input shape right? set it with ", option("input-shape", "C,H,W", "(C, H, W)"),
+         "): ", why);
   }
   CFX_CHECK(out.isTensor(), "model ", path,
             " must return one [N, num_classes] tensor of logits, but forward returns a ",

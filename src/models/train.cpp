@@ -7,6 +7,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/progress.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/surface.h"
 #include "cfx/core/tensor.h"
 
 using nlohmann::json;
@@ -208,7 +209,7 @@ TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Datase
       if (aux.defined()) head_sum += aux.item<double>() * idx.size(0);
       double l = loss.item<double>();
       CFX_CHECK(std::isfinite(l), "training diverged (loss ", l, ") at epoch ", epoch + 1,
-                "; lower --lr");
+                "; lower ", option("lr"));
       loss_sum += l * idx.size(0);
       correct += logits.argmax(1).eq(y).sum().item<int64_t>();
       char status[64];

@@ -9,6 +9,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
 #include "cfx/core/log.h"
+#include "cfx/core/surface.h"
 #include "cfx/core/threads.h"
 #include "cfx/data/corrupt.h"
 #include "cfx/data/dataset.h"
@@ -46,7 +47,8 @@ json per_method_options(const EvalJob& job) {
       }
       CFX_CHECK(std::any_of(job.methods.begin(), job.methods.end(),
                             [&](const std::string& m) { return out[m].contains(k); }),
-                "unknown option '", k, "' for ", tried, " (see `cfx methods --json`)");
+                "unknown option '", k, "' for ", tried, " (see ",
+                for_surface("`cfx methods --json`", "cfx.methods()"), ")");
     } else {
       std::string m = k.substr(0, dot);
       method_info(m);  // unknown method names fail here; a method not run ignores its options
@@ -182,7 +184,8 @@ std::vector<EvalBatchPlan> eval_batch_plans(const EvalJob& job, std::shared_ptr<
 }
 
 void EvalJob::validate() const {
-  CFX_CHECK(!methods.empty(), "eval job methods is empty (name at least one; see `cfx methods`)");
+  CFX_CHECK(!methods.empty(), "eval job methods is empty (name at least one; see ",
+            for_surface("`cfx methods`", "cfx.methods()"), ")");
   CFX_CHECK(options.is_object(), "eval job options = ", options.dump(),
             " (must be a JSON object of method options)");
   json per_method = per_method_options(*this);

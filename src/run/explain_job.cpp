@@ -2,6 +2,7 @@
 
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
+#include "cfx/core/surface.h"
 #include "cfx/core/threads.h"
 #include "cfx/methods/registry.h"
 #include "cfx/report/html_report.h"
@@ -18,8 +19,10 @@ void ExplainJob::validate() const {
   CFX_CHECK(kind.empty() || kind == "counterfactual" || kind == "saliency", "explain job kind = '",
             kind, "' (use counterfactual, saliency or leave it empty)");
   CFX_CHECK(kind.empty() || info.kind == kind, "method '", method, "' makes ", info.kind,
-            kind == "saliency" ? " explanations; use `cfx explain`" : " maps; use `cfx saliency`",
-            " (see `cfx methods`)");
+            kind == "saliency"
+                ? " explanations; use " + for_surface("`cfx explain`", "cfx.explain()")
+                : " maps; use " + for_surface("`cfx saliency`", "cfx.saliency()"),
+            " (see ", for_surface("`cfx methods`", "cfx.methods()"), ")");
   CFX_CHECK(options.is_object(), "explain job options = ", options.dump(),
             " (must be a JSON object of method options)");
   CFX_CHECK(!targets.empty(), "explain job targets is empty (use \"auto\" or one per item)");

@@ -9,6 +9,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/surface.h"
 #include "cfx/core/tensor.h"
 #include "cfx/methods/inversion/batched_adam.h"
 #include "cfx/methods/inversion/terms.h"
@@ -66,7 +67,7 @@ Result Inversion::run(const Request& req) {
       terms.bn = 0;
     } else {
       CFX_CHECK(!asked("duq"), preset_, ": duq was set but the model has no DUQ head (train it ",
-                "with `cfx train classifier --head duq`)");
+                "with ", train_call("classifier", {{"head", "duq"}}), ")");
       if (o.duq > 0)
         note_once(preset_ + ": the model has no DUQ head; manifold consistency uses the " +
                   "batch-norm statistics prior instead");
@@ -74,13 +75,13 @@ Result Inversion::run(const Request& req) {
     }
   } else if (terms.duq > 0 && !F.has_head("duq")) {
     CFX_CHECK(!asked("duq"), preset_, ": duq was set but the model has no DUQ head (train it ",
-              "with `cfx train classifier --head duq`)");
+              "with ", train_call("classifier", {{"head", "duq"}}), ")");
     note_once(preset_ + ": the model has no DUQ head; the DUQ term is off");
     terms.duq = 0;
   }
   if (terms.loss_head > 0 && !F.has_head("loss"))
-    fail(preset_, ": the loss-estimator term needs a classifier trained with a loss head ",
-         "(`cfx train classifier --head loss`); ", F.info().source, " has none");
+    fail(preset_, ": the loss-estimator term needs a classifier trained with a loss head ", "(",
+         train_call("classifier", {{"head", "loss"}}), "); ", F.info().source, " has none");
   if (terms.bn > 0) {
     terms.bn_layers = F.bn_layers();
     if (terms.bn_layers.empty()) {

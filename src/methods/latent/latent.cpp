@@ -7,6 +7,7 @@
 
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
+#include "cfx/core/surface.h"
 #include "cfx/methods/options.h"
 
 namespace fs = std::filesystem;
@@ -20,13 +21,13 @@ LatentModels load_latent_models(const std::string& shifter, const std::string& g
   m.shifter_path = shifter;
   if (m.shifter_path.empty()) {
     CFX_CHECK(F != nullptr && !F->info().dataset.empty() && !F->info().source.empty(),
-              "no shift predictor given: name one with the shifter option (train one with "
-              "`cfx train shifter`)");
+              "no shift predictor given: name one with the shifter option (train one with ",
+              train_call("shifter", {}), ")");
     m.shifter_path =
         (fs::path(F->info().source).parent_path() / (F->info().dataset + "-shifter.pt")).string();
     CFX_CHECK(is_file(m.shifter_path), "no shift predictor given and none beside the model (",
-              m.shifter_path,
-              "): name one with the shifter option (train one with `cfx train shifter`)");
+              m.shifter_path, "): name one with the shifter option (train one with ",
+              train_call("shifter", {}), ")");
   }
   m.shifter = Shifter::load(m.shifter_path);
   auto recorded = [&](const std::string& key, const std::string& given) {

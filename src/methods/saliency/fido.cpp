@@ -12,6 +12,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/surface.h"
 #include "cfx/methods/inversion/batched_adam.h"
 
 using nlohmann::json;
@@ -43,7 +44,8 @@ std::string resolve_inpainter_path(const std::string& explicit_path, const Class
     if (is_file(candidate.string())) return candidate.string();
   }
   fail("the inpainter in-filler needs a checkpoint: set the option inpainter=PATH (train one ",
-       "with `cfx train inpainter --data D --out PATH`) or choose another in-filler (infill=blur)");
+       "with ", train_call("inpainter", {{"data", "D"}, {"out", "PATH"}}),
+       ") or choose another in-filler (infill=blur)");
 }
 
 Fido::Fido(std::string preset, FidoOptions options)

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cfx/core/error.h"
+#include "cfx/core/surface.h"
 #include "cfx/methods/options.h"
 #include "cfx/models/inpainter.h"
 
@@ -147,7 +148,8 @@ std::unique_ptr<Infiller> make_infiller(const std::string& name, const InfillOpt
   if (name == "inpainter") {
     CFX_CHECK(!o.inpainter.empty(),
               "the inpainter in-filler needs a checkpoint (option inpainter=PATH; make one "
-              "with `cfx train inpainter`)");
+              "with ",
+              train_call("inpainter", {}), ")");
     auto net = Inpainter::load(o.inpainter);
     net->to(device);
     return make_inpainter_infiller(std::move(net));
