@@ -1,5 +1,8 @@
 // Resume batch files (<out>/batches/BBBBBB-EEEEEE.pt, read back by --resume): an unreadable
-// file must be noticed and its batch run again, never crash the run.
+// file must be noticed and its batch run again, never crash the run. Since the finding kept
+// in fuzz/corpus/batch_file/regression-* (LibTorch 1.13's archive reader trusts a declared
+// storage size over the record behind it), a batch file carries a checksum that is checked
+// before LibTorch reads it: mutated inputs stop there (docs/reliability.md).
 #include <filesystem>
 
 #include "cfx/eval/batch_store.h"

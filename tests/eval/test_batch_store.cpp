@@ -4,7 +4,10 @@
 
 #include <filesystem>
 
+#include "cfx/config.h"
 #include "cfx/core/error.h"
+#include "cfx/core/fs.h"
+#include "cfx/core/log.h"
 #include "cfx/eval/batch_store.h"
 #include "cfx/eval/explain.h"
 #include "cfx/methods/registry.h"
@@ -168,4 +171,48 @@ TEST(BatchStore, EveryPerItemOutputIsJoinedAndResumed) {
   }
   EXPECT_EQ(resumed.result.edits.names, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(resumed.result.attribute_shift.names, (std::vector<std::string>{"c", "d"}));
+}
+
+// Reads a batch with notices on; returns whether it loaded and what was said.
+static std::pair<bool, std::string> load_and_say(const BatchStore& store, int64_t begin,
+                                                 int64_t end) {
+  const bool was_quiet = quiet();
+  set_quiet(false);
+  ::testing::internal::CaptureStderr();
+  const bool loaded = store.load(begin, end).has_value();
+  std::string said = ::testing::internal::GetCapturedStderr();
+  set_quiet(was_quiet);
+  return {loaded, said};
+}
+
+// A batch file carries a checksum of its archive: a torn or bit-flipped file is refused and
+// its batch run again, never read back as numbers (a flipped byte in a tensor would load).
+TEST(BatchStore, ACorruptedFileIsRunAgainNotRead) {
+  auto dir = cfx::testing::temp_dir("batch_store_corrupt") + "/batches";
+  auto req = toy_request(2);
+  auto pixel = make_method("pixel", {{"steps", 5}});
+  explain(*pixel, req, 2, {dir, false});
+  const std::string file = dir + "/000000-000002.pt";  // the name load(0, 2) reads
+  const std::string sound = read_file(file);
+  BatchStore store(dir, nlohmann::json::parse(read_file(dir + "/config.json")), /*resume=*/true);
+  ASSERT_TRUE(store.load(0, 2).has_value());
+  for (size_t at : {size_t{3}, size_t{20}, sound.size() / 2, sound.size() - 1}) {
+    std::string bad = sound;
+    bad[at] ^= 0x10;
+    write_atomic(file, bad);
+    auto [loaded, said] = load_and_say(store, 0, 2);
+    EXPECT_FALSE(loaded) << "byte " << at;
+    EXPECT_NE(said.find("running that batch again"), std::string::npos) << said;
+  }
+  write_atomic(file, sound.substr(0, sound.size() - 100));  // torn
+  EXPECT_FALSE(load_and_say(store, 0, 2).first);
+  // The fuzzer's input (fuzz_batch_file): LibTorch 1.13 read past a 16-byte buffer on it.
+  fs::copy_file(
+      std::string(CFX_SOURCE_DIR) + "/fuzz/corpus/batch_file/regression-trace-storage-past-its-end",
+      file, fs::copy_options::overwrite_existing);
+  auto [loaded, said] = load_and_say(store, 0, 2);
+  EXPECT_FALSE(loaded);
+  EXPECT_NE(said.find("not a cfx batch file"), std::string::npos) << said;
+  write_atomic(file, sound);
+  EXPECT_TRUE(store.load(0, 2).has_value());
 }

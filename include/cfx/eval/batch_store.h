@@ -45,6 +45,11 @@ class BatchStore {
   std::string dir_;
 };
 
+/// The LibTorch archive inside a batch file's bytes ("CFXBATCH1 <16 hex digits>\n" and the
+/// archive, the digits its FNV-1a 64 hash), after checking the header and the hash; throws
+/// cfx::Error when either is wrong (a torn, truncated or corrupted file).
+std::string batch_file_archive(const std::string& file_bytes);
+
 /// 16 hex digits identifying what a run consumes: the classifier's metadata and weights, the
 /// images and the targets (FNV-1a over their bytes). Equal inputs give equal fingerprints.
 std::string run_fingerprint(Classifier& F, const torch::Tensor& images,
