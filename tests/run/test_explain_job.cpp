@@ -8,6 +8,8 @@
 #include "cfx/core/fs.h"
 #include "cfx/core/log.h"
 #include "cfx/eval/metrics.h"
+#include "cfx/methods/options.h"
+#include "cfx/methods/registry.h"
 #include "cfx/run/explain_job.h"
 #include "cfx/run/targets.h"
 #include "data/temp_dir.h"
@@ -106,4 +108,27 @@ TEST(ExplainJob, RunGivesInMemoryTheDocumentThatWriteWrites) {
   auto bad = x.clone();
   bad[0][0][0][0] = NAN;
   EXPECT_NE(error_of([&] { run_explain(job, F, bad); }).find("NaN"), std::string::npos);
+}
+
+// Integer fields and options take whole numbers in their type's range only: nlohmann would
+// cast anything else, undefined behaviour for a double out of range (fuzz_options found
+// steps = 1e25 under UBSan). Whole floats stay accepted (30.0 from a Python computation).
+TEST(ExplainJob, IntegerFieldsAndOptionsTakeOnlyWholeNumbersInRange) {
+  for (const json& bad : {json(1e25), json(2.5), json(-1e300), json(18446744073709551615ull)}) {
+    EXPECT_NE(error_of([&] {
+                ExplainJob::from_json({{"batch_size", bad}});
+              }).find("batch_size = "),
+              std::string::npos)
+        << bad.dump();
+    EXPECT_NE(error_of([&] {
+                make_method("pixel", {{"steps", bad}});
+              }).find("option steps: cannot use value"),
+              std::string::npos)
+        << bad.dump();
+  }
+  EXPECT_EQ(make_method("pixel", {{"steps", 30.0}})->config()["options"]["steps"], 30);
+  EXPECT_EQ(ExplainJob::from_json({{"batch_size", 8.0}}).batch_size, 8);
+  EXPECT_FALSE(json_fits<int32_t>(json(int64_t{1} << 40)));
+  EXPECT_TRUE(json_fits<int64_t>(json(int64_t{1} << 40)));
+  EXPECT_FALSE(json_fits<std::vector<int64_t>>(json::array({1, 1e25})));
 }

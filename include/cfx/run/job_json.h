@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cfx/core/error.h"
+#include "cfx/methods/options.h"
 
 namespace cfx {
 
@@ -26,6 +27,8 @@ class JobReader {
   template <typename T>
   void operator()(const char* key, T& field) const {
     if (!j_.contains(key)) return;
+    CFX_CHECK(json_fits<T>(j_.at(key)), what_, ": ", key, " = ", j_.at(key).dump(),
+              " (a whole number in range is needed)");
     try {
       field = j_.at(key).get<T>();
     } catch (const nlohmann::json::exception& e) {
