@@ -115,19 +115,25 @@ def _worker_model_spec(payload):
     return spec
 
 
-_MALLOC_TUNED = False
+_WORKER_PREPARED = False
+
+
+def _prepare_worker():
+    """Once per worker process, before its first task: malloc as the client has it, and
+    stacks on SIGUSR1."""
+    global _WORKER_PREPARED
+    if _WORKER_PREPARED:
+        return
+    _WORKER_PREPARED = True
+    _tune_malloc()
+    _dump_stacks_on_sigusr1()
 
 
 def _tune_malloc():
-    """Once per worker process: give glibc's malloc back its usual thresholds. Dask's nanny
-    starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also fixes the mmap threshold, so
-    every tensor above 128 KiB is mmap'ed and unmapped again: the engine ran 2.5x slower in a
-    worker than in the client (disc, 32 items: 19.2 s against 7.2 s; 7.7 s after this)."""
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return
-    _MALLOC_TUNED = True
-    _dump_stacks_on_sigusr1()
+    """Gives glibc's malloc back its usual thresholds. Dask's nanny starts workers with
+    MALLOC_TRIM_THRESHOLD_=65536, which also fixes the mmap threshold, so every tensor above
+    128 KiB is mmap'ed and unmapped again: the engine ran 2.5x slower in a worker than in the
+    client (disc, 32 items: 19.2 s against 7.2 s; 7.7 s after this)."""
     try:
         import ctypes
         libc = ctypes.CDLL("libc.so.6")
@@ -152,7 +158,7 @@ def _dump_stacks_on_sigusr1():
 
 def _run_shard(payload, X, names, job, threads):
     """On a worker: one shard's engine run; returns its batch files {local name: bytes}."""
-    _tune_malloc()
+    _prepare_worker()
     spec = _worker_model_spec(payload)
     with tempfile.TemporaryDirectory(prefix="cfx-shard-") as tmp:
         job = dict(job, batches_dir=os.path.join(tmp, "batches"), resume=False)
@@ -402,7 +408,7 @@ def evaluate(client, model, X, out=None, resume=False, shard_batches=1, model_by
 
 def _global_shard(payload, job, latents, threads):
     """On a worker: the intervention samples of some latents."""
-    _tune_malloc()
+    _prepare_worker()
     spec = _worker_model_spec(payload)
     return _cfx.global_samples(json.dumps(spec), json.dumps(job), latents, int(threads))
 

@@ -114,29 +114,7 @@ std::string first_difference(const json& old_config, const json& new_config) {
   return where + ": " + show(old_config) + " before, " + show(new_config) + " now";
 }
 
-uint64_t fnv1a(uint64_t h, const void* data, size_t n);
-
-// A batch file is "CFXBATCH1 <16 hex digits>\n" and then LibTorch's archive, the digits its
-// FNV-1a 64 hash. LibTorch 1.13's archive reader trusts a storage size the archive declares
-// over the size of the record behind it, so a corrupted file could make it read past a
-// buffer (fuzz_batch_file found one: trace values declared 240 bytes on a 16-byte record).
-// The hash is checked before LibTorch sees a byte: a torn, truncated or bit-flipped file is
-// refused and its batch run again. (It is a checksum against corruption, not a signature: a
-// file crafted with a matching hash would still reach LibTorch's reader; batch folders are
-// cfx's own working files.)
-constexpr char kBatchMagic[] = "CFXBATCH1 ";
-
-std::string hash_hex(const std::string& bytes) {
-  char hex[17];
-  std::snprintf(
-      hex, sizeof hex, "%016llx",
-      static_cast<unsigned long long>(fnv1a(14695981039346656037ull, bytes.data(), bytes.size())));
-  return hex;
-}
-
-std::string framed(const std::string& archive) {
-  return kBatchMagic + hash_hex(archive) + "\n" + archive;
-}
+constexpr uint64_t kFnvOffsetBasis = 14695981039346656037ull;
 
 uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);
@@ -153,6 +131,31 @@ uint64_t hash_tensor(uint64_t h, const torch::Tensor& t) {
   auto sizes = c.sizes().vec();
   h = fnv1a(h, sizes.data(), sizes.size() * sizeof(int64_t));
   return fnv1a(h, c.data_ptr(), c.numel() * c.element_size());
+}
+
+// A hash as the 16 hex digits files and configs show it.
+std::string hex16(uint64_t h) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+// A batch file is "CFXBATCH1 <16 hex digits>\n" and then LibTorch's archive, the digits its
+// FNV-1a 64 hash. LibTorch 1.13's archive reader trusts a storage size the archive declares
+// over the size of the record behind it, so a corrupted file could make it read past a
+// buffer (fuzz_batch_file found one: trace values declared 240 bytes on a 16-byte record).
+// The hash is checked before LibTorch sees a byte: a torn, truncated or bit-flipped file is
+// refused and its batch run again. (It is a checksum against corruption, not a signature: a
+// file crafted with a matching hash would still reach LibTorch's reader; batch folders are
+// cfx's own working files.)
+constexpr char kBatchMagic[] = "CFXBATCH1 ";
+
+std::string hash_hex(const std::string& bytes) {
+  return hex16(fnv1a(kFnvOffsetBasis, bytes.data(), bytes.size()));
+}
+
+std::string framed(const std::string& archive) {
+  return kBatchMagic + hash_hex(archive) + "\n" + archive;
 }
 
 }  // namespace
@@ -243,7 +246,7 @@ void BatchStore::save(int64_t begin, int64_t end, const StoredBatch& b) const {
 
 std::string run_fingerprint(Classifier& F, const torch::Tensor& images,
                             const torch::Tensor& targets) {
-  uint64_t h = 14695981039346656037ull;
+  uint64_t h = kFnvOffsetBasis;
   const auto& info = F.info();
   json meta = {{"arch", info.arch},
                {"input_shape", info.input_shape},
@@ -255,9 +258,7 @@ std::string run_fingerprint(Classifier& F, const torch::Tensor& images,
   for (const auto& w : F.weights()) h = hash_tensor(h, w);
   h = hash_tensor(h, images);
   h = hash_tensor(h, targets.to(torch::kLong));
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  return hex;
+  return hex16(h);
 }
 
 }  // namespace cfx
