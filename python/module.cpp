@@ -22,6 +22,7 @@
 #include "cfx/run/eval_job.h"
 #include "cfx/run/explain_job.h"
 #include "cfx/run/global_job.h"
+#include "cfx/run/session.h"
 #include "cfx/run/train_job.h"
 
 namespace py = pybind11;
@@ -70,10 +71,13 @@ class RunSettings {
   bool quiet_;
 };
 
+using SessionPtr = std::shared_ptr<cfx::Session>;
+
 // The model a Python call names: a file, with what overrides its metadata (see
 // cfx/__init__.py's _model_spec). JSON keys: path, input_shape, fallback_shape, classes, mean,
-// std, source.
-std::shared_ptr<cfx::Classifier> load_model(const nlohmann::json& spec) {
+// std, source. With a session, a model it loaded before is reused.
+std::shared_ptr<cfx::Classifier> load_model(const nlohmann::json& spec,
+                                            const SessionPtr& session = nullptr) {
   cfx::ClassifierOverrides ov;
   ov.input_shape = spec.value("input_shape", std::vector<int64_t>{});
   ov.class_names = spec.value("classes", std::vector<std::string>{});
@@ -83,7 +87,8 @@ std::shared_ptr<cfx::Classifier> load_model(const nlohmann::json& spec) {
   // A model file that states no input shape takes the images'.
   auto fallback = spec.value("fallback_shape", std::vector<int64_t>{});
   if (!fallback.empty()) ov.input_shape_fallback = [fallback] { return fallback; };
-  return cfx::load_classifier(spec.at("path").get<std::string>(), ov);
+  const auto path = spec.at("path").get<std::string>();
+  return session ? session->classifier(path, ov) : cfx::load_classifier(path, ov);
 }
 
 struct Outcome {
@@ -93,14 +98,15 @@ struct Outcome {
 
 std::shared_ptr<Outcome> explain(const std::string& model_json, const torch::Tensor& images,
                                  const std::vector<std::string>& inputs,
-                                 const std::string& job_json, int threads, bool progress) {
+                                 const std::string& job_json, int threads, bool progress,
+                                 const SessionPtr& session) {
   auto job = cfx::ExplainJob::from_json(parse_json(job_json, "the explain job"));
   auto model = parse_json(model_json, "the model");
   auto out = std::make_shared<Outcome>();
   {
     py::gil_scoped_release nogil;
     RunSettings settings(threads, !progress);
-    auto F = load_model(model);
+    auto F = load_model(model, session);
     std::optional<cfx::ProgressBar> bar;
     if (progress) bar.emplace(job.method, images.size(0) * cfx::kProgressUnit, cfx::kProgressUnit);
     out->o = cfx::run_explain(job, F, images, inputs, {{"command", "python explain"}},
@@ -167,17 +173,18 @@ py::list eval_batch_plans(const std::string& model_json, const torch::Tensor& im
 std::string evaluate(const std::string& model_json, const torch::Tensor& images,
                      const std::vector<std::string>& inputs, const std::string& items_json,
                      const std::string& job_json, const std::string& out_dir, int threads,
-                     bool progress) {
+                     bool progress, const SessionPtr& session) {
   auto job = cfx::EvalJob::from_json(parse_json(job_json, "the eval job"));
   auto model = parse_json(model_json, "the model");
   auto where = parse_json(items_json, "the items' origin");
   py::gil_scoped_release nogil;
   RunSettings settings(threads, !progress);
   if (!out_dir.empty()) cfx::ensure_writable_dir(out_dir);
-  auto F = load_model(model);
+  auto F = load_model(model, session);
   auto items = eval_items(images, inputs, where, job.seed);
   std::unique_ptr<cfx::ProgressBar> bar;
   std::string running;
+  // The sanity check randomises a copy of the model: a fresh one, never the session's.
   auto out = cfx::run_eval(
       job, F, items, [&] { return load_model(model); }, {{"command", "python evaluate"}},
       [&](const std::string& method, int64_t done, int64_t total) {
@@ -259,13 +266,14 @@ std::string global_outcome(const std::string& model_json, const std::string& job
 
 // global.json as text; with `out_dir`, also global.png and report.html there.
 std::string global_scores(const std::string& model_json, const std::string& job_json,
-                          const std::string& out_dir, int threads, bool progress) {
+                          const std::string& out_dir, int threads, bool progress,
+                          const SessionPtr& session) {
   auto job = cfx::GlobalJob::from_json(parse_json(job_json, "the global job"));
   auto model = parse_json(model_json, "the model");
   py::gil_scoped_release nogil;
   RunSettings settings(threads, !progress);
   if (!out_dir.empty()) cfx::ensure_writable_dir(out_dir);
-  auto F = load_model(model);
+  auto F = load_model(model, session);
   std::unique_ptr<cfx::ProgressBar> bar;
   auto out = cfx::run_global(job, F, {{"command", "python global_scores"}},
                              [&](int64_t done, int64_t all, int64_t) {
@@ -320,18 +328,19 @@ py::list methods() {
   return out;
 }
 
-py::tuple load_dataset(const std::string& name, const std::string& split, int64_t n,
-                       uint64_t seed) {
+py::tuple load_dataset(const std::string& name, const std::string& split, int64_t n, uint64_t seed,
+                       const SessionPtr& session) {
   cfx::DatasetOptions o;
   o.split = split;
   o.limit = n;
   o.seed = seed;
-  cfx::Dataset d;
+  std::shared_ptr<const cfx::Dataset> d;
   {
     py::gil_scoped_release nogil;
-    d = cfx::load_dataset(name, o);
+    d = session ? session->dataset(name, o)
+                : std::make_shared<cfx::Dataset>(cfx::load_dataset(name, o));
   }
-  return py::make_tuple(d.images, d.labels, d.class_names);
+  return py::make_tuple(d->images, d->labels, d->class_names);
 }
 
 }  // namespace
@@ -363,17 +372,28 @@ PYBIND11_MODULE(_cfx, m) {
         py::gil_scoped_release nogil;
         cfx::write_explain(o.o, dir);
       });
-  m.def("explain", &explain);
-  m.def("evaluate", &evaluate);
+  py::class_<cfx::Session, SessionPtr>(m, "Session")
+      .def(py::init<>())
+      .def_property_readonly("classifiers_loaded", &cfx::Session::classifiers_loaded)
+      .def_property_readonly("datasets_loaded", &cfx::Session::datasets_loaded)
+      .def("clear", &cfx::Session::clear);
+  const auto no_session = py::arg("session") = py::none();
+  m.def("explain", &explain, py::arg("model"), py::arg("images"), py::arg("inputs"), py::arg("job"),
+        py::arg("threads"), py::arg("progress"), no_session);
+  m.def("evaluate", &evaluate, py::arg("model"), py::arg("images"), py::arg("inputs"),
+        py::arg("where"), py::arg("job"), py::arg("out"), py::arg("threads"), py::arg("progress"),
+        no_session);
   m.def("explain_batch_settings", &explain_batch_settings);
   m.def("eval_batch_plans", &eval_batch_plans);
-  m.def("global_scores", &global_scores);
+  m.def("global_scores", &global_scores, py::arg("model"), py::arg("job"), py::arg("out"),
+        py::arg("threads"), py::arg("progress"), no_session);
   m.def("global_latents", &global_latents);
   m.def("global_samples", &global_samples);
   m.def("global_outcome", &global_outcome);
   m.def("train", &train);
   m.def("trainers", &trainers);
   m.def("methods", &methods);
-  m.def("load_dataset", &load_dataset);
+  m.def("load_dataset", &load_dataset, py::arg("name"), py::arg("split"), py::arg("n"),
+        py::arg("seed"), no_session);
   m.def("read_image", [](const std::string& path) { return cfx::read_image(path); });
 }

@@ -23,8 +23,8 @@ import torch
 from ._cfx import Error, __version__
 from . import _cfx
 
-__all__ = ["Error", "Explanation", "__version__", "evaluate", "explain", "global_scores",
-           "load_dataset", "methods", "saliency", "train", "trainers"]
+__all__ = ["Error", "Explanation", "Session", "__version__", "evaluate", "explain",
+           "global_scores", "load_dataset", "methods", "saliency", "train", "trainers"]
 
 
 def methods():
@@ -85,10 +85,11 @@ def _global_job(outcome, samples=2000, seed=0, latents="data", data="", split="t
     }
 
 
-def load_dataset(name, split="test", n=-1, seed=0):
+def load_dataset(name, split="test", n=-1, seed=0, _session=None):
     """(X [N, C, H, W] float in [0, 1], y [N] int64, class names) of a built-in dataset
     ("fashion-mnist", "mnist", "shapes") or an image folder root/<class>/*.png."""
-    return _cfx.load_dataset(str(name), str(split), int(n), int(seed))
+    return _cfx.load_dataset(str(name), str(split), int(n), int(seed),
+                             session=None if _session is None else _session._engine)
 
 
 def _images(X):
@@ -134,11 +135,22 @@ def _targets(target, n):
     return [str(target)]
 
 
-def _model_file(model, X, tmp):
+def _module_state(model):
+    """What changes when a module's weights do: each parameter's and buffer's storage and
+    in-place version counter (optimisers and load_state_dict bump it)."""
+    return tuple((n, t.data_ptr(), t._version, tuple(t.shape)) for n, t in
+                 list(model.named_parameters()) + list(model.named_buffers()))
+
+
+def _model_file(model, X, tmp, session=None):
     """A TorchScript file for `model` (a path, a ScriptModule, or an nn.Module we script, or
-    trace on X when scripting fails), and the name outputs give it ("" for a file)."""
+    trace on X when scripting fails), and the name outputs give it ("" for a file). A session
+    keeps the file of a module whose weights have not changed since (and the engine then
+    keeps the loaded model)."""
     if isinstance(model, (str, os.PathLike)):
         return str(model), ""
+    if session is not None and isinstance(model, torch.nn.Module):
+        return session._module_file(model, X)
     if not isinstance(model, torch.nn.Module):
         raise Error(f"model must be a torch.nn.Module, a ScriptModule or a file path, got "
                     f"{type(model).__name__}")
@@ -161,11 +173,11 @@ def _model_file(model, X, tmp):
     return path, name
 
 
-def _model_spec(model, X, tmp, class_names, mean, std):
+def _model_spec(model, X, tmp, class_names, mean, std, session=None):
     """What the engine loads: the model's file and what overrides its metadata, as JSON. A
     model from memory takes its input shape from X; a file keeps its own, and takes X's only
     when it states none."""
-    path, source = _model_file(model, X, tmp)
+    path, source = _model_file(model, X, tmp, session)
     shape = [] if X is None else list(X.shape[1:])
     return json.dumps({
         "path": path,
@@ -186,6 +198,10 @@ def _check_options(what, options):
 
 def _threads(threads):
     return 0 if threads is None else int(threads)
+
+
+def _engine(session):
+    return None if session is None else session._engine
 
 
 class Explanation:
@@ -257,7 +273,7 @@ def saliency(model, X, method="fido", target="pred", **kwargs):
 
 def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, device="cpu",
             threads=None, progress=False, class_names=None, mean=None, std=None, _kind="",
-            **options):
+            _session=None, **options):
     """Counterfactuals (or saliency maps, for a saliency method) of `model` on images `X`.
 
     model: a torch.nn.Module (scripted, or traced on X if it cannot be scripted), a
@@ -280,9 +296,9 @@ def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, devi
         "kind": _kind,
     }
     with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
-        spec = _model_spec(model, X, tmp, class_names, mean, std)
+        spec = _model_spec(model, X, tmp, class_names, mean, std, _session)
         outcome = _cfx.explain(spec, X, names, json.dumps(job), _threads(threads),
-                               bool(progress))
+                               bool(progress), session=_engine(_session))
     return Explanation(outcome)
 
 
@@ -291,7 +307,7 @@ def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64,
              offset=0,
              oracle="", autoencoders="", attributes="", fid_net="", fid_reference=2000,
              corrupt="none", surrogate=0, sanity=False, curve_steps=28, cout_steps=50,
-             class_names=None, mean=None, std=None, **options):
+             class_names=None, mean=None, std=None, _session=None, **options):
     """Runs every method of `methods` on the same images and targets and scores them with
     the field's metrics, as `cfx eval` does. Returns eval.json as a dict; with `out`, also
     writes the CLI's files there (eval.json, eval.csv, report.html, one folder per method).
@@ -315,9 +331,10 @@ def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64,
                            sanity=sanity, curve_steps=curve_steps, cout_steps=cout_steps,
                            **options)
     with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
-        spec = _model_spec(model, X, tmp, class_names, mean, std)
+        spec = _model_spec(model, X, tmp, class_names, mean, std, _session)
         doc = _cfx.evaluate(spec, X, names, json.dumps(where), json.dumps(job),
-                            "" if out is None else str(out), _threads(threads), bool(progress))
+                            "" if out is None else str(out), _threads(threads), bool(progress),
+                            session=_engine(_session))
     return json.loads(doc)
 
 
@@ -354,7 +371,7 @@ def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="",
                   generator="", attributes="", shifter="", only="", batch_size=256,
                   strength=1.0, bootstrap=1000, confidence=0.95, device="cpu", threads=None,
                   progress=False, out=None, input_shape=None, class_names=None, mean=None,
-                  std=None):
+                  std=None, _session=None):
     """Which attributes an outcome of `model` causally depends on, as `cfx global` does:
     necessity, sufficiency, both, and contrastive attribution per attribute with bootstrap
     intervals. Returns global.json as a dict; with `out`, also writes global.json, global.png
@@ -370,7 +387,93 @@ def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="",
                       confidence=confidence, device=device)
     X = None if input_shape is None else torch.zeros([2] + list(input_shape))
     with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
-        spec = _model_spec(model, X, tmp, class_names, mean, std)
+        spec = _model_spec(model, X, tmp, class_names, mean, std, _session)
         doc = _cfx.global_scores(spec, json.dumps(job), "" if out is None else str(out),
-                                 _threads(threads), bool(progress))
+                                 _threads(threads), bool(progress), session=_engine(_session))
     return json.loads(doc)
+
+
+class Session:
+    """Keeps models and datasets loaded between calls, with defaults for every call::
+
+        with cfx.Session(device="cpu", threads=2, seed=1) as s:
+            X, y, classes = s.load_dataset("fashion-mnist", n=64)
+            ex = s.explain(model, X, method="disc")      # model scripted and loaded once
+            ev = s.evaluate(model, X, methods=["pixel", "disc"])
+
+    The module-level functions load everything afresh at every call; a session loads a model
+    file again only when it changed, and scripts a torch.nn.Module again only when its weights
+    changed (an optimiser step or load_state_dict). Keyword arguments given to a call win over
+    the session's defaults. Results equal the module-level functions'. Not for two threads at
+    once.
+    """
+
+    def __init__(self, device="cpu", threads=None, progress=False, seed=0, batch_size=64):
+        self.defaults = {"device": device, "threads": threads, "progress": progress,
+                         "seed": seed, "batch_size": batch_size}
+        self._engine = _cfx.Session()
+        self._tmp = tempfile.TemporaryDirectory(prefix="cfx-session-")
+        self._modules = {}  # id(module) -> (module, weight state, file)
+        self._files = 0
+
+    def _module_file(self, model, X):
+        entry = self._modules.get(id(model))
+        state = _module_state(model)
+        if entry is not None and entry[0] is model and entry[1] == state:
+            return entry[2], f"<python {type(model).__name__}>"
+        self._files += 1  # a new name: the engine's cache tells files apart by name and time
+        folder = os.path.join(self._tmp.name, str(self._files))
+        os.makedirs(folder)
+        path, source = _model_file(model, X, folder)
+        self._modules[id(model)] = (model, state, path)
+        return path, source
+
+    def _with(self, kwargs, keys):
+        merged = {k: v for k, v in self.defaults.items() if k in keys}
+        merged.update(kwargs)
+        merged["_session"] = self
+        return merged
+
+    def explain(self, model, X, **kwargs):
+        """cfx.explain() with the session's defaults and caches."""
+        return explain(model, X, **self._with(kwargs, self.defaults))
+
+    def saliency(self, model, X, method="fido", target="pred", **kwargs):
+        """cfx.saliency() with the session's defaults and caches."""
+        return self.explain(model, X, method=method, target=target, _kind="saliency", **kwargs)
+
+    def evaluate(self, model, X, **kwargs):
+        """cfx.evaluate() with the session's defaults and caches."""
+        return evaluate(model, X, **self._with(kwargs, self.defaults))
+
+    def global_scores(self, model, outcome, **kwargs):
+        """cfx.global_scores() with the session's defaults (no batch size: global's is its
+        own) and caches."""
+        return global_scores(model, outcome,
+                             **self._with(kwargs, ("device", "threads", "progress", "seed")))
+
+    def load_dataset(self, name, split="test", n=-1, seed=0):
+        """cfx.load_dataset(), loaded once per name, split, n and seed."""
+        return load_dataset(name, split=split, n=n, seed=seed, _session=self)
+
+    @property
+    def models_loaded(self):
+        """How many model files the engine has loaded (cache misses) in this session."""
+        return self._engine.classifiers_loaded
+
+    @property
+    def datasets_loaded(self):
+        return self._engine.datasets_loaded
+
+    def close(self):
+        """Forgets the loaded models and removes the session's scripted model files."""
+        self._engine.clear()
+        self._modules.clear()
+        self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -362,3 +362,46 @@ def test_train_equals_cli_train_and_names_bad_options(tmp_path):
         cfx.train("classifier", tmp_path / "c.pt", epoch=1)
     with pytest.raises(cfx.Error, match="must be an integer"):
         cfx.train("classifier", tmp_path / "c.pt", epochs="two")
+
+
+def test_a_session_loads_once_and_equals_the_plain_calls(fashion, tmp_path):
+    X, _, _ = fashion
+    net = Net()
+    plain = cfx.explain(net, X, method="pixel", steps=20, seed=3, threads=1)
+    with cfx.Session(seed=3, threads=1) as s:
+        Xs, ys, classes = s.load_dataset("fashion-mnist", n=6)
+        assert torch.equal(Xs, X) and len(classes) == 10
+        s.load_dataset("fashion-mnist", n=6)
+        assert s.datasets_loaded == 1
+        a = s.explain(net, X, method="pixel", steps=20)
+        b = s.explain(net, X, method="pixel", steps=20, target="pred")
+        sal = s.saliency(net, X, method="gradient")
+        assert s.models_loaded == 1  # scripted and loaded once for three calls
+        assert torch.equal(a.counterfactuals, plain.counterfactuals)
+        assert a.summary["validity"] == plain.summary["validity"]
+        assert b.document["run"]["target"] == "pred" and a.document["run"]["target"] == "auto"
+        assert sal.saliency is not None
+        # The session's defaults give way to a call's keywords.
+        c = s.explain(net, X, method="pixel", steps=20, seed=4, batch_size=2)
+        assert (a.config["seed"], a.config["batch_size"]) == (3, 64)
+        assert (c.config["seed"], c.config["batch_size"]) == (4, 2)
+        # Changed weights are scripted and loaded again; unchanged ones are not.
+        with torch.no_grad():
+            net.head.bias.add_(1.0)
+        d = s.explain(net, X, method="pixel", steps=20)
+        assert s.models_loaded == 2
+        fresh = cfx.explain(net, X, method="pixel", steps=20, seed=3, threads=1)
+        assert torch.equal(d.counterfactuals, fresh.counterfactuals)
+        # A model file is loaded once, and again when it is rewritten.
+        path = tmp_path / "m.pt"
+        shutil.copy(SHIPPED, path)
+        shutil.copy(SHIPPED[:-3] + ".json", tmp_path / "m.json")
+        s.explain(str(path), X, steps=5)
+        s.evaluate(str(path), X, methods=["pixel"], steps=5, cout_steps=0, fid_net="none")
+        assert s.models_loaded == 3
+        os.utime(path, (1, 1))
+        s.explain(str(path), X, steps=5)
+        assert s.models_loaded == 4
+        with pytest.raises(cfx.Error, match="nope"):
+            s.explain(net, X, method="nope")
+    assert not os.path.exists(s._tmp.name)  # the scripted files are gone with the session

@@ -13,6 +13,7 @@
 #include "cfx/core/seed.h"
 #include "cfx/core/surface.h"
 #include "cfx/models/checkpoint.h"
+#include "cfx/models/companions.h"
 #include "vae_net.h"
 
 namespace fs = std::filesystem;
@@ -195,8 +196,7 @@ AipModels load_aip_models(const std::string& cvae, const std::string& attributes
   if (m.cvae_path.empty()) {
     CFX_CHECK(F != nullptr && !F->info().dataset.empty() && !F->info().source.empty(),
               "no cvae given: pass cvae=FILE (train one with ", train_call("cvae", {}), ")");
-    m.cvae_path =
-        (fs::path(F->info().source).parent_path() / (F->info().dataset + "-cvae.pt")).string();
+    m.cvae_path = companion_path(*F, "cvae");
     CFX_CHECK(is_file(m.cvae_path), "no cvae given and none beside the model (", m.cvae_path,
               "): pass cvae=FILE (train one with ", train_call("cvae", {}), ")");
   }
@@ -206,8 +206,7 @@ AipModels load_aip_models(const std::string& cvae, const std::string& attributes
     m.attributes_path = m.cvae->meta.value("attributes", "");
     CFX_CHECK(!m.attributes_path.empty(), "the cvae ", m.cvae_path,
               " does not record its attribute classifier; pass attributes=FILE");
-    if (fs::path(m.attributes_path).is_relative())
-      m.attributes_path = (fs::path(m.cvae_path).parent_path() / m.attributes_path).string();
+    m.attributes_path = recorded_path(m.attributes_path, m.cvae_path);
   }
   m.attributes = load_attribute_classifier(m.attributes_path);
   CFX_CHECK(m.attributes->names() == m.cvae->attributes(), "the attribute classifier ",

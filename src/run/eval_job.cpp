@@ -17,6 +17,7 @@
 #include "cfx/eval/explain.h"
 #include "cfx/eval/saliency_metrics.h"
 #include "cfx/methods/registry.h"
+#include "cfx/models/companions.h"
 #include "cfx/report/html_report.h"
 #include "cfx/report/result_json.h"
 #include "cfx/run/job_json.h"
@@ -56,16 +57,6 @@ json per_method_options(const EvalJob& job) {
     }
   }
   return out;
-}
-
-// A companion model: `explicit_path`, else `default_name` beside the model's file if present.
-std::string companion(const std::string& explicit_path, const Classifier& F,
-                      const std::string& default_name) {
-  if (explicit_path == "none") return "";
-  if (!explicit_path.empty()) return explicit_path;
-  if (default_name.empty() || F.info().source.empty()) return "";
-  auto candidate = fs::path(F.info().source).parent_path() / default_name;
-  return is_file(candidate.string()) ? candidate.string() : "";
 }
 
 // Real images of the items' split for the FID reference: up to `limit` items, skipping the
@@ -280,17 +271,17 @@ EvalOutcome run_eval(const EvalJob& job, std::shared_ptr<Classifier> F, const Ev
     CFX_CHECK(eo.autoencoders->num_classes() == F->num_classes(), "autoencoders ", job.autoencoders,
               " know ", eo.autoencoders->num_classes(), " classes, the model ", F->num_classes());
   }
-  const std::string attributes_path = companion(
-      job.attributes, *F, F->info().dataset.empty() ? "" : F->info().dataset + "-attributes.pt");
+  const std::string attributes_path = find_companion(job.attributes, F.get(), "attributes");
   if (!attributes_path.empty()) {
     eo.attributes = load_attribute_classifier(attributes_path);
     CFX_CHECK(eo.attributes->net().input_shape() == F->input_shape(), "attribute oracle ",
               attributes_path, " takes images of another shape than the model");
   }
   // FID compares with real images, so by default only items of a dataset get it.
-  const std::string fid_path = job.fid_net.empty() && items.data.empty()
-                                   ? ""
-                                   : companion(job.fid_net, *F, items.data + "-oracle-resnet.pt");
+  const std::string fid_path =
+      job.fid_net.empty() && items.data.empty()
+          ? ""
+          : find_companion(job.fid_net, F.get(), "oracle-resnet", items.data);
   int64_t fid_reference_n = 0;
   if (!fid_path.empty()) {
     CFX_CHECK(!items.data.empty(),

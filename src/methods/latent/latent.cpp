@@ -9,6 +9,7 @@
 #include "cfx/core/fs.h"
 #include "cfx/core/surface.h"
 #include "cfx/methods/options.h"
+#include "cfx/models/companions.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -23,8 +24,7 @@ LatentModels load_latent_models(const std::string& shifter, const std::string& g
     CFX_CHECK(F != nullptr && !F->info().dataset.empty() && !F->info().source.empty(),
               "no shift predictor given: name one with the shifter option (train one with ",
               train_call("shifter", {}), ")");
-    m.shifter_path =
-        (fs::path(F->info().source).parent_path() / (F->info().dataset + "-shifter.pt")).string();
+    m.shifter_path = companion_path(*F, "shifter");
     CFX_CHECK(is_file(m.shifter_path), "no shift predictor given and none beside the model (",
               m.shifter_path, "): name one with the shifter option (train one with ",
               train_call("shifter", {}), ")");
@@ -35,8 +35,7 @@ LatentModels load_latent_models(const std::string& shifter, const std::string& g
     std::string p = m.shifter->meta.value(key, "");
     CFX_CHECK(!p.empty(), "the shifter ", m.shifter_path, " does not record its ", key, "; pass --",
               key, " FILE");
-    if (fs::path(p).is_relative()) p = (fs::path(m.shifter_path).parent_path() / p).string();
-    return p;
+    return recorded_path(p, m.shifter_path);
   };
   m.generator_path = recorded("generator", generator);
   m.attributes_path = recorded("attributes", attributes);

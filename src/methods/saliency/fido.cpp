@@ -14,6 +14,7 @@
 #include "cfx/core/seed.h"
 #include "cfx/core/surface.h"
 #include "cfx/methods/inversion/batched_adam.h"
+#include "cfx/models/companions.h"
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -37,12 +38,8 @@ torch::Tensor tv_per_item(const torch::Tensor& t) {
 }  // namespace
 
 std::string resolve_inpainter_path(const std::string& explicit_path, const Classifier& F) {
-  if (!explicit_path.empty()) return explicit_path;
-  const auto& info = F.info();
-  if (!info.dataset.empty() && !info.source.empty()) {
-    auto candidate = fs::path(info.source).parent_path() / (info.dataset + "-inpainter.pt");
-    if (is_file(candidate.string())) return candidate.string();
-  }
+  auto path = find_companion(explicit_path, &F, "inpainter");
+  if (!path.empty()) return path;
   fail("the inpainter in-filler needs a checkpoint: set the option inpainter=PATH (train one ",
        "with ", train_call("inpainter", {{"data", "D"}, {"out", "PATH"}}),
        ") or choose another in-filler (infill=blur)");
