@@ -23,6 +23,7 @@
 #include "cfx/run/explain_job.h"
 #include "cfx/run/global_job.h"
 #include "cfx/run/session.h"
+#include "cfx/run/text_job.h"
 #include "cfx/run/train_job.h"
 
 namespace py = pybind11;
@@ -287,6 +288,24 @@ std::string global_scores(const std::string& model_json, const std::string& job_
   return out.document.dump();
 }
 
+// result.json of `cfx explain-text` as text; with `out_dir`, also written there.
+std::string explain_text(const std::string& job_json, const std::string& out_dir, int threads,
+                         bool progress) {
+  auto job = cfx::TextJob::from_json(parse_json(job_json, "the text job"));
+  py::gil_scoped_release nogil;
+  RunSettings settings(threads, !progress);
+  if (!out_dir.empty()) cfx::ensure_writable_dir(out_dir);
+  std::optional<cfx::ProgressBar> bar;
+  if (progress) bar.emplace(job.method, job.aip_options().search.steps);
+  auto out = cfx::run_explain_text(job, "python explain_text", [&](int64_t step, int64_t, int64_t) {
+    check_python_signals();
+    if (bar) bar->update(step);
+  });
+  if (bar) bar->finish();
+  if (!out_dir.empty()) cfx::write_explain_text(out, out_dir);
+  return out.document.dump();
+}
+
 // The sidecar the trainer wrote, as text.
 std::string train(const std::string& job_json, int threads, bool progress) {
   auto job = cfx::TrainJob::from_json(parse_json(job_json, "the train job"));
@@ -390,6 +409,7 @@ PYBIND11_MODULE(_cfx, m) {
   m.def("global_latents", &global_latents);
   m.def("global_samples", &global_samples);
   m.def("global_outcome", &global_outcome);
+  m.def("explain_text", &explain_text);
   m.def("train", &train);
   m.def("trainers", &trainers);
   m.def("methods", &methods);

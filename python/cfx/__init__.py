@@ -24,7 +24,7 @@ from ._cfx import Error, __version__
 from . import _cfx
 
 __all__ = ["Error", "Explanation", "Session", "__version__", "evaluate", "explain",
-           "global_scores", "load_dataset", "methods", "saliency", "train", "trainers"]
+           "explain_text", "global_scores", "load_dataset", "methods", "saliency", "train", "trainers"]
 
 
 def methods():
@@ -390,6 +390,37 @@ def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="",
         spec = _model_spec(model, X, tmp, class_names, mean, std, _session)
         doc = _cfx.global_scores(spec, json.dumps(job), "" if out is None else str(out),
                                  _threads(threads), bool(progress), session=_engine(_session))
+    return json.loads(doc)
+
+
+def explain_text(texts=None, target="auto", texts_file=None, corpus=None, n=200, corpus_seed=0,
+                 method="aip", model=None, cvae=None, optimise="both", seed=0, batch_size=64,
+                 device="cpu", threads=None, progress=False, out=None, **options):
+    """Counterfactual sentences for the text classifier, as `cfx explain-text` does (AIP in
+    attribute words, METHODS.md §4). Returns result.json as a dict (config, one item per
+    sentence: the reconstruction, the counterfactual, the attributes that moved, validity,
+    tokens changed; the summary); with `out`, also writes it there.
+
+    texts: a sentence or a list of them; or texts_file (one sentence per line), or corpus
+        ("train"/"test": n sentences of the corpus grammar, seeded by corpus_seed).
+    model, cvae: text classifier and text cvae checkpoints (None: the shipped ones).
+    target: a class name or index, or "auto" (the runner-up class).
+    optimise: what moves: "both" (z and a), "a" or "z".
+    options: the search's steps, lr, attribute_lr, alpha, beta, confidence, temperature,
+        straight_through (see `cfx explain-text --help`).
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    _check_options("explain_text", options)
+    options = dict(options, seed=int(seed), batch_size=int(batch_size), device=str(device))
+    job = {
+        "method": str(method), "model": str(model or ""), "cvae": str(cvae or ""),
+        "texts": [str(t) for t in (texts or [])], "texts_file": str(texts_file or ""),
+        "corpus": str(corpus or ""), "n": int(n), "corpus_seed": int(corpus_seed),
+        "target": str(target), "optimise": str(optimise), "options": options,
+    }
+    doc = _cfx.explain_text(json.dumps(job), "" if out is None else str(out), _threads(threads),
+                            bool(progress))
     return json.loads(doc)
 
 

@@ -405,3 +405,38 @@ def test_a_session_loads_once_and_equals_the_plain_calls(fashion, tmp_path):
         with pytest.raises(cfx.Error, match="nope"):
             s.explain(net, X, method="nope")
     assert not os.path.exists(s._tmp.name)  # the scripted files are gone with the session
+
+
+def test_explain_text_equals_cli_explain_text(tmp_path):
+    texts = ["The movie was not good, sadly!", "the pizza was good", "the food was bad"]
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
+    doc = cfx.explain_text(texts, target="positive", seed=2, steps=120, threads=1,
+                           out=tmp_path / "py")
+    cli = subprocess.run([CLI, "explain-text", "-q", "--texts", str(tmp_path / "in.txt"),
+                          "--target", "positive", "--seed", "2", "--steps", "120",
+                          "--threads", "1", "--out", str(tmp_path / "cli")],
+                         capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    back = json.loads((tmp_path / "cli" / "result.json").read_text())
+    written = json.loads((tmp_path / "py" / "result.json").read_text())
+    assert written == doc
+    assert [it["text"] for it in doc["items"]] == texts
+    assert doc["items"] == back["items"]
+    assert doc["config"]["options"] == back["config"]["options"]
+    assert doc["config"]["options"]["steps"] == 120 and doc["config"]["target"] == "positive"
+    assert doc["config"]["command"] == "python explain_text"
+    assert {k: v for k, v in doc["summary"].items() if "second" not in k} == \
+        {k: v for k, v in back["summary"].items() if "second" not in k}
+    assert doc["items"][0]["unknown_words"] == ["sadly"] and doc["items"][1]["steps"] == 0
+    one = cfx.explain_text("the pizza was good", target="negative", steps=50)
+    assert len(one["items"]) == 1 and one["items"][0]["target"] == "negative"
+    corpus = cfx.explain_text(corpus="test", n=4, steps=10)
+    assert len(corpus["items"]) == 4
+    with pytest.raises(cfx.Error, match="exactly one of texts, texts_file or corpus"):
+        cfx.explain_text()
+    with pytest.raises(cfx.Error, match="neutral"):
+        cfx.explain_text("the movie was good", target="neutral")
+    with pytest.raises(cfx.Error, match="stepz"):
+        cfx.explain_text("the movie was good", stepz=3)
+    with pytest.raises(cfx.Error, match="optimise"):
+        cfx.explain_text("the movie was good", optimise="q")

@@ -6,6 +6,7 @@
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
 #include "cfx/core/seed.h"
+#include "cfx/methods/options.h"
 
 using nlohmann::json;
 
@@ -27,6 +28,19 @@ json TextAipOptions::to_json() const {
             {"seed", seed},
             {"device", device}});
   return j;
+}
+
+TextAipOptions TextAipOptions::from_json(const json& j) {
+  TextAipOptions o;
+  check_option_keys("text aip", j, o.to_json());
+  o.search.read(j, true);
+  read_option(j, "temperature", o.temperature);
+  read_option(j, "straight_through", o.straight_through);
+  read_option(j, "batch_size", o.batch_size);
+  read_option(j, "seed", o.seed);
+  read_option(j, "device", o.device);
+  o.validate();
+  return o;
 }
 
 void check_text_models(const TextClassifier& F, const TextCvae& G) {

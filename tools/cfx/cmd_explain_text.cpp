@@ -1,16 +1,12 @@
 // `cfx explain-text --method aip`: counterfactual sentences in attribute words (METHODS.md §4).
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
-#include "cfx/config.h"
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
 #include "cfx/core/progress.h"
-#include "cfx/run/targets.h"
-#include "cfx/text/aip_text.h"
+#include "cfx/run/text_job.h"
 #include "commands.h"
 #include "common.h"
 
@@ -21,54 +17,11 @@ namespace cfx::cli {
 namespace {
 
 struct ExplainTextFlags {
-  std::string method = "aip";
-  std::string model = std::string(CFX_SOURCE_DIR) + "/models/text-classifier.pt";
-  std::string cvae = std::string(CFX_SOURCE_DIR) + "/models/text-cvae.pt";
-  std::vector<std::string> text;
-  std::string texts;
-  std::string corpus;  // "train" / "test": sentences of the grammar (for measuring)
-  int64_t n = 200;
-  uint64_t corpus_seed = 0;
-  std::string target = "auto";
-  std::string optimise = "both";
+  TextJob job;
   std::string out;
   int64_t print_limit = 20;
-  TextAipOptions aip;
+  TextAipOptions aip;  // the search flags; job.options takes them
 };
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::vector<std::string> lines;
-  std::istringstream in(read_file(path));
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") != std::string::npos) lines.push_back(line);
-  }
-  CFX_CHECK(!lines.empty(), "--texts ", path, " has no sentences (one per line)");
-  return lines;
-}
-
-std::vector<std::string> gather_texts(const ExplainTextFlags& f) {
-  const int given = !f.text.empty() + !f.texts.empty() + !f.corpus.empty();
-  CFX_CHECK(given == 1, "give exactly one of --text, --texts FILE or --corpus SPLIT");
-  if (!f.text.empty()) return f.text;
-  if (!f.texts.empty()) return read_lines(f.texts);
-  TextCorpusOptions o;
-  o.seed = f.corpus_seed;
-  CFX_CHECK(f.n >= 1, "--n ", f.n, " (use at least 1)");
-  (f.corpus == "train" ? o.train_size : o.test_size) = f.n;
-  return make_text_corpus(o, f.corpus).texts;
-}
-
-int64_t parse_target(const std::string& target, const TextClassifier& F) {
-  if (target == "auto") return -1;
-  const auto& names = F.class_names();
-  auto t = parse_class(target, names);
-  std::string known;
-  for (const auto& c : names) known += (known.empty() ? "" : ", ") + c;
-  CFX_CHECK(t && *t >= 0 && *t < F.num_classes(), "--target '", target,
-            "' is not a class of the text classifier (classes: ", known, "; or auto)");
-  return *t;
-}
 
 std::string fmt(double v) {
   char b[32];
@@ -104,36 +57,25 @@ void print_item(size_t i, const TextExplanation& t, const TextAipResult& r) {
 }
 
 int explain_text_main(const ExplainTextFlags& f) {
-  CFX_CHECK(f.method == "aip", "unknown text method '", f.method, "'; known: aip");
-  CFX_CHECK(f.optimise == "both" || f.optimise == "a" || f.optimise == "z", "--optimise '",
-            f.optimise, "' (use both, a or z)");
   if (!f.out.empty()) ensure_writable_dir(f.out);
-  auto texts = gather_texts(f);
-  auto F = TextClassifier::load(f.model);
-  auto G = TextCvae::load(f.cvae);
-  check_text_models(*F, *G);
-  TextAipOptions o = f.aip;
-  o.search.optimise_z = f.optimise != "a";
-  o.search.optimise_a = f.optimise != "z";
-  o.validate();
-  std::vector<int64_t> targets(texts.size(), parse_target(f.target, *F));
-  ProgressBar bar("aip", o.search.steps);
-  auto r = explain_text_aip(*F, *G, texts, targets, o,
-                            [&](int64_t step, int64_t, int64_t) { bar.update(step); });
+  TextJob job = f.job;
+  job.options = f.aip.to_json();
+  job.options.erase("optimise_z");  // set by --optimise
+  job.options.erase("optimise_a");
+  job.validate();
+  ProgressBar bar("aip", job.aip_options().search.steps);
+  auto outcome = run_explain_text(job, invocation(),
+                                  [&](int64_t step, int64_t, int64_t) { bar.update(step); });
   bar.finish();
+  const auto& r = outcome.result;
   for (size_t i = 0; i < r.items.size() && static_cast<int64_t>(i) < f.print_limit; ++i)
     print_item(i, r.items[i], r);
-  nlohmann::json config = {{"method", "aip"},        {"model", f.model},
-                           {"cvae", f.cvae},         {"target", f.target},
-                           {"optimise", f.optimise}, {"options", o.to_json()},
-                           {"command", invocation()}};
-  auto doc = text_result_json(r, config);
-  const auto& s = doc["summary"];
+  const auto& s = outcome.document["summary"];
   std::cout << "valid " << s["valid"].get<double>() << "/" << r.items.size()
             << ", mean tokens changed (valid) " << fmt(s["mean_tokens_changed_valid"].get<double>())
             << ", " << fmt(s["seconds_per_item"].get<double>() * 1000) << " ms per sentence\n";
   if (!f.out.empty()) {
-    write_atomic((fs::path(f.out) / "result.json").string(), doc.dump(2) + "\n");
+    write_explain_text(outcome, f.out);
     std::cout << "wrote " << (fs::path(f.out) / "result.json").string() << "\n";
   }
   return 0;
@@ -145,17 +87,21 @@ void add_explain_text_command(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "explain-text", "counterfactual sentences for the text classifier (AIP, METHODS.md §4)");
   auto f = std::make_shared<ExplainTextFlags>();
-  sub->add_option("--method", f->method, "text method: aip");
-  sub->add_option("--model,-m", f->model, "text classifier checkpoint (cfx train text-classifier)");
-  sub->add_option("--cvae", f->cvae, "text cvae checkpoint (cfx train text-cvae)");
-  sub->add_option("--text", f->text, "a sentence to explain (repeatable)");
-  sub->add_option("--texts", f->texts, "a file with one sentence per line, explained in batches");
-  sub->add_option("--corpus", f->corpus,
+  sub->add_option("--method", f->job.method, "text method: aip");
+  sub->add_option(
+      "--model,-m", f->job.model,
+      "text classifier checkpoint (cfx train text-classifier; default: the shipped one)");
+  sub->add_option("--cvae", f->job.cvae,
+                  "text cvae checkpoint (cfx train text-cvae; default: the shipped one)");
+  sub->add_option("--text", f->job.texts, "a sentence to explain (repeatable)");
+  sub->add_option("--texts", f->job.texts_file,
+                  "a file with one sentence per line, explained in batches");
+  sub->add_option("--corpus", f->job.corpus,
                   "explain --n sentences of the grammar's train or test split");
-  sub->add_option("--n", f->n, "sentences taken with --corpus");
-  sub->add_option("--corpus-seed", f->corpus_seed, "seed of the grammar with --corpus");
-  sub->add_option("--target", f->target, "class name or index, or auto (F's runner-up class)");
-  sub->add_option("--optimise", f->optimise, "what moves: both (z and a), a, or z");
+  sub->add_option("--n", f->job.n, "sentences taken with --corpus");
+  sub->add_option("--corpus-seed", f->job.corpus_seed, "seed of the grammar with --corpus");
+  sub->add_option("--target", f->job.target, "class name or index, or auto (F's runner-up class)");
+  sub->add_option("--optimise", f->job.optimise, "what moves: both (z and a), a, or z");
   sub->add_option("--steps", f->aip.search.steps, "most search steps per sentence");
   sub->add_option("--lr", f->aip.search.lr, "Adam learning rate on z");
   sub->add_option("--attribute-lr", f->aip.search.attribute_lr,

@@ -33,6 +33,9 @@ struct TextAipOptions {
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
   nlohmann::json to_json() const;
+  /// The defaults with `j`'s keys (those of to_json) over them; unknown keys, values of the
+  /// wrong type and invalid values are errors naming the key.
+  static TextAipOptions from_json(const nlohmann::json& j);
 };
 
 /// One sentence's explanation. Probabilities are F's softmax; "class" values index F's classes.

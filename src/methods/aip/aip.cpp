@@ -34,12 +34,7 @@ AipOptions AipOptions::from_json(const json& j) {
   read_option(j, "cvae", o.cvae);
   read_option(j, "attributes", o.attributes);
   read_option(j, "optimise", o.optimise);
-  read_option(j, "steps", o.search.steps);
-  read_option(j, "lr", o.search.lr);
-  read_option(j, "attribute_lr", o.search.attribute_lr);
-  read_option(j, "alpha", o.search.alpha);
-  read_option(j, "beta", o.search.beta);
-  read_option(j, "confidence", o.search.confidence);
+  o.search.read(j, false);  // the optimise option sets optimise_z/optimise_a
   o.validate();
   return o;
 }

@@ -5,6 +5,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/tensor.h"
 #include "cfx/methods/inversion/batched_adam.h"
+#include "cfx/methods/options.h"
 
 namespace cfx {
 
@@ -30,6 +31,18 @@ nlohmann::json AipSearchOptions::to_json() const {
           {"confidence", confidence},
           {"optimise_z", optimise_z},
           {"optimise_a", optimise_a}};
+}
+
+void AipSearchOptions::read(const nlohmann::json& j, bool optimise_flags) {
+  read_option(j, "steps", steps);
+  read_option(j, "lr", lr);
+  read_option(j, "attribute_lr", attribute_lr);
+  read_option(j, "alpha", alpha);
+  read_option(j, "beta", beta);
+  read_option(j, "confidence", confidence);
+  if (!optimise_flags) return;
+  read_option(j, "optimise_z", optimise_z);
+  read_option(j, "optimise_a", optimise_a);
 }
 
 AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0,

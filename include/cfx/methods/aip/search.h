@@ -32,6 +32,9 @@ struct AipSearchOptions {
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
   nlohmann::json to_json() const;
+  /// Sets the fields `j` has (steps, lr, attribute_lr, alpha, beta, confidence and, with
+  /// `optimise_flags`, optimise_z/optimise_a); the owner checks for unknown keys.
+  void read(const nlohmann::json& j, bool optimise_flags);
 };
 
 /// (z [n, L], a [n, K], idx [n] int64 rows of the batch being evaluated) → F's logits [n, C],
