@@ -333,18 +333,14 @@ py::list trainers() {
   return out;
 }
 
-py::list methods() {
-  py::list out;
-  for (const auto& m : cfx::method_registry()) {
-    py::dict d;
-    d["name"] = m.name;
-    d["kind"] = m.kind;
-    d["description"] = m.description;
-    d["paper"] = m.paper;
-    d["defaults"] = m.make(nlohmann::json::object())->config()["options"].dump();
-    out.append(d);
-  }
-  return out;
+// The method registry as text (cfx::method_registry_json, what `cfx methods --json` prints).
+std::string methods() { return cfx::method_registry_json().dump(); }
+
+// `cfx info --json` of a model, as text.
+std::string describe(const std::string& model_json) {
+  auto model = parse_json(model_json, "the model");
+  py::gil_scoped_release nogil;
+  return cfx::describe_classifier(*load_model(model)).dump();
 }
 
 py::tuple load_dataset(const std::string& name, const std::string& split, int64_t n, uint64_t seed,
@@ -413,6 +409,7 @@ PYBIND11_MODULE(_cfx, m) {
   m.def("train", &train);
   m.def("trainers", &trainers);
   m.def("methods", &methods);
+  m.def("describe", &describe);
   m.def("load_dataset", &load_dataset, py::arg("name"), py::arg("split"), py::arg("n"),
         py::arg("seed"), no_session);
   m.def("read_image", [](const std::string& path) { return cfx::read_image(path); });

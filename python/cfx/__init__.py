@@ -24,17 +24,21 @@ from ._cfx import Error, __version__
 from . import _cfx
 
 __all__ = ["Error", "Explanation", "Session", "__version__", "evaluate", "explain",
-           "explain_text", "global_scores", "load_dataset", "methods", "saliency", "train", "trainers"]
+           "explain_text", "global_scores", "info", "load_dataset", "methods", "saliency", "train", "trainers"]
 
 
 def methods():
     """Every registered method: a list of dicts {name, kind, description, paper, defaults}."""
-    out = []
-    for m in _cfx.methods():
-        m = dict(m)
-        m["defaults"] = json.loads(m["defaults"])
-        out.append(m)
-    return out
+    return json.loads(_cfx.methods())
+
+
+def info(model, input_shape=None, class_names=None, mean=None, std=None):
+    """What `cfx info --json` says of a model: a dict {path, arch, input_shape, classes, mean,
+    std, dataset, parameters, bn_layers, feature_layers, heads}. model: a file path, or a
+    torch.nn.Module with input_shape=(C, H, W)."""
+    X = None if input_shape is None else torch.zeros([2] + list(input_shape))
+    with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
+        return json.loads(_cfx.describe(_model_spec(model, X, tmp, class_names, mean, std)))
 
 
 def trainers():

@@ -440,3 +440,19 @@ def test_explain_text_equals_cli_explain_text(tmp_path):
         cfx.explain_text("the movie was good", stepz=3)
     with pytest.raises(cfx.Error, match="optimise"):
         cfx.explain_text("the movie was good", optimise="q")
+
+
+def test_info_and_methods_equal_the_cli():
+    cli = subprocess.run([CLI, "info", "--json", SHIPPED], capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    want = json.loads(cli.stdout)
+    want.pop("threads")
+    assert cfx.info(SHIPPED) == want
+    assert want["dataset"] == "fashion-mnist" and want["input_shape"] == [1, 28, 28]
+    mine = cfx.info(Net(), input_shape=(1, 28, 28), class_names=[str(i) for i in range(10)])
+    assert mine["input_shape"] == [1, 28, 28] and mine["path"] == "<python Net>"
+    assert mine["parameters"] == sum(p.numel() for p in Net().parameters())
+    cli = subprocess.run([CLI, "methods", "--json"], capture_output=True, text=True)
+    assert cfx.methods() == json.loads(cli.stdout)
+    with pytest.raises(cfx.Error, match="input_shape"):
+        cfx.info(Net())

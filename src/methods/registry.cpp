@@ -76,6 +76,17 @@ const std::vector<MethodInfo>& method_registry() {
   return registry;
 }
 
+nlohmann::json method_registry_json() {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& m : method_registry())
+    j.push_back({{"name", m.name},
+                 {"kind", m.kind},
+                 {"description", m.description},
+                 {"paper", m.paper},
+                 {"defaults", m.make(nlohmann::json::object())->config()["options"]}});
+  return j;
+}
+
 const MethodInfo& method_info(const std::string& name) {
   for (const auto& m : method_registry())
     if (m.name == name) return m;

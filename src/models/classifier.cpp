@@ -72,4 +72,25 @@ torch::Tensor Classifier::normalize(const torch::Tensor& x) const {
   return normalize_channels(x, info_.mean, info_.std);
 }
 
+nlohmann::json describe_classifier(const Classifier& F) {
+  const auto& info = F.info();
+  nlohmann::json bn = nlohmann::json::array();
+  for (const auto& l : F.bn_layers())
+    bn.push_back({{"name", l.name}, {"channels", l.running_mean.numel()}});
+  std::vector<std::string> heads;
+  for (const char* h : {"duq", "loss"})
+    if (F.has_head(h)) heads.push_back(h);
+  return {{"path", info.source},
+          {"arch", info.arch},
+          {"input_shape", info.input_shape},
+          {"classes", info.class_names},
+          {"mean", info.mean},
+          {"std", info.std},
+          {"dataset", info.dataset},
+          {"parameters", F.num_parameters()},
+          {"bn_layers", bn},
+          {"feature_layers", F.feature_layers()},
+          {"heads", heads}};
+}
+
 }  // namespace cfx

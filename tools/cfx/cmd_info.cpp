@@ -17,24 +17,10 @@ void add_info_command(CLI::App& app) {
   on_selected(sub, [flags, json_flag] {
     auto F = flags->load();
     const auto& info = F->info();
-    nlohmann::json bn = nlohmann::json::array();
-    for (const auto& l : F->bn_layers())
-      bn.push_back({{"name", l.name}, {"channels", l.running_mean.numel()}});
-    std::vector<std::string> heads;
-    for (const char* h : {"duq", "loss"})
-      if (F->has_head(h)) heads.push_back(h);
-    nlohmann::json j = {{"path", info.source},
-                        {"arch", info.arch},
-                        {"input_shape", info.input_shape},
-                        {"classes", info.class_names},
-                        {"mean", info.mean},
-                        {"std", info.std},
-                        {"dataset", info.dataset},
-                        {"parameters", F->num_parameters()},
-                        {"bn_layers", bn},
-                        {"feature_layers", F->feature_layers()},
-                        {"heads", heads},
-                        {"threads", threads()}};
+    auto j = describe_classifier(*F);
+    j["threads"] = threads();
+    const auto& bn = j["bn_layers"];
+    const auto& heads = j["heads"];
     if (json_flag->count()) {
       std::cout << j.dump(2) << "\n";
       return 0;
@@ -44,7 +30,7 @@ void add_info_command(CLI::App& app) {
               << "arch:         " << info.arch << "\n"
               << "input shape:  [" << s[0] << ", " << s[1] << ", " << s[2] << "]\n"
               << "parameters:   " << F->num_parameters() << "\n"
-              << "heads:        " << (heads.empty() ? "none" : nlohmann::json(heads).dump()) << "\n"
+              << "heads:        " << (heads.empty() ? "none" : heads.dump()) << "\n"
               << "classes (" << info.class_names.size() << "):";
     for (size_t i = 0; i < info.class_names.size(); ++i)
       std::cout << (i ? ", " : " ") << i << "=" << info.class_names[i];

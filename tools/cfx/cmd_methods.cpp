@@ -12,14 +12,7 @@ void add_methods_command(CLI::App& app) {
   auto* json_flag = sub->add_flag("--json", "print the registry as JSON, with default options");
   on_selected(sub, [json_flag] {
     if (json_flag->count()) {
-      nlohmann::json j = nlohmann::json::array();
-      for (const auto& m : method_registry())
-        j.push_back({{"name", m.name},
-                     {"kind", m.kind},
-                     {"description", m.description},
-                     {"paper", m.paper},
-                     {"defaults", m.make(nlohmann::json::object())->config()["options"]}});
-      std::cout << j.dump(2) << "\n";
+      std::cout << method_registry_json().dump(2) << "\n";
       return 0;
     }
     for (const auto& m : method_registry())

@@ -22,6 +22,10 @@ struct MethodInfo {
 /// Every registered method, in display order.
 const std::vector<MethodInfo>& method_registry();
 
+/// The registry as `cfx methods --json` prints it and cfx.methods() returns it: one object
+/// per method, {name, kind, description, paper, defaults (its options with their defaults)}.
+nlohmann::json method_registry_json();
+
 /// Looks a method up; throws cfx::Error for an unknown name, listing the known ones.
 const MethodInfo& method_info(const std::string& name);
 

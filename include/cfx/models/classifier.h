@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,10 @@ struct ClassifierOverrides {
   // a file without a shape is an error.
   std::function<std::vector<int64_t>()> input_shape_fallback;
 };
+
+/// What `cfx info --json` prints and cfx.info() returns: path, arch, input_shape, classes,
+/// mean, std, dataset, parameters, bn_layers [{name, channels}], feature_layers, heads.
+nlohmann::json describe_classifier(const Classifier& F);
 
 /// Loads a classifier file: a cfx checkpoint (weights + JSON sidecar) or a TorchScript
 /// archive (scripted or traced, optional cfx.json extra file). Throws cfx::Error with the
