@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 
+#include "cfx/core/fs.h"
 #include "cfx/core/log.h"
 #include "cfx/core/seed.h"
 #include "cfx/models/train.h"
@@ -30,12 +31,21 @@ Dataset toy_dataset(int64_t n, uint64_t seed, bool three_classes) {
   return d;
 }
 
-std::shared_ptr<NativeClassifier> toy_classifier(const std::string& arch,
-                                                 const std::string& head) {
-  // Trained once per process, architecture and head; tests must not modify it.
-  static std::map<std::string, std::shared_ptr<NativeClassifier>> cache;
-  auto& slot = cache[arch + "/" + head];
-  if (slot) return slot;
+namespace {
+
+// The fixture files of one toy classifier: its weights and the state of LibTorch's CPU
+// generator after training, so a test that draws random numbers after toy_classifier() draws
+// the same ones whether the model was trained in its process or loaded.
+std::string fixture_stem(const std::string& dir, const std::string& arch, const std::string& head) {
+  return dir + "/toy-" + arch + "-" + head;
+}
+
+std::shared_ptr<NativeClassifier> make_toy(const std::string& arch, const std::string& head,
+                                           const std::string& load_from) {
+  // LibTorch's generator in the state of a fresh process, where each test made its toy
+  // before fixtures existed: a linear head's initial weights come from it.
+  if (load_from.empty() && head == "linear")
+    at::Generator(at::detail::getDefaultCPUGenerator()).set_current_seed(c10::default_rng_seed_val);
   set_quiet(true);
   auto train = toy_dataset(768, 1, true), test = toy_dataset(256, 2, true);
   ZooOptions zo;
@@ -46,13 +56,21 @@ std::shared_ptr<NativeClassifier> toy_classifier(const std::string& arch,
   zo.head = head;
   if (head != "linear") seed_all(3);  // the head tests were tuned with this initialisation
   auto net = make_zoo_net(zo);
-  TrainOptions to;
-  to.epochs = 6;
-  to.batch_size = 32;
-  to.lr = 5e-3;
-  to.seed = 3;
   auto [mean, sd] = channel_stats(train.images);
-  train_classifier(*net, train, test, mean, sd, to);
+  if (load_from.empty()) {
+    TrainOptions to;
+    to.epochs = 6;
+    to.batch_size = 32;
+    to.lr = 5e-3;
+    to.seed = 3;
+    train_classifier(*net, train, test, mean, sd, to);
+  } else {
+    load_module(*net, load_from + ".pt");
+    for (auto& p : net->parameters()) p.set_requires_grad(true);  // as after training
+    torch::Tensor state;
+    torch::load(state, load_from + ".rng");
+    at::Generator(at::detail::getDefaultCPUGenerator()).set_state(state);
+  }
   ClassifierInfo info;
   info.arch = arch;
   info.source = head == "linear" ? "toy" : "toy-" + head;
@@ -60,8 +78,49 @@ std::shared_ptr<NativeClassifier> toy_classifier(const std::string& arch,
   info.class_names = train.class_names;
   info.mean = mean;
   info.std = sd;
-  slot = std::make_shared<NativeClassifier>(net, zo, info);
+  return std::make_shared<NativeClassifier>(net, zo, info);
+}
+
+std::string& fixture_dir_setting() {
+  static std::string dir;
+  return dir;
+}
+
+}  // namespace
+
+void set_fixture_dir(const std::string& dir) { fixture_dir_setting() = dir; }
+
+const std::string& fixture_dir() { return fixture_dir_setting(); }
+
+std::shared_ptr<NativeClassifier> make_toy_classifier(const std::string& arch,
+                                                      const std::string& head,
+                                                      const std::string& fixture_dir) {
+  return make_toy(arch, head, fixture_dir.empty() ? "" : fixture_stem(fixture_dir, arch, head));
+}
+
+std::shared_ptr<NativeClassifier> toy_classifier(const std::string& arch, const std::string& head) {
+  // Made once per process, architecture and head; tests must not modify it.
+  static std::map<std::string, std::shared_ptr<NativeClassifier>> cache;
+  auto& slot = cache[arch + "/" + head];
+  if (slot) return slot;
+  const std::string& dir = fixture_dir();
+  std::string stem = dir.empty() ? "" : fixture_stem(dir, arch, head);
+  if (!stem.empty() && !(is_file(stem + ".pt") && is_file(stem + ".rng"))) stem.clear();
+  slot = make_toy(arch, head, stem);
   return slot;
+}
+
+void write_toy_fixtures(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  for (const auto& [arch, head] : kToyFixtures) {
+    auto F = make_toy(arch, head, "");
+    const auto stem = fixture_stem(dir, arch, head);
+    auto state = at::detail::getDefaultCPUGenerator().get_state();
+    // Written under temporary names and renamed, so a reader never sees half a file.
+    save_module(F->net(), stem + ".pt");
+    torch::save(state, stem + ".rng.tmp");
+    std::filesystem::rename(stem + ".rng.tmp", stem + ".rng");
+  }
 }
 
 std::string temp_dir(const std::string& name) {

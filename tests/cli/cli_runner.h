@@ -12,8 +12,11 @@ struct CliRun {
   std::string err;  // stderr
 };
 
-/// Runs `cfx <args>` through the shell (args are shell-quoted by the caller). `setup` goes
-/// before the command: environment assignments ("CFX_X=1") or shell commands ("ulimit -f 8;").
+/// Runs `cfx <args>` (args are shell-quoted by the caller). Plain words run inside this
+/// process through the program's entry point (cfx::cli::run_command_line; starting the
+/// executable costs half a second of loading LibTorch); with a `setup` — environment
+/// assignments ("CFX_X=1") or shell commands ("ulimit -f 8;") that go before the command — or
+/// shell syntax in `args`, the real executable runs in a shell.
 CliRun run_cfx(const std::string& args, const std::string& setup = "");
 
 /// Checks DESIGN.md's error rule: exit code 2 and exactly one line "cfx: error: ..." that

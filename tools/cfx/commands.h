@@ -5,6 +5,10 @@
 
 namespace cfx::cli {
 
+/// The cfx program: parses argv, runs the command, prints errors as one line; returns the
+/// exit code. Process-wide settings it changes (quiet, threads) are given back.
+int run_command_line(int argc, char** argv);
+
 void add_methods_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 /// `train <kind>` for every trainer of the library (run/train_job.h).

@@ -32,6 +32,8 @@ void set_invocation(int argc, char** argv) {
 
 void on_selected(CLI::App* sub, Action action) { actions().emplace_back(sub, std::move(action)); }
 
+void clear_actions() { actions().clear(); }
+
 int run_selected() {
   for (auto& [sub, action] : actions())
     if (sub->parsed()) {

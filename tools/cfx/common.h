@@ -27,6 +27,9 @@ void set_invocation(int argc, char** argv);
 /// Runs the action of the subcommand that was parsed (the deepest one).
 int run_selected();
 
+/// Forgets every registered action (before a command line is set up again).
+void clear_actions();
+
 /// Flags that override a model file's metadata.
 struct ModelFlags {
   std::string path;
