@@ -43,15 +43,11 @@ json CvaeTrainOptions::to_json() const {
 
 Cvae::Cvae(VaeOptions options, std::vector<std::string> attributes)
     : options_(options), attributes_(std::move(attributes)) {
-  options_.validate();
   CFX_CHECK(!attributes_.empty(), "a conditional VAE needs at least one attribute");
-  net_ = detail::VaeNet(options_, static_cast<int64_t>(attributes_.size())).ptr();
-  net_->eval();
+  net_ = detail::make_vae_net(options_, static_cast<int64_t>(attributes_.size()));
 }
 
-std::vector<int64_t> Cvae::output_shape() const {
-  return {options_.channels, options_.height, options_.width};
-}
+std::vector<int64_t> Cvae::output_shape() const { return detail::vae_output_shape(options_); }
 
 void Cvae::to(torch::Device device) {
   net_->to(device);

@@ -59,15 +59,9 @@ json VaeTrainOptions::to_json() const {
           {"seed", seed},     {"device", device}};
 }
 
-Vae::Vae(VaeOptions options) : options_(options) {
-  options_.validate();
-  net_ = detail::VaeNet(options_, 0).ptr();
-  net_->eval();
-}
+Vae::Vae(VaeOptions options) : options_(options), net_(detail::make_vae_net(options_, 0)) {}
 
-std::vector<int64_t> Vae::output_shape() const {
-  return {options_.channels, options_.height, options_.width};
-}
+std::vector<int64_t> Vae::output_shape() const { return detail::vae_output_shape(options_); }
 
 void Vae::to(torch::Device device) {
   net_->to(device);

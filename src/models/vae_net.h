@@ -63,6 +63,20 @@ struct VaeNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(VaeNet);
 
+/// A new network for `o` with `conditions` attribute inputs (0: a plain VAE), in eval mode;
+/// throws cfx::Error naming an invalid option.
+inline std::shared_ptr<torch::nn::Module> make_vae_net(const VaeOptions& o, int64_t conditions) {
+  o.validate();
+  auto net = VaeNet(o, conditions).ptr();
+  net->eval();
+  return net;
+}
+
+/// [C, H, W] of the images a network for `o` writes.
+inline std::vector<int64_t> vae_output_shape(const VaeOptions& o) {
+  return {o.channels, o.height, o.width};
+}
+
 inline VaeNetImpl& net_of(const std::shared_ptr<torch::nn::Module>& m) {
   return *std::dynamic_pointer_cast<VaeNetImpl>(m);
 }
