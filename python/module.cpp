@@ -355,7 +355,7 @@ py::tuple load_dataset(const std::string& name, const std::string& split, int64_
     d = session ? session->dataset(name, o)
                 : std::make_shared<cfx::Dataset>(cfx::load_dataset(name, o));
   }
-  return py::make_tuple(d->images, d->labels, d->class_names);
+  return py::make_tuple(d->images, d->labels, d->class_names, d->sources);
 }
 
 }  // namespace

@@ -93,11 +93,13 @@ def load_dataset(name, split="test", n=-1, seed=0, _session=None):
     """(X [N, C, H, W] float in [0, 1], y [N] int64, class names) of a built-in dataset
     ("fashion-mnist", "mnist", "shapes") or an image folder root/<class>/*.png."""
     return _cfx.load_dataset(str(name), str(split), int(n), int(seed),
-                             session=None if _session is None else _session._engine)
+                             session=None if _session is None else _session._engine)[:3]
 
 
-def _images(X):
-    """X as a float32 [N, C, H, W] tensor in [0, 1], and a name per item."""
+def _images(X, names=None):
+    """X as a float32 [N, C, H, W] tensor in [0, 1], and a name per item: `names` if given,
+    else the image paths X names, else none ([])."""
+    given = names
     names = []
     if isinstance(X, (str, os.PathLike)) or (
         isinstance(X, (list, tuple)) and X and isinstance(X[0], (str, os.PathLike))
@@ -125,6 +127,10 @@ def _images(X):
         raise Error(f"images must be [N, C, H, W], got {list(X.shape)}")
     if not X.is_floating_point():
         X = X.float() / 255.0 if X.dtype == torch.uint8 else X.float()
+    if given is not None:
+        names = [str(n) for n in given]
+        if len(names) != len(X):
+            raise Error(f"got {len(names)} names for {len(X)} images")
     return X.detach().to("cpu", torch.float32).contiguous(), names
 
 

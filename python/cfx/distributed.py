@@ -240,7 +240,7 @@ def _workers(client):
 
 def explain(client, model, X, target="auto", method="pixel", seed=0, batch_size=64,
             shard_batches=1, out=None, resume=False, model_by="value", threads=1,
-            device="cpu", progress=True, _kind="", **options):
+            device="cpu", progress=True, names=None, _kind="", **options):
     """cfx.explain() across the workers of a Dask `client` (a Client or a scheduler address).
 
     The arguments are explain()'s, plus:
@@ -249,14 +249,14 @@ def explain(client, model, X, target="auto", method="pixel", seed=0, batch_size=
         so a killed client can go on with resume=True); None: a temporary folder;
     model_by: "value" (the model file's bytes go to the workers) or "path" (each worker reads
         the path: shared storage);
-    threads: the engine's threads per task on a worker.
+    threads: the engine's threads per task on a worker;
+    names: what each item is, result.json's "input" (default: the image paths, else "item i").
     Returns a cfx.Explanation equal to the single-machine run's for the same seed.
     """
     _check_options(method, options)
-    X, names = _images(X)
+    X, names = _images(X, names)
+    names = names or [f"item {i}" for i in range(len(X))]
     ranges = _shard_ranges(len(X), batch_size, shard_batches)
-    if not names:
-        names = [f"item {i}" for i in range(len(X))]
     client = _connect(client)
     n = len(X)
     targets = _targets(target, n)
@@ -363,16 +363,16 @@ def _run_shards(client, payload, work, threads, progress):
 
 
 def evaluate(client, model, X, out=None, resume=False, shard_batches=1, model_by="value",
-             threads=1, progress=True, class_names=None, mean=None, std=None, **kwargs):
+             threads=1, progress=True, class_names=None, mean=None, std=None, names=None,
+             **kwargs):
     """cfx.evaluate() with every method's explanations computed on the workers of `client`
     and the metrics (which need every item: intervals, FID, COUT, surrogates) on the client,
     from the same batches a single-machine run would have made. `kwargs` are evaluate()'s
     (methods, target, seed, batch_size, data, oracle, ..., method options). The sanity
     check's runs on a randomised model stay on the client. Returns eval.json as a dict;
-    with `out`, also the CLI's files there."""
-    X, names = _images(X)
-    if not names:
-        names = [f"item {i}" for i in range(len(X))]
+    with `out`, also the CLI's files there. names: as explain()'s."""
+    X, names = _images(X, names)
+    names = names or [f"item {i}" for i in range(len(X))]
     _check_shard_batches(shard_batches)
     client = _connect(client)
     with _out_root(out) as root:
@@ -461,7 +461,7 @@ def global_scores(client, model, outcome, shard_batches=1, out=None, model_by="v
     return json.loads(doc)
 
 
-def _run_command(a, client, X, options):
+def _run_command(a, client, X, names, options):
     """The command line's run; prints its summary and returns the file it wrote."""
     if a.command == "global":
         g = global_scores(client, a.model, a.outcome, shard_batches=a.shard_batches, out=a.out,
@@ -477,7 +477,7 @@ def _run_command(a, client, X, options):
                       target=a.target or "auto", seed=a.seed, batch_size=a.batch_size,
                       shard_batches=a.shard_batches, model_by=a.model_by, threads=a.threads,
                       data=a.data, split=a.split, offset=a.offset, oracle=a.oracle,
-                      autoencoders=a.autoencoders, sets=options)
+                      autoencoders=a.autoencoders, names=names, sets=options)
         for m in ev["methods"]:
             key = "validity" if "validity" in m["summary"] else "deletion_auc"
             print(f"{m['method']:10s} {key} {m['summary'][key]['mean']:.3f}")
@@ -486,7 +486,7 @@ def _run_command(a, client, X, options):
     ex = explain(client, a.model, X, target=a.target or ("pred" if saliency_run else "auto"),
                  method=a.method or ("fido" if saliency_run else "pixel"), seed=a.seed,
                  batch_size=a.batch_size, shard_batches=a.shard_batches, out=a.out,
-                 resume=a.resume, model_by=a.model_by, threads=a.threads,
+                 resume=a.resume, model_by=a.model_by, threads=a.threads, names=names,
                  _kind="saliency" if saliency_run else "counterfactual", **options)
     s = ex.summary
     if "validity" in s:
@@ -558,7 +558,7 @@ def main(argv=None):
                 options[k] = json.loads(v)
             except ValueError:
                 options[k] = v
-        X = None
+        X, names = None, None
         if a.command == "global":
             if not a.outcome:
                 raise Error("global needs --outcome (a class name or index, or a list)")
@@ -567,8 +567,8 @@ def main(argv=None):
                 raise Error(f"{a.command} needs --data (a dataset name or image folder root)")
             if a.n < 1 or a.offset < 0:
                 raise Error(f"--n {a.n} / --offset {a.offset} (n >= 1, offset >= 0)")
-            X, _, _ = _cfx.load_dataset(a.data, a.split, a.offset + a.n, a.seed)
-            X = X[a.offset:]
+            X, _, _, names = _cfx.load_dataset(a.data, a.split, a.offset + a.n, a.seed)
+            X, names = X[a.offset:], names[a.offset:]  # inputs named as `cfx explain` names them
             if len(X) == 0:
                 raise Error(f"--offset {a.offset} is past the end of {a.data}")
         cluster = None
@@ -580,7 +580,7 @@ def main(argv=None):
         else:
             client = _connect(a.scheduler)
         try:
-            written = _run_command(a, client, X, options)
+            written = _run_command(a, client, X, names, options)
         finally:
             # Bounded: the outputs are written; a cluster slow to stop must not keep the
             # command (and a pipe it writes to) open.

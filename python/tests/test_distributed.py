@@ -171,6 +171,8 @@ def test_a_killed_client_resumes_only_the_missing_shards(X, tmp_path):
     doc = json.loads((out / "result.json").read_text())
     one = cfx.explain(SHIPPED, X, threads=1, **SLOW)
     assert [it["l1"] for it in doc["items"]] == [it["l1"] for it in one.items]
+    # Inputs are named as `cfx explain --data` names them.
+    assert [it["input"] for it in doc["items"]] == [f"fashion-mnist:test:{i}" for i in range(8)]
 
 
 def test_the_local_cluster_runs_without_dask_profiler(client):
