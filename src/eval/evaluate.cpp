@@ -1,7 +1,10 @@
 #include "cfx/eval/evaluate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "cfx/core/error.h"
 #include "cfx/data/morphometry.h"
@@ -75,6 +78,48 @@ json mean_ci(const torch::Tensor& v) {
   double sd = n > 1 ? x.std().item<double>() : 0.0;
   double half = 1.96 * sd / std::sqrt(static_cast<double>(n));
   return {{"mean", mean}, {"lo", mean - half}, {"hi", mean + half}, {"n", n}};
+}
+
+json wilson_ci(int64_t successes, int64_t n) {
+  if (n == 0) return {{"mean", nullptr}, {"lo", nullptr}, {"hi", nullptr}, {"n", 0}};
+  CFX_ASSERT(successes >= 0 && successes <= n);
+  const double z = 1.96, z2 = z * z, nn = static_cast<double>(n);
+  const double p = static_cast<double>(successes) / nn;
+  const double centre = (p + z2 / (2 * nn)) / (1 + z2 / nn);
+  const double half = z / (1 + z2 / nn) * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+  return {{"mean", p},
+          {"lo", std::max(0.0, centre - half)},
+          {"hi", std::min(1.0, centre + half)},
+          {"n", n},
+          {"interval", "wilson"}};
+}
+
+json metric_ci(const std::string& key, const torch::Tensor& v) {
+  static const std::set<std::string> rates = {"validity", "oracle_validity", "pointing_game"};
+  static const std::map<std::string, std::pair<double, double>> ranges = {
+      {"class_prob", {0, 1}},
+      {"target_prob", {0, 1}},
+      {"infill_prob", {0, 1}},
+      {"saliency_area", {0, 1}},
+      {"deletion_auc", {0, 1}},
+      {"insertion_auc", {0, 1}},
+      {"iou", {0, 1}},
+      {"l0", {0, 1}},
+      {"l1", {0, 1}},
+      {"l2", {0, 1}},
+      {"sanity_rank_corr", {-1, 1}}};
+  auto x = v.to(torch::kDouble).flatten();
+  x = x.masked_select(torch::isfinite(x));
+  if (rates.count(key) && x.numel() > 0 && x.eq(0).logical_or(x.eq(1)).all().item<bool>())
+    return wilson_ci(x.sum().item<double>() > 0 ? std::llround(x.sum().item<double>()) : 0,
+                     x.numel());
+  json j = mean_ci(v);
+  auto range = ranges.find(key);
+  if (range != ranges.end() && !j["lo"].is_null()) {
+    j["lo"] = std::max(range->second.first, j["lo"].get<double>());
+    j["hi"] = std::min(range->second.second, j["hi"].get<double>());
+  }
+  return j;
 }
 
 double surrogate_agreement(Classifier& F, const torch::Tensor& train_images,
@@ -207,7 +252,7 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
       }
     }
     if (saliency) score_saliency_run(m, req, o);
-    for (const auto& [k, v] : m.per_item) m.summary[k] = mean_ci(v);
+    for (const auto& [k, v] : m.per_item) m.summary[k] = metric_ci(k, v);
     if (o.fid_network && r.counterfactuals.defined() && n >= 2)
       m.summary["fid"] = fid_summary(*o.fid_network, o.fid_reference, r.counterfactuals, targets);
     if (o.surrogate_heldout.defined() && r.counterfactuals.defined()) {

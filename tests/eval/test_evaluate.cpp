@@ -128,3 +128,36 @@ TEST(Evaluate, ScoresEveryMethodLikeExplainDoes) {
   EXPECT_GT(q, 0.3);
   EXPECT_LE(q, 1.0);
 }
+
+TEST(Intervals, WilsonForRatesAndBoundedMetricsStayInTheirRange) {
+  using cfx::metric_ci;
+  using cfx::wilson_ci;
+  auto w = wilson_ci(20, 20);  // known values (Wilson 1927; e.g. Newcombe 1998, table I)
+  EXPECT_DOUBLE_EQ(w["mean"].get<double>(), 1.0);
+  EXPECT_NEAR(w["lo"].get<double>(), 0.8389, 1e-4);
+  EXPECT_DOUBLE_EQ(w["hi"].get<double>(), 1.0);
+  w = wilson_ci(0, 20);
+  EXPECT_DOUBLE_EQ(w["lo"].get<double>(), 0.0);
+  EXPECT_NEAR(w["hi"].get<double>(), 0.1611, 1e-4);
+  w = wilson_ci(10, 20);
+  EXPECT_NEAR(w["lo"].get<double>(), 0.2993, 1e-4);
+  EXPECT_NEAR(w["hi"].get<double>(), 0.7007, 1e-4);
+  EXPECT_TRUE(wilson_ci(0, 0)["lo"].is_null());
+
+  // validity 20/20: the normal approximation said [1, 1]; Wilson says [0.84, 1].
+  auto v = metric_ci("validity", torch::ones({20}));
+  EXPECT_EQ(v["interval"], "wilson");
+  EXPECT_NEAR(v["lo"].get<double>(), 0.8389, 1e-4);
+  // 1 of 8 oracle-valid: the normal interval went below 0.
+  auto o = metric_ci("oracle_validity", torch::tensor({1.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}));
+  EXPECT_NEAR(o["lo"].get<double>(), 0.0224, 1e-4);
+  EXPECT_NEAR(o["hi"].get<double>(), 0.4709, 1e-4);
+  // A probability near 1 keeps its upper bound at 1; an unbounded metric keeps mean_ci's.
+  auto p = metric_ci("class_prob", torch::tensor({0.9f, 1.f, 1.f, 0.95f}));
+  EXPECT_LE(p["hi"].get<double>(), 1.0);
+  EXPECT_GT(cfx::mean_ci(torch::tensor({0.9f, 1.f, 1.f, 0.95f}))["hi"].get<double>(), 1.0);
+  auto s = metric_ci("steps", torch::tensor({1.f, 300.f}));
+  EXPECT_EQ(s, cfx::mean_ci(torch::tensor({1.f, 300.f})));
+  // A rate whose values are not all 0 or 1 (never produced) falls back to mean_ci.
+  EXPECT_FALSE(metric_ci("validity", torch::tensor({0.5f, 1.f})).contains("interval"));
+}

@@ -54,6 +54,17 @@ struct MethodEvaluation {
 /// Mean and normal-approximation 95% interval of v ([N]) as {"mean", "lo", "hi", "n"}.
 nlohmann::json mean_ci(const torch::Tensor& v);
 
+/// The Wilson score 95% interval of `successes` out of `n` as {"mean", "lo", "hi", "n",
+/// "interval": "wilson"}: inside [0, 1] and sensible at 0/n and n/n, where the normal
+/// approximation gives [1, 1] or leaves the range (20 of 20: [0.839, 1]).
+nlohmann::json wilson_ci(int64_t successes, int64_t n);
+
+/// The summary of per-item metric `key` (values v [N]): Wilson for the rates (validity,
+/// oracle_validity, pointing_game), else mean_ci with its bounds cut to the metric's range
+/// where it has one (probabilities, areas, AUCs, L0/L1/L2 of images in [0, 1]: [0, 1]; rank
+/// correlations: [-1, 1]).
+nlohmann::json metric_ci(const std::string& key, const torch::Tensor& v);
+
 /// Per-class Gaussian statistics of `net`'s FID features (fid_feature_layer) on real `images`
 /// [M, C, H, W] with true `labels` [M]: element c for class c (n = 0 where a class has fewer
 /// than 2 images). The reference FID compares counterfactuals with.
