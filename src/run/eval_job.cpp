@@ -1,6 +1,7 @@
 #include "cfx/run/eval_job.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -82,6 +83,11 @@ std::string cell(const json& summary, const std::string& key) {
   if (m["hi"].is_null() || key == "seconds" || key == "prior_psnr" || key == "saliency_metric" ||
       key == "peak_mb_per_item")
     std::snprintf(buf, sizeof buf, "%.3g", mean);
+  else if (m.contains("interval") ||
+           std::abs(m["hi"].get<double>() + m["lo"].get<double>() - 2 * mean) > 1e-9)
+    // Wilson and range-cut intervals are not symmetric: give both ends.
+    std::snprintf(buf, sizeof buf, "%.2f [%.2f,%.2f]", mean, m["lo"].get<double>(),
+                  m["hi"].get<double>());
   else
     std::snprintf(buf, sizeof buf, "%.3f±%.3f", mean, m["hi"].get<double>() - mean);
   return buf;
@@ -406,7 +412,7 @@ std::string eval_table(const json& doc) {
         std::snprintf(buf, sizeof buf, "%-10s", "method");
         out += buf;
         for (const auto& c : *cols) {
-          std::snprintf(buf, sizeof buf, " %13s", c.second.c_str());
+          std::snprintf(buf, sizeof buf, " %16s", c.second.c_str());
           out += buf;
         }
         out += "\n";
@@ -416,7 +422,7 @@ std::string eval_table(const json& doc) {
       std::snprintf(buf, sizeof buf, "%-10s", r.at("method").get<std::string>().c_str());
       out += buf;
       for (const auto& c : *cols) {
-        std::snprintf(buf, sizeof buf, " %13s", cell(summary, c.first).c_str());
+        std::snprintf(buf, sizeof buf, " %16s", cell(summary, c.first).c_str());
         out += buf;
       }
       out += "\n";
