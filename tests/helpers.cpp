@@ -81,16 +81,13 @@ std::shared_ptr<NativeClassifier> make_toy(const std::string& arch, const std::s
   return std::make_shared<NativeClassifier>(net, zo, info);
 }
 
-std::string& fixture_dir_setting() {
-  static std::string dir;
-  return dir;
-}
+std::string g_fixture_dir;  // set once by tests/main.cpp before any test runs
 
 }  // namespace
 
-void set_fixture_dir(const std::string& dir) { fixture_dir_setting() = dir; }
+void set_fixture_dir(const std::string& dir) { g_fixture_dir = dir; }
 
-const std::string& fixture_dir() { return fixture_dir_setting(); }
+const std::string& fixture_dir() { return g_fixture_dir; }
 
 std::shared_ptr<NativeClassifier> make_toy_classifier(const std::string& arch,
                                                       const std::string& head,

@@ -111,8 +111,7 @@ json metric_ci(const std::string& key, const torch::Tensor& v) {
   auto x = v.to(torch::kDouble).flatten();
   x = x.masked_select(torch::isfinite(x));
   if (rates.count(key) && x.numel() > 0 && x.eq(0).logical_or(x.eq(1)).all().item<bool>())
-    return wilson_ci(x.sum().item<double>() > 0 ? std::llround(x.sum().item<double>()) : 0,
-                     x.numel());
+    return wilson_ci(std::llround(x.sum().item<double>()), x.numel());
   json j = mean_ci(v);
   auto range = ranges.find(key);
   if (range != ranges.end() && !j["lo"].is_null()) {

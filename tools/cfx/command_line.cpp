@@ -59,8 +59,7 @@ class CommandSettings {
 }  // namespace
 
 int run_command_line(int argc, char** argv) {
-  CommandSettings restore;
-  clear_actions();
+  CommandSettings restore;  // also forgets this command's actions when it returns
   CLI::App app{"cfx " CFX_VERSION
                ": counterfactual explanations for image classifiers\n"
                "Run `cfx <command> --help` for a command's options and defaults."};
