@@ -95,19 +95,15 @@ json wilson_ci(int64_t successes, int64_t n) {
 }
 
 json metric_ci(const std::string& key, const torch::Tensor& v) {
-  static const std::set<std::string> rates = {"validity", "oracle_validity", "pointing_game"};
+  static const std::set<std::string> rates = {"validity", "oracle_validity", "pointing_game",
+                                              "loc_error", "converged"};
   static const std::map<std::string, std::pair<double, double>> ranges = {
-      {"class_prob", {0, 1}},
-      {"target_prob", {0, 1}},
-      {"infill_prob", {0, 1}},
-      {"saliency_area", {0, 1}},
-      {"deletion_auc", {0, 1}},
-      {"insertion_auc", {0, 1}},
-      {"iou", {0, 1}},
-      {"l0", {0, 1}},
-      {"l1", {0, 1}},
-      {"l2", {0, 1}},
-      {"sanity_rank_corr", {-1, 1}}};
+      {"class_prob", {0, 1}},   {"target_prob", {0, 1}},
+      {"infill_prob", {0, 1}},  {"saliency_area", {0, 1}},
+      {"deletion_auc", {0, 1}}, {"insertion_auc", {0, 1}},
+      {"iou", {0, 1}},          {"box_iou", {0, 1}},
+      {"l0", {0, 1}},           {"l1", {0, 1}},
+      {"l2", {0, 1}},           {"sanity_rank_corr", {-1, 1}}};
   auto x = v.to(torch::kDouble).flatten();
   x = x.masked_select(torch::isfinite(x));
   if (rates.count(key) && x.numel() > 0 && x.eq(0).logical_or(x.eq(1)).all().item<bool>())
@@ -167,6 +163,8 @@ void score_saliency_run(MethodEvaluation& m, const Request& req, const EvalOptio
   if (o.masks.defined()) {
     m.per_item["pointing_game"] = pointing_game(r.saliency, o.masks);
     m.per_item["iou"] = localisation_iou(r.saliency, o.masks);
+    m.per_item["box_iou"] = localisation_box_iou(r.saliency, o.masks);
+    m.per_item["loc_error"] = localisation_errors(m.per_item["box_iou"]);
   }
   if (o.randomized) {
     // The same method, seed and targets on the randomised model: its maps must differ.

@@ -1,6 +1,8 @@
 #include "cfx/eval/saliency_metrics.h"
 
+#include <array>
 #include <cmath>
+#include <vector>
 
 #include "cfx/core/error.h"
 #include "cfx/core/seed.h"
@@ -25,7 +27,79 @@ void check_maps(const torch::Tensor& saliency, const torch::Tensor& other, const
             what, " ", other.sizes(), " do not match the saliency maps ", saliency.sizes());
 }
 
+// Bounding box [y0, x0, y1, x1) of a boolean image; empty (all zero) when nothing is set.
+using Box = std::array<int64_t, 4>;
+
+double box_iou(const Box& a, const Box& b) {
+  auto area = [](const Box& r) { return (r[2] - r[0]) * (r[3] - r[1]); };
+  const int64_t h = std::min(a[2], b[2]) - std::max(a[0], b[0]);
+  const int64_t w = std::min(a[3], b[3]) - std::max(a[1], b[1]);
+  const int64_t inter = h > 0 && w > 0 ? h * w : 0;
+  const int64_t uni = area(a) + area(b) - inter;
+  return uni > 0 ? static_cast<double>(inter) / static_cast<double>(uni) : 0.0;
+}
+
+// The bounding box of the largest 4-connected component of `on` [H, W] (row-major bytes).
+Box largest_component_box(const std::vector<uint8_t>& on, int64_t H, int64_t W) {
+  std::vector<int32_t> label(on.size(), -1);
+  std::vector<int64_t> stack;
+  Box best{0, 0, 0, 0};
+  int64_t best_size = 0;
+  for (int64_t start = 0; start < H * W; ++start) {
+    if (!on[start] || label[start] >= 0) continue;
+    Box box{start / W, start % W, start / W + 1, start % W + 1};
+    int64_t size = 0;
+    stack.assign(1, start);
+    label[start] = 1;
+    while (!stack.empty()) {
+      const int64_t p = stack.back();
+      stack.pop_back();
+      ++size;
+      const int64_t y = p / W, x = p % W;
+      box = {std::min(box[0], y), std::min(box[1], x), std::max(box[2], y + 1),
+             std::max(box[3], x + 1)};
+      const int64_t nb[4][2] = {{y - 1, x}, {y + 1, x}, {y, x - 1}, {y, x + 1}};
+      for (const auto& q : nb) {
+        if (q[0] < 0 || q[0] >= H || q[1] < 0 || q[1] >= W) continue;
+        const int64_t k = q[0] * W + q[1];
+        if (on[k] && label[k] < 0) {
+          label[k] = 1;
+          stack.push_back(k);
+        }
+      }
+    }
+    if (size > best_size) best_size = size, best = box;
+  }
+  return best;
+}
+
+Box mask_box(const torch::Tensor& m) {
+  auto rows = m.any(1).nonzero().flatten(), cols = m.any(0).nonzero().flatten();
+  if (rows.numel() == 0) return {0, 0, 0, 0};
+  return {rows.min().item<int64_t>(), cols.min().item<int64_t>(), rows.max().item<int64_t>() + 1,
+          cols.max().item<int64_t>() + 1};
+}
+
 }  // namespace
+
+torch::Tensor localisation_box_iou(const torch::Tensor& saliency, const torch::Tensor& masks) {
+  check_maps(saliency, masks, "masks");
+  auto s = saliency.cpu().to(torch::kFloat32);
+  auto m = masks.cpu().to(torch::kFloat32).ge(0.5);
+  const int64_t n = s.size(0), H = s.size(2), W = s.size(3);
+  auto out = torch::zeros({n});
+  for (int64_t i = 0; i < n; ++i) {
+    auto si = s[i][0];
+    auto on = si.ge(si.mean()).to(torch::kUInt8).contiguous();
+    std::vector<uint8_t> bytes(on.data_ptr<uint8_t>(), on.data_ptr<uint8_t>() + H * W);
+    out[i] = box_iou(largest_component_box(bytes, H, W), mask_box(m[i][0]));
+  }
+  return out;
+}
+
+torch::Tensor localisation_errors(const torch::Tensor& box_iou) {
+  return box_iou.lt(0.5).to(torch::kFloat32);
+}
 
 DeletionInsertion deletion_insertion(Classifier& F, const torch::Tensor& x,
                                      const torch::Tensor& saliency, const torch::Tensor& targets,

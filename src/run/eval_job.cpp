@@ -109,11 +109,11 @@ const Columns kColumns = {{"validity", "valid"},
                           {"prior_psnr", "PSNR"},
                           {"seconds", "s/item"},
                           {"peak_mb_per_item", "MB/item"}};
-const Columns kSaliencyColumns = {{"deletion_auc", "deletion"},   {"insertion_auc", "insertion"},
-                                  {"pointing_game", "pointing"},  {"iou", "IoU"},
-                                  {"saliency_metric", "SM"},      {"saliency_area", "area"},
-                                  {"sanity_rank_corr", "sanity"}, {"seconds", "s/item"},
-                                  {"peak_mb_per_item", "MB/item"}};
+const Columns kSaliencyColumns = {{"deletion_auc", "deletion"},  {"insertion_auc", "insertion"},
+                                  {"pointing_game", "pointing"}, {"iou", "IoU"},
+                                  {"loc_error", "loc err"},      {"saliency_metric", "SM"},
+                                  {"saliency_area", "area"},     {"sanity_rank_corr", "sanity"},
+                                  {"seconds", "s/item"},         {"peak_mb_per_item", "MB/item"}};
 
 // Each method's result.json (in `dir`/<method>, or only in memory when `dir` is empty).
 json method_document(const EvalOutcome& o, size_t k, const std::string& dir) {

@@ -99,9 +99,10 @@ TEST(CliSaliency, EvalScoresSaliencyMethodsAndMatchesCfxSaliency) {
   ASSERT_EQ(j["methods"].size(), 2u);
   for (const auto& meth : j["methods"]) {
     EXPECT_EQ(meth["kind"], "saliency");
-    for (const char* k : {"deletion_auc", "insertion_auc", "pointing_game", "iou",
-                          "saliency_metric", "sanity_rank_corr", "seconds"})
+    for (const char* k : {"deletion_auc", "insertion_auc", "pointing_game", "iou", "box_iou",
+                          "loc_error", "saliency_metric", "sanity_rank_corr", "seconds"})
       EXPECT_TRUE(meth["summary"].contains(k)) << meth["method"] << " lacks " << k;
+    EXPECT_EQ(meth["summary"]["loc_error"]["interval"], "wilson");
   }
   auto item = nlohmann::json::parse(cfx::read_file(dir + "/e/fido/result.json"))["items"][0];
   EXPECT_EQ(item["deletion_curve"].size(), 9u);

@@ -41,6 +41,37 @@ TEST(SaliencyMetrics, PointingGameAndIouOnHandMadeMaps) {
   EXPECT_FLOAT_EQ(iou[1].item<float>(), 0.f);
 }
 
+// FIDO's localisation error: threshold at the mean, largest 4-connected component, box IoU.
+TEST(SaliencyMetrics, LocalisationBoxIouOnHandMadeMaps) {
+  const int64_t n = 7;
+  auto masks = torch::zeros({n, 1, 10, 10});
+  masks.slice(2, 2, 6).slice(3, 2, 6).fill_(1);  // object box [2, 6) x [2, 6)
+  masks[6].zero_();                              // no object
+  auto maps = torch::zeros({n, 1, 10, 10});
+  maps[0][0].slice(0, 2, 6).slice(1, 2, 6).fill_(1);  // exactly the object
+  maps[1][0].slice(0, 0, 2).fill_(1);                 // a band above it, bigger ...
+  maps[1][0][8][8] = 1;                               // ... than this blob
+  maps[2][0].slice(0, 2, 6).slice(1, 2, 6).fill_(1);  // the object and a far stray pixel:
+  maps[2][0][9][9] = 1;                               // the component drops the stray pixel
+  maps[3][0].slice(0, 2, 6).slice(1, 4, 8).fill_(1);  // shifted by 2 columns: IoU 8/24
+  maps[4].fill_(0.3);                                 // constant: the whole image
+  maps[5][0][0][0] = maps[5][0][1][1] = maps[5][0][2][2] = 1;  // diagonal: not 4-connected
+  maps[5][0][3][3] = maps[5][0][3][4] = 1;                     // largest: [3, 4) x [3, 5)
+  maps[6][0].slice(0, 2, 6).slice(1, 2, 6).fill_(1);
+  auto iou = localisation_box_iou(maps, masks);
+  ASSERT_EQ(iou.sizes(), (std::vector<int64_t>{n}));
+  EXPECT_FLOAT_EQ(iou[0].item<float>(), 1.f);
+  EXPECT_FLOAT_EQ(iou[1].item<float>(), 0.f);
+  EXPECT_FLOAT_EQ(iou[2].item<float>(), 1.f);  // all on-pixels' box would give 16/64
+  EXPECT_FLOAT_EQ(iou[3].item<float>(), 8.f / 24.f);
+  EXPECT_FLOAT_EQ(iou[4].item<float>(), 16.f / 100.f);
+  EXPECT_FLOAT_EQ(iou[5].item<float>(), 2.f / 16.f);  // box 1x2 inside the 4x4 object box
+  EXPECT_FLOAT_EQ(iou[6].item<float>(), 0.f);
+  auto err = localisation_errors(iou);
+  EXPECT_TRUE(torch::equal(err, torch::tensor({0.f, 1.f, 0.f, 1.f, 1.f, 1.f, 1.f})));
+  EXPECT_THROW(localisation_box_iou(maps, masks.slice(0, 0, 3)), Error);
+}
+
 TEST(SaliencyMetrics, RankCorrelationIsSpearmans) {
   auto a = torch::arange(16, torch::kFloat).view({1, 1, 4, 4});
   EXPECT_NEAR(map_rank_correlation(a, a * 3 + 1).item<float>(), 1.f, 1e-6);

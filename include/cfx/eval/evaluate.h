@@ -60,9 +60,9 @@ nlohmann::json mean_ci(const torch::Tensor& v);
 nlohmann::json wilson_ci(int64_t successes, int64_t n);
 
 /// The summary of per-item metric `key` (values v [N]): Wilson for the rates (validity,
-/// oracle_validity, pointing_game), else mean_ci with its bounds cut to the metric's range
-/// where it has one (probabilities, areas, AUCs, L0/L1/L2 of images in [0, 1]: [0, 1]; rank
-/// correlations: [-1, 1]).
+/// oracle_validity, pointing_game, loc_error, converged), else mean_ci with its bounds cut to the
+/// metric's range where it has one (probabilities, areas, AUCs, L0/L1/L2 of images in [0, 1]: [0,
+/// 1]; rank correlations: [-1, 1]).
 nlohmann::json metric_ci(const std::string& key, const torch::Tensor& v);
 
 /// Per-class Gaussian statistics of `net`'s FID features (fid_feature_layer) on real `images`

@@ -29,6 +29,17 @@ torch::Tensor pointing_game(const torch::Tensor& saliency, const torch::Tensor& 
 /// the object mask. [N] float in [0, 1].
 torch::Tensor localisation_iou(const torch::Tensor& saliency, const torch::Tensor& masks);
 
+/// Weakly supervised localisation as FIDO (after Fong & Vedaldi) scores it: the map thresholded
+/// at its mean (pixels ≥ the mean), its largest 4-connected component (ties: first in raster
+/// order), that component's bounding box against the bounding box of the object mask. [N] float
+/// box IoU in [0, 1] (0 when the mask is empty); an item counts as a localisation error when
+/// its box IoU is below 0.5 (localisation_errors()). Unlike localisation_iou(), the map's own
+/// area decides the box: a compact map that covers the object scores well, a diffuse one not.
+torch::Tensor localisation_box_iou(const torch::Tensor& saliency, const torch::Tensor& masks);
+
+/// 1 where box_iou < 0.5 (a localisation error), else 0. [N] float.
+torch::Tensor localisation_errors(const torch::Tensor& box_iou);
+
 /// Dabkowski & Gal's saliency metric: log(max(a, 0.05)) − log p_c(crop), where the crop is the
 /// bounding box of the pixels at ≥ half the map's maximum, resized to the input size, and a
 /// its area fraction. Lower = better (small boxes that still carry the class). [N] float.

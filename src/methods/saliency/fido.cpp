@@ -1,13 +1,15 @@
 // The FIDO optimisation. Per item, a logit grid ℓ [1, g, g] with θ = σ(ℓ) the drop-out
 // probability of each cell. Each step draws M Concrete keep-masks per item, in-fills the
 // dropped pixels (the in-filler sees the hard mask and passes no gradient), and moves ℓ to
-// keep (SSR) or destroy (SDR) log p_c at the smallest mask cost. Items stop once their mask no
+// keep (SSR) or destroy (SDR) the class score s_c (log-odds by default) at the smallest mask
+// cost. Items stop once their mask no
 // longer moves; BatchedAdam keeps them independent of the rest of the batch.
 #include "cfx/methods/saliency/fido.h"
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "cfx/core/error.h"
 #include "cfx/core/fs.h"
@@ -23,9 +25,10 @@ namespace cfx {
 
 namespace {
 
-// SDR's log p_c is floored: once the class is destroyed (p_c < 1e-3) there is nothing left
-// to gain, and an unbounded −∞ pull would outweigh any mask cost.
-constexpr double kLogFloor = -6.907755;  // log(1e-3)
+// SDR's score is floored: once the class is destroyed (p_c < 1e-3) there is nothing left to
+// gain, and an unbounded −∞ pull would outweigh any mask cost.
+constexpr double kLogFloor = -6.907755;      // log(1e-3)
+constexpr double kLogOddsFloor = -6.906755;  // log(1e-3 / (1 − 1e-3))
 
 // Total variation of θ [n, 1, g, g] per item: mean absolute difference of neighbours.
 torch::Tensor tv_per_item(const torch::Tensor& t) {
@@ -36,6 +39,18 @@ torch::Tensor tv_per_item(const torch::Tensor& t) {
 }
 
 }  // namespace
+
+torch::Tensor fido_class_score(const torch::Tensor& logits, const torch::Tensor& targets,
+                               const std::string& score) {
+  auto t = targets.unsqueeze(1);
+  auto own = logits.gather(1, t).squeeze(1);
+  if (score == "log-prob") return own - torch::logsumexp(logits, 1);
+  CFX_CHECK(score == "log-odds", "invalid score: '", score, "' (use log-odds or log-prob)");
+  // The other classes' log-sum-exp, with the target's logit masked to −∞: exact where
+  // log(1 − p_c) would round to log 0 for a confident class.
+  auto others = logits.scatter(1, t, -std::numeric_limits<float>::infinity());
+  return own - torch::logsumexp(others, 1);
+}
 
 std::string resolve_inpainter_path(const std::string& explicit_path, const Classifier& F) {
   auto path = find_companion(explicit_path, &F, "inpainter");
@@ -115,10 +130,12 @@ Result Fido::run(const Request& req) {
     auto xhat = infiller->infill(xr, hard).detach();
     auto xt = z * xr + (1 - z) * xhat;
     auto tr = targets.index_select(0, idx).repeat_interleave(M, 0);
-    auto logp = torch::log_softmax(F.logits(xt), 1).gather(1, tr.unsqueeze(1)).squeeze(1);
-    auto p_mean = logp.detach().exp().view({na, M}).mean(1);
-    if (!ssr) logp = logp.clamp_min(kLogFloor);
-    auto score = logp.view({na, M}).mean(1);
+    auto lt = F.logits(xt);
+    auto logp = torch::log_softmax(lt.detach(), 1).gather(1, tr.unsqueeze(1)).squeeze(1);
+    auto p_mean = logp.exp().view({na, M}).mean(1);
+    auto s = fido_class_score(lt, tr, o.score);
+    if (!ssr) s = s.clamp_min(o.score == "log-odds" ? kLogOddsFloor : kLogFloor);
+    auto score = s.view({na, M}).mean(1);
     auto theta = torch::sigmoid(lg);
     double lam =
         ramp > 0 ? o.lambda * std::min(1.0, static_cast<double>(step + 1) / ramp) : o.lambda;

@@ -12,6 +12,8 @@ namespace cfx {
 void FidoOptions::validate() const {
   CFX_CHECK(objective == "ssr" || objective == "sdr", "invalid objective: '", objective,
             "' (use ssr or sdr)");
+  CFX_CHECK(score == "log-odds" || score == "log-prob", "invalid score: '", score,
+            "' (use log-odds or log-prob)");
   check_infiller_name(infill);
   infill_options.validate();
   CFX_CHECK(cell >= 1 && cell <= 256, "invalid cell: ", cell, " (use 1 to 256 pixels)");
@@ -31,6 +33,7 @@ void FidoOptions::validate() const {
 
 json FidoOptions::to_json() const {
   json j = {{"objective", objective},
+            {"score", score},
             {"infill", infill},
             {"deterministic", deterministic},
             {"cell", cell},
@@ -59,11 +62,13 @@ FidoOptions FidoOptions::from_json(const json& j, const std::string& preset) {
     o.deterministic = true;
     o.samples = 1;
     o.tv = 0.05;
+    o.score = "log-prob";  // the deletion game lowers the class probability, not its odds
   } else if (preset != "fido") {
     fail("unknown FIDO preset '", preset, "'; known: fido, fido-sdr, bbmp");
   }
   check_option_keys(preset, j, o.to_json());
   read_option(j, "objective", o.objective);
+  read_option(j, "score", o.score);
   read_option(j, "infill", o.infill);
   read_option(j, "deterministic", o.deterministic);
   read_option(j, "cell", o.cell);

@@ -16,6 +16,8 @@ namespace cfx {
 
 struct FidoOptions {
   std::string objective = "ssr";     // ssr: keep what suffices; sdr: drop what destroys
+  std::string score = "log-odds";    // the class score s_c kept or destroyed: log-odds (the
+                                     // paper's log p_c − log Σ_{c'≠c} p_c'), or log-prob
   std::string infill = "inpainter";  // in-filler name (see infiller_names())
   InfillOptions infill_options;      // blur_sigma, local_window, random_noise, inpainter path
   bool deterministic = false;        // BBMP: use the mask itself, no Concrete samples
@@ -53,6 +55,12 @@ class Fido : public Method {
   std::string preset_;
   FidoOptions options_;
 };
+
+/// The class score FIDO keeps (SSR) or destroys (SDR), per row: "log-odds" s_c = logit_c −
+/// logsumexp_{c'≠c} logit_c' (= log p_c − log(1 − p_c), computed without forming 1 − p_c), or
+/// "log-prob" log p_c. logits [n, K], targets [n] -> [n]. Throws cfx::Error for another name.
+torch::Tensor fido_class_score(const torch::Tensor& logits, const torch::Tensor& targets,
+                               const std::string& score);
 
 /// The in-filler checkpoint to use: `explicit_path` if set, else "<dataset>-inpainter.pt"
 /// beside the classifier file (the shipped models live together). Throws cfx::Error saying
