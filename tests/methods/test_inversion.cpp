@@ -109,6 +109,51 @@ TEST(Terms, FeatureConsistencyIsZeroAtTheQueryAndGrowsWithChange) {
   EXPECT_GT(other.min().item<float>(), 0.05);
 }
 
+// The pre-image term (dip-aux's `feature`): zero at the query, and during a search toward
+// another class it keeps x̄'s encoding at the layer closer to the query's than the same search
+// without it.
+TEST(Terms, PreImageTermIsZeroAtTheQueryAndPullsTheLayersEncoding) {
+  auto req = toy_request(6);
+  auto ref = req.classifier->capture(req.images, {"stage1"}, false).features;
+  auto term = [&](const torch::Tensor& img) {
+    torch::NoGradGuard ng;
+    return feature_consistency(req.classifier->capture(img, {"stage1"}, false).features, ref);
+  };
+  EXPECT_LT(term(req.images).abs().max().item<float>(), 1e-6);
+  auto o = InversionOptions::preset("pixel");
+  o.l1 = o.tv = 0;  // validity alone against validity + pre-image
+  o.steps = o.min_steps = 80;
+  o.feature_layers = {"stage1"};
+  auto without = Inversion("pixel", o).run(req);
+  o.feature = 5.0;
+  auto with = Inversion("pixel", o).run(req);
+  EXPECT_EQ(with.steps.min().item<int64_t>(), 80);  // the whole budget: min_steps = steps
+  auto t_without = term(without.counterfactuals), t_with = term(with.counterfactuals);
+  EXPECT_GT(t_without.mean().item<double>(), 0.0);
+  EXPECT_LT(t_with.mean().item<double>(), 0.7 * t_without.mean().item<double>())
+      << "with " << t_with << " without " << t_without;
+}
+
+// min_steps: a valid item keeps running (and its terms keep acting) until it has run this many
+// steps; without it, it stops at its first valid step.
+TEST(Presets, MinStepsKeepsAValidItemRunning) {
+  auto req = toy_request(4);
+  auto o = quick("dip");
+  o.steps = 120;
+  auto a = Inversion("dip", o).run(req);
+  o.min_steps = 80;
+  auto b = Inversion("dip", o).run(req);
+  for (int64_t i = 0; i < 4; ++i) {
+    if (!a.converged[i].item<bool>()) continue;
+    EXPECT_LT(a.steps[i].item<int64_t>(), 80) << "item " << i;
+    if (b.converged[i].item<bool>()) EXPECT_GE(b.steps[i].item<int64_t>(), 80) << "item " << i;
+  }
+  EXPECT_GT(b.converged.sum().item<int64_t>(), 0);
+  EXPECT_EQ(InversionOptions::preset("dip-aux").min_steps, 100);
+  EXPECT_GT(InversionOptions::preset("dip-aux").feature, 0);
+  EXPECT_THROW(InversionOptions::from_json({{"min_steps", -1}}, "dip"), Error);
+}
+
 // DeepInversion's prior: optimising it alone moves the BN-input statistics toward the
 // running statistics.
 TEST(Terms, BnPriorDrivesStatisticsTowardTheRunningOnes) {

@@ -220,7 +220,7 @@ Result Inversion::run(const Request& req) {
     auto last_c = st == S - 1;
     auto tau_c = tau_of.index_select(0, st);
     in_stage.index_add_(0, idx, torch::ones_like(idx));
-    auto done = last_c & argmax_ok & (pt_c >= final_p);
+    auto done = last_c & argmax_ok & (pt_c >= final_p) & (step >= o.min_steps);
     auto advance = ~last_c & (pt_c >= tau_c) & (in_stage.index_select(0, idx) > o.stage_min_steps);
     auto stop = done | (step == o.steps);
     auto xd = xa.detach();

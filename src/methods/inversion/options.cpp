@@ -65,6 +65,8 @@ void InversionOptions::validate() const {
     CFX_CHECK(i == 0 || stages[i] > stages[i - 1], "invalid stages: ", stages[i], " follows ",
               stages[i - 1], " (stages must increase)");
   }
+  // min_steps above steps is allowed: every item then runs the whole budget (steps).
+  CFX_CHECK(min_steps >= 0, "invalid min_steps: ", min_steps, " (use >= 0)");
   CFX_CHECK(stage_min_steps >= 0, "invalid stage_min_steps: ", stage_min_steps);
   CFX_CHECK(coarse_stages >= 0, "invalid coarse_stages: ", coarse_stages);
   CFX_CHECK(coarse_factor >= 1 && coarse_factor <= 64, "invalid coarse_factor: ", coarse_factor);
@@ -74,6 +76,7 @@ json InversionOptions::to_json() const {
   return {{"steps", steps},
           {"lr", lr},
           {"confidence", confidence},
+          {"min_steps", min_steps},
           {"prior", prior.prior},
           {"param", prior.param},
           {"dip_channels", prior.dip_channels},
@@ -119,7 +122,14 @@ InversionOptions InversionOptions::preset(const std::string& name) {
   }
   if (name == "dip") return o;
   if (name == "dip-aux") {
+    // The DIP-counterfactual paper's pieces beyond the prior: the auxiliary loss estimator,
+    // a pre-image term that keeps the encoding at an intermediate layer (feature_layers;
+    // empty = the layer at 40% depth), and a fixed minimum budget so both act after the
+    // item first becomes valid (with early stop alone items stop at the first valid step,
+    // before the auxiliary term can change anything; docs/claims-inversion.md).
     o.loss_head = 1.0;
+    o.feature = 1.0;
+    o.min_steps = 100;
     return o;
   }
   if (name == "disc") {
@@ -145,6 +155,7 @@ InversionOptions InversionOptions::from_json(const json& j, const std::string& p
   read_option(j, "steps", o.steps);
   read_option(j, "lr", o.lr);
   read_option(j, "confidence", o.confidence);
+  read_option(j, "min_steps", o.min_steps);
   read_option(j, "prior", o.prior.prior);
   read_option(j, "param", o.prior.param);
   read_option(j, "dip_channels", o.prior.dip_channels);

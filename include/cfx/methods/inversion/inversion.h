@@ -18,7 +18,8 @@ struct InversionOptions {
   // Optimisation
   int64_t steps = 300;      // most counterfactual steps per item (all stages together)
   double lr = 0.01;         // Adam learning rate of the counterfactual phase
-  double confidence = 0.5;  // an item stops once argmax F(x̄) = t and p_t(x̄) >= this
+  double confidence = 0.5;  // an item stops once argmax F(x̄) = t and p_t(x̄) >= this ...
+  int64_t min_steps = 0;    // ... and it has run this many steps (terms act after validity)
   // Image prior
   PriorOptions prior;       // parameterisation of x̄ (keys: prior, param, dip_*, inr_*)
   int64_t fit_steps = 500;  // dip/inr: most steps fitting the prior to x before the search
@@ -29,7 +30,7 @@ struct InversionOptions {
   double l1 = 2.0;        // mean |x̄ − x|: proximity, sparse changes
   double l2 = 0.0;        // mean (x̄ − x)²
   double tv = 0.1;        // total variation of x̄: smooth changes
-  double feature = 0.0;   // feature consistency Σ_l ‖F_l(x̄) − F_l(x)‖²/‖F_l(x)‖²
+  double feature = 0.0;  // feature consistency / pre-image Σ_l ‖F_l(x̄) − F_l(x)‖²/‖F_l(x)‖²
   std::vector<std::string> feature_layers;  // layers of the feature term; empty: one at 40% depth
   double bn = 0.0;                          // batch-norm statistics prior (DeepInversion)
   double duq = 0.0;        // manifold consistency: −log K_t(x̄) of the model's DUQ head
