@@ -158,9 +158,18 @@ std::string str_field(const json& j, const std::string& key) {
 
 std::string kv_table(const json& obj) {
   std::string html = "<table>\n";
-  for (const auto& [k, v] : obj.items())
+  auto row = [&](const std::string& k, const json& v) {
     html +=
         "<tr><th>" + html_escape(k) + "</th><td class=\"num\">" + value_html(v) + "</td></tr>\n";
+  };
+  for (const auto& [k, v] : obj.items()) {
+    // A summary's "intervals" object: one row per metric, "mean [lo, hi] n".
+    if (k == "intervals" && v.is_object()) {
+      for (const auto& [m, ci] : v.items()) row(m + " (95% interval)", ci);
+      continue;
+    }
+    row(k, v);
+  }
   return html + "</table>\n";
 }
 

@@ -6,6 +6,7 @@
 #include "cfx/config.h"
 #include "cfx/core/fs.h"
 #include "cfx/data/image_io.h"
+#include "cfx/eval/evaluate.h"
 #include "cfx/methods/aip/aip.h"
 #include "cfx/report/images.h"
 #include "cfx/report/npy.h"
@@ -194,19 +195,29 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
                   {"seconds_per_item", n ? r.seconds / n : 0.0},
                   {"mean_steps", r.steps.defined() ? mean_of(r.steps) : 0.0},
                   {"converged_rate", r.converged.defined() ? mean_of(r.converged) : 0.0}};
-  if (r.prior_psnr.defined()) summary["mean_prior_psnr"] = mean_of(r.prior_psnr);
+  // Each summary value also gets its 95% interval (Wilson for rates, cut to the metric's
+  // range), as cfx eval reports it: "intervals": {metric: {"mean", "lo", "hi", "n"}}.
+  json intervals = json::object();
+  auto add = [&](const char* summary_key, const char* metric, const torch::Tensor& v) {
+    summary[summary_key] = mean_of(v);
+    if (n > 0) intervals[metric] = metric_ci(metric, v.to(torch::kFloat32).cpu().flatten());
+  };
+  if (r.converged.defined() && n > 0)
+    intervals["converged"] = metric_ci("converged", r.converged.to(torch::kFloat32).cpu());
+  if (r.prior_psnr.defined()) add("mean_prior_psnr", "prior_psnr", r.prior_psnr);
   if (z.class_prob.defined()) {
-    summary["mean_class_prob"] = mean_of(z.class_prob);
-    summary["mean_saliency_area"] = mean_of(z.area);
-    if (z.infill_prob.defined()) summary["mean_infill_prob"] = mean_of(z.infill_prob);
+    add("mean_class_prob", "class_prob", z.class_prob);
+    add("mean_saliency_area", "saliency_area", z.area);
+    if (z.infill_prob.defined()) add("mean_infill_prob", "infill_prob", z.infill_prob);
   }
   if (s.valid.defined()) {
-    summary["validity"] = mean_of(s.valid);
-    summary["mean_target_prob"] = mean_of(s.target_prob);
-    summary["mean_l1"] = mean_of(s.l1);
-    summary["mean_l2"] = mean_of(s.l2);
-    summary["mean_l0"] = mean_of(s.l0);
+    add("validity", "validity", s.valid);
+    add("mean_target_prob", "target_prob", s.target_prob);
+    add("mean_l1", "l1", s.l1);
+    add("mean_l2", "l2", s.l2);
+    add("mean_l0", "l0", s.l0);
   }
+  summary["intervals"] = intervals;
   const auto& info = F.info();
   json doc = {{"schema", "cfx.result"},
               {"schema_version", kResultSchemaVersion},

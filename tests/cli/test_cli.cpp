@@ -65,6 +65,20 @@ TEST(Cli, ExplainWritesResultJsonAndImages) {
     EXPECT_TRUE(item["target_class_name"].is_string());
   }
   EXPECT_GE(j["summary"]["validity"].get<double>(), 0.9);
+  // Each summary value comes with its 95% interval: Wilson for rates (8 of 8 valid is
+  // [0.676, 1], not the normal approximation's [1, 1]), bounds inside the metric's range.
+  const auto& ci = j["summary"]["intervals"];
+  for (auto key : {"validity", "converged", "target_prob", "l1", "l2", "l0"}) {
+    ASSERT_TRUE(ci.contains(key)) << key;
+    EXPECT_EQ(ci[key]["n"], 8) << key;
+    EXPECT_LE(ci[key]["lo"].get<double>(), ci[key]["mean"].get<double>()) << key;
+    EXPECT_GE(ci[key]["hi"].get<double>(), ci[key]["mean"].get<double>()) << key;
+    EXPECT_GE(ci[key]["lo"].get<double>(), 0.0) << key;
+    EXPECT_LE(ci[key]["hi"].get<double>(), 1.0) << key;
+  }
+  EXPECT_EQ(ci["validity"]["interval"], "wilson");
+  EXPECT_DOUBLE_EQ(ci["validity"]["mean"].get<double>(), j["summary"]["validity"].get<double>());
+  if (ci["validity"]["mean"] == 1.0) EXPECT_NEAR(ci["validity"]["lo"].get<double>(), 0.676, 1e-3);
   EXPECT_EQ(j["config"]["method"], "pixel");
   // The report page comes with every run (its content: tests/report/).
   EXPECT_NE(r.out.find("wrote " + dir + "/report.html"), std::string::npos) << r.out;

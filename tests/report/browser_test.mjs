@@ -92,6 +92,35 @@ async function checkEscaped(page, where) {
   check(r.scripts === 1, `${where}: only the report's own <script> (found ${r.scripts})`);
 }
 
+// Every "mean [lo, hi]" the page shows for a bounded metric (a table row named after it)
+// stays inside the metric's range, lo <= mean <= hi. Returns how many intervals it checked.
+const RANGES = {
+  validity: [0, 1], oracle_validity: [0, 1], converged: [0, 1], pointing_game: [0, 1],
+  loc_error: [0, 1], target_prob: [0, 1], class_prob: [0, 1], infill_prob: [0, 1],
+  saliency_area: [0, 1], deletion_auc: [0, 1], insertion_auc: [0, 1], iou: [0, 1],
+  box_iou: [0, 1], l0: [0, 1], l1: [0, 1], l2: [0, 1], sanity_rank_corr: [-1, 1],
+};
+async function checkIntervalsInRange(page, what) {
+  const rows = await page.evaluate(() => [...document.querySelectorAll('tr')].map((tr) => ({
+    name: (tr.querySelector('th') || {}).textContent || '',
+    cells: [...tr.querySelectorAll('td')].map((td) => td.textContent),
+  })));
+  let n = 0;
+  for (const { name, cells } of rows) {
+    const range = RANGES[name.replace(/ \(95% interval\)$/, '')];
+    if (!range) continue;
+    for (const cell of cells) {
+      const m = /^(-?[\d.e+-]+) \[(-?[\d.e+-]+), (-?[\d.e+-]+)\]/.exec(cell.trim());
+      if (!m) continue;
+      const [mean, lo, hi] = m.slice(1, 4).map(Number);
+      n++;
+      check(range[0] <= lo && lo <= mean + 1e-9 && mean <= hi + 1e-9 && hi <= range[1],
+            `${what}: ${name} = ${cell.trim()} leaves [${range}] or its own interval`);
+    }
+  }
+  return n;
+}
+
 // OUT_DIR/<run>/report.html opened from disk, with its problems watched from the start.
 async function openReport(browser, run) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -113,6 +142,8 @@ async function testExplain(browser) {
   check(p1.info === 'page 1 of 2', `explain pager says page 1 of 2 (${p1.info})`);
   check(await page.locator('table').first().isVisible(), 'explain: summary table shown');
   check((await page.locator('pre').first().innerText()).includes('cfx explain'), 'explain: invocation shown');
+  const nExplain = await checkIntervalsInRange(page, 'explain');
+  check(nExplain >= 5, `explain: summary intervals shown (${nExplain})`);
   await checkEscaped(page, 'explain');
   await page.screenshot({ path: path.join(outDir, 'report.png') });
 
@@ -139,6 +170,8 @@ async function testEval(browser) {
   const table = await page.locator('table').nth(1).innerText();
   check(/validity/.test(table) && /\d \[[-\d.e]+, [-\d.e]+\]/.test(table), 'eval: metric table with "mean [lo, hi]"');
   check((await visibleImagesRendered(page, problems)) >= 3, 'eval tab 1: images render');
+  const nEval = await checkIntervalsInRange(page, 'eval');
+  check(nEval >= 10, `eval: bounded metrics' intervals checked (${nEval})`);
   await checkEscaped(page, 'eval');
 
   await tabs.nth(1).click();
