@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -95,6 +96,7 @@ json wilson_ci(int64_t successes, int64_t n) {
 }
 
 json metric_ci(const std::string& key, const torch::Tensor& v) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();  // counts, ratios, costs
   static const std::set<std::string> rates = {"validity", "oracle_validity", "pointing_game",
                                               "loc_error", "converged"};
   static const std::map<std::string, std::pair<double, double>> ranges = {
@@ -103,7 +105,11 @@ json metric_ci(const std::string& key, const torch::Tensor& v) {
       {"deletion_auc", {0, 1}}, {"insertion_auc", {0, 1}},
       {"iou", {0, 1}},          {"box_iou", {0, 1}},
       {"l0", {0, 1}},           {"l1", {0, 1}},
-      {"l2", {0, 1}},           {"sanity_rank_corr", {-1, 1}}};
+      {"l2", {0, 1}},           {"sanity_rank_corr", {-1, 1}},
+      {"cout", {-1, 1}},        {"mnac", {0, kInf}},
+      {"im1", {0, kInf}},       {"im2", {0, kInf}},
+      {"steps", {0, kInf}},     {"seconds", {0, kInf}},
+      {"peak_mb", {0, kInf}},   {"peak_mb_per_item", {0, kInf}}};
   auto x = v.to(torch::kDouble).flatten();
   x = x.masked_select(torch::isfinite(x));
   if (rates.count(key) && x.numel() > 0 && x.eq(0).logical_or(x.eq(1)).all().item<bool>())

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cfx/core/fs.h"
+#include "cfx/report/eval_plots.h"
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -52,6 +53,10 @@ figcaption { font-size: 0.75em; color: #555; }
 .strip { margin-top: 0.5em; overflow-x: auto; text-align: left; }
 .strip img { height: 96px; image-rendering: pixelated; }
 .curves { display: flex; flex-wrap: wrap; gap: 0.6em; margin-top: 0.5em; }
+.plots { display: flex; flex-wrap: wrap; gap: 1em; }
+figure.plot svg { background: #fff; border: 1px solid #ddd; }
+figure.plot text { font-size: 11px; fill: #333; }
+.dir { color: #777; }
 svg.curve { background: #fcfcfc; border: 1px solid #eee; }
 svg.curve text { font-size: 9px; fill: #666; }
 svg.curve polyline { fill: none; stroke-width: 1.5; }
@@ -139,9 +144,8 @@ std::string value_html(const json& v) {
   if (v.is_number()) return num(v.get<double>());
   if (v.is_string()) return html_escape(v.get<std::string>());
   if (is_interval(v)) {
-    std::string s = value_html(v["mean"]);
-    if (v.contains("lo") && v.contains("hi") && !v["lo"].is_null())  // FID has no interval
-      s += " [" + value_html(v["lo"]) + ", " + value_html(v["hi"]) + "]";
+    // Rounded to the interval's precision; FID has no interval and keeps 4 digits.
+    std::string s = html_escape(interval_text(v));
     if (v.contains("n")) s += " <small>n " + value_html(v["n"]) + "</small>";
     return s;
   }
@@ -535,6 +539,13 @@ void write_eval_html_report(const std::string& out_dir, const json& eval_doc,
   if (!runs.empty()) page.html += " &middot; " + model_line(runs.front().doc);
   page.html += "</p></header>\n";
 
+  // The comparison first: what a reader wants to see before the dense table.
+  static const json kNoMethods = json::array();
+  std::string plots =
+      eval_comparison_plots(eval_doc.contains("methods") ? eval_doc["methods"] : kNoMethods);
+  if (!plots.empty())
+    page.html += "<h2>Comparison</h2>\n<div class=\"plots\">\n" + plots + "</div>\n";
+
   json settings = json::object();
   for (const auto& [k, v] : eval_doc.items())
     if (!v.is_structured() && k.rfind("schema", 0) != 0 && k != "invocation") settings[k] = v;
@@ -550,12 +561,16 @@ void write_eval_html_report(const std::string& out_dir, const json& eval_doc,
     if (m.contains("summary"))
       for (const auto& [k, v] : m["summary"].items())
         if (std::find(metrics.begin(), metrics.end(), k) == metrics.end()) metrics.push_back(k);
-  page.html += "<h2>Metrics <small>mean [95% interval]</small></h2>\n<table>\n<tr><th>metric</th>";
+  page.html +=
+      "<h2>Metrics <small>mean [95% interval]; \u2191 higher is better, \u2193 lower is "
+      "better</small></h2>\n<table>\n<tr><th>metric</th>";
   for (const auto& m : methods)
     page.html += "<th>" + value_html(m.value("method", json())) + "</th>";
   page.html += "</tr>\n";
   for (const auto& k : metrics) {
-    page.html += "<tr><th>" + html_escape(k) + "</th>";
+    std::string arrow = direction_arrow(k);
+    page.html += "<tr><th>" + html_escape(k) +
+                 (arrow.empty() ? "" : " <span class=\"dir\">" + arrow + "</span>") + "</th>";
     for (const auto& m : methods) {
       bool has = m.contains("summary") && m["summary"].contains(k);
       page.html += "<td class=\"num\">" + (has ? value_html(m["summary"][k]) : "&ndash;") + "</td>";

@@ -156,8 +156,13 @@ TEST(Intervals, WilsonForRatesAndBoundedMetricsStayInTheirRange) {
   auto p = metric_ci("class_prob", torch::tensor({0.9f, 1.f, 1.f, 0.95f}));
   EXPECT_LE(p["hi"].get<double>(), 1.0);
   EXPECT_GT(cfx::mean_ci(torch::tensor({0.9f, 1.f, 1.f, 0.95f}))["hi"].get<double>(), 1.0);
-  auto s = metric_ci("steps", torch::tensor({1.f, 300.f}));
+  auto s = metric_ci("saliency_metric", torch::tensor({1.f, 300.f}));
   EXPECT_EQ(s, cfx::mean_ci(torch::tensor({1.f, 300.f})));
+  // A count (steps, MNAC) or a cost never gets a negative lower bound; its upper one stays.
+  auto steps = metric_ci("steps", torch::tensor({1.f, 300.f}));
+  EXPECT_EQ(steps["lo"].get<double>(), 0.0);
+  EXPECT_EQ(steps["hi"], s["hi"]);
+  EXPECT_GE(metric_ci("mnac", torch::tensor({0.f, 0.f, 0.f, 2.f}))["lo"].get<double>(), 0.0);
   // A rate whose values are not all 0 or 1 (never produced) falls back to mean_ci.
   EXPECT_FALSE(metric_ci("validity", torch::tensor({0.5f, 1.f})).contains("interval"));
 }

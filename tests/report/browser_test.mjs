@@ -107,7 +107,7 @@ async function checkIntervalsInRange(page, what) {
   })));
   let n = 0;
   for (const { name, cells } of rows) {
-    const range = RANGES[name.replace(/ \(95% interval\)$/, '')];
+    const range = RANGES[name.replace(/ \(95% interval\)$/, '').replace(/\s*[\u2191\u2193]$/, '')];
     if (!range) continue;
     for (const cell of cells) {
       const m = /^(-?[\d.e+-]+) \[(-?[\d.e+-]+), (-?[\d.e+-]+)\]/.exec(cell.trim());
@@ -170,6 +170,17 @@ async function testEval(browser) {
   const table = await page.locator('table').nth(1).innerText();
   check(/validity/.test(table) && /\d \[[-\d.e]+, [-\d.e]+\]/.test(table), 'eval: metric table with "mean [lo, hi]"');
   check((await visibleImagesRendered(page, problems)) >= 3, 'eval tab 1: images render');
+  // The page opens with the comparison plots: drawn, one point per method, before the table.
+  const plots = await page.evaluate(() => [...document.querySelectorAll('figure.plot svg')].map((svg) => {
+    const box = svg.getBoundingClientRect();
+    return { w: box.width, h: box.height, points: svg.querySelectorAll('circle').length,
+             top: box.top + window.scrollY };
+  }));
+  const tableTop = await page.evaluate(() => document.querySelectorAll('table')[1].getBoundingClientRect().top + window.scrollY);
+  check(plots.length === 2, `eval: two comparison plots (${plots.length})`);
+  check(plots.every((p) => p.w > 200 && p.h > 200 && p.points === 2),
+        `eval: plots render with a point per method (${JSON.stringify(plots)})`);
+  check(plots.every((p) => p.top < tableTop), 'eval: plots come before the metric table');
   const nEval = await checkIntervalsInRange(page, 'eval');
   check(nEval >= 10, `eval: bounded metrics' intervals checked (${nEval})`);
   await checkEscaped(page, 'eval');

@@ -6,6 +6,7 @@
 
 #include "cfx/core/fs.h"
 #include "cfx/data/image_io.h"
+#include "cfx/report/eval_plots.h"
 #include "cfx/report/html_report.h"
 #include "data/temp_dir.h"
 
@@ -161,17 +162,71 @@ TEST(HtmlReport, EvalReportHasOneTabAndTableColumnPerMethod) {
   for (const std::string& m : {std::string("pixel"), kEvil}) {
     std::string dir = tmp.str(m == "pixel" ? "pixel" : "evil");
     runs.push_back({m, dir, make_doc(dir, 2)});
-    eval["methods"].push_back(
-        {{"method", m},
-         {"config", {{"method", m}}},
-         {"summary", {{"validity", {{"mean", 0.75}, {"lo", 0.5}, {"hi", 1.0}, {"n", 2}}}}}});
+    eval["methods"].push_back({{"method", m},
+                               {"config", {{"method", m}}},
+                               {"summary",
+                                {{"validity", {{"mean", 0.75}, {"lo", 0.5}, {"hi", 1.0}, {"n", 2}}},
+                                 {"l1", {{"mean", 0.02}, {"lo", 0.01}, {"hi", 0.03}, {"n", 2}}}}}});
   }
   cfx::write_eval_html_report(tmp.str(), eval, runs);
   std::string html = cfx::read_file(tmp.str("report.html"));
-  EXPECT_EQ(count(html, "0.75 [0.5, 1]"), 2u);
+  // Rounded to the interval's precision: in the table and in each plot point's title.
+  EXPECT_EQ(count(html, "0.75 [0.50, 1.00]"), 4u);
+  // The comparison plot comes first: validity against L1, a point per method, names escaped.
+  ASSERT_EQ(count(html, "<figure class=\"plot\">"), 1u);
+  EXPECT_LT(html.find("<figure class=\"plot\">"), html.find("<th>metric</th>"));
+  EXPECT_EQ(count(html, "<circle "), 2u);
+  EXPECT_NE(html.find("l1 <span class=\"dir\">\u2193</span>"), std::string::npos);
   EXPECT_EQ(count(html, "role=\"tab\""), 2u);
   EXPECT_EQ(count(html, "<section class=\"run\""), 2u);
   EXPECT_EQ(count(html, "<section class=\"run\" data-pages=\"1\" data-page=\"0\" hidden>"), 1u);
   EXPECT_EQ(html.find(kEvil), std::string::npos);
   EXPECT_EQ(count(html, " src=\"data:"), 6u);  // only the first method's images are decoded
+}
+
+TEST(EvalPlots, IntervalsAreRoundedToTheirPrecision) {
+  using cfx::interval_text;
+  EXPECT_EQ(interval_text({{"mean", 0.44512}, {"lo", 0.37781}, {"hi", 0.51432}}),
+            "0.445 [0.378, 0.514]");
+  EXPECT_EQ(interval_text({{"mean", 1.0}, {"lo", 0.8389}, {"hi", 1.0}}), "1.000 [0.839, 1.000]");
+  EXPECT_EQ(interval_text({{"mean", 1219.4}, {"lo", 1158.2}, {"hi", 1280.9}}), "1219 [1158, 1281]");
+  EXPECT_EQ(interval_text({{"mean", 0.5}, {"lo", 0.5}, {"hi", 0.5}}), "0.500 [0.500, 0.500]");
+  EXPECT_EQ(interval_text({{"mean", 5.6331}, {"lo", nullptr}, {"hi", nullptr}}), "5.633");
+  EXPECT_EQ(cfx::metric_direction("oracle_validity"), 1);
+  EXPECT_EQ(cfx::metric_direction("l1"), -1);
+  EXPECT_EQ(cfx::metric_direction("target_prob"), 0);
+}
+
+TEST(EvalPlots, ScatterForCounterfactualsBarsForSaliency) {
+  auto ci = [](double m, double lo, double hi) {
+    return json{{"mean", m}, {"lo", lo}, {"hi", hi}, {"n", 10}};
+  };
+  json methods = json::array();
+  methods.push_back({{"method", "pixel"},
+                     {"kind", "counterfactual"},
+                     {"summary",
+                      {{"oracle_validity", ci(0.2, 0.1, 0.3)},
+                       {"validity", ci(1, 0.7, 1)},
+                       {"l1", ci(0.02, 0.01, 0.03)},
+                       {"im1", ci(1.4, 1.3, 1.5)}}}});
+  methods.push_back({{"method", "disc"},
+                     {"kind", "counterfactual"},
+                     {"summary",
+                      {{"oracle_validity", ci(0.8, 0.7, 0.9)},
+                       {"l1", ci(0.08, 0.07, 0.09)},
+                       {"im1", ci(1.1, 1.0, 1.2)}}}});
+  methods.push_back(
+      {{"method", "fido"},
+       {"kind", "saliency"},
+       {"summary", {{"deletion_auc", ci(0.3, 0.2, 0.4)}, {"insertion_auc", ci(0.8, 0.7, 0.9)}}}});
+  std::string html = cfx::eval_comparison_plots(methods);
+  EXPECT_EQ(count(html, "<figure class=\"plot\">"), 3u);
+  EXPECT_NE(html.find("oracle validity \u2191 against L1 \u2193"), std::string::npos);
+  EXPECT_NE(html.find("IM1 \u2193 against L1 \u2193"), std::string::npos);
+  EXPECT_EQ(count(html, "<circle "), 4u);                 // 2 methods x 2 scatter plots
+  EXPECT_EQ(count(html, "<rect x="), 2u + 2u + 2u + 2u);  // 2 bars + legends (2 + 2 + 2)
+  EXPECT_NE(html.find("disc: L1 \u2193 0.080 [0.070, 0.090]"), std::string::npos);
+  EXPECT_EQ(cfx::eval_comparison_plots(json::array()), "");
+  json other = json::array({{{"method", "x"}, {"summary", {{"steps", ci(1, 0, 2)}}}}});
+  EXPECT_EQ(cfx::eval_comparison_plots(other), "");
 }
