@@ -21,22 +21,23 @@ namespace cfx {
 void InpainterOptions::validate() const {
   CFX_CHECK(channels == 1 || channels == 3, "invalid channels: ", channels, " (use 1 or 3)");
   CFX_CHECK(width >= 4 && width <= 256, "invalid width: ", width, " (use 4 to 256)");
+  CFX_CHECK(latent >= 0 && latent <= 256, "invalid latent: ", latent, " (use 0 to 256)");
 }
 
-json InpainterOptions::to_json() const { return {{"channels", channels}, {"width", width}}; }
+json InpainterOptions::to_json() const {
+  return {{"channels", channels}, {"width", width}, {"latent", latent}};
+}
 
 void InpainterTrainOptions::validate() const {
   CFX_CHECK(epochs >= 1 && epochs <= 10000, "invalid epochs: ", epochs);
   CFX_CHECK(batch_size >= 1, "invalid batch_size: ", batch_size);
   CFX_CHECK(lr > 0 && std::isfinite(lr), "invalid learning rate: ", lr);
+  CFX_CHECK(kl >= 0 && std::isfinite(kl), "invalid kl: ", kl, " (use >= 0)");
 }
 
 json InpainterTrainOptions::to_json() const {
-  return {{"epochs", epochs},
-          {"batch_size", batch_size},
-          {"lr", lr},
-          {"seed", seed},
-          {"device", device}};
+  return {{"epochs", epochs}, {"batch_size", batch_size}, {"lr", lr},
+          {"seed", seed},     {"device", device},         {"kl", kl}};
 }
 
 torch::Tensor random_infill_masks(int64_t n, int64_t h, int64_t w) {
@@ -78,24 +79,43 @@ struct InpaintNetImpl : nn::Module {
       return nn::Conv2d(
           nn::Conv2dOptions(in, out, 3).stride(stride).padding(dilation).dilation(dilation));
     };
+    latent = o.latent;
     e1 = register_module("e1", conv(o.channels + 1, w, 1, 1));
     e2 = register_module("e2", conv(w, 2 * w, 2, 1));
-    m1 = register_module("m1", conv(2 * w, 2 * w, 1, 2));
+    // z enters the middle, where the receptive field spans the image: a sample changes what
+    // is painted, not only its texture.
+    m1 = register_module("m1", conv(2 * w + latent, 2 * w, 1, 2));
+    if (latent > 0) {
+      // The posterior q(z | x, mask) sees the whole image (training only).
+      q1 = register_module("q1", conv(o.channels + 1, w, 2, 1));
+      q2 = register_module("q2", conv(w, 2 * w, 2, 1));
+      qh = register_module("qh", nn::Linear(2 * w, 2 * latent));
+    }
     m2 = register_module("m2", conv(2 * w, 2 * w, 1, 4));
     m3 = register_module("m3", conv(2 * w, 2 * w, 1, 8));
     m4 = register_module("m4", conv(2 * w, 2 * w, 1, 1));
     d1 = register_module("d1", conv(3 * w, w, 1, 1));
     out = register_module("out", nn::Conv2d(nn::Conv2dOptions(w, o.channels, 1)));
   }
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& keep) {
-    return torch::sigmoid(logits(x, keep));
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& keep,
+                        const torch::Tensor& z = {}) {
+    return torch::sigmoid(logits(x, keep, z));
   }
-  torch::Tensor logits(const torch::Tensor& x, const torch::Tensor& keep) {
+  // z [N, latent]; undefined: zeros (the prior's mean).
+  torch::Tensor logits(const torch::Tensor& x, const torch::Tensor& keep,
+                       const torch::Tensor& z = {}) {
     auto in = torch::cat({x * keep, keep}, 1);
     auto h1 = torch::elu(e1->forward(in));
     auto h = torch::elu(e2->forward(h1));
+    auto hz = h;
+    if (latent > 0) {
+      auto zz = z.defined() ? z.to(h.dtype()) : torch::zeros({h.size(0), latent}, h.options());
+      hz = torch::cat(
+          {h, zz.view({h.size(0), latent, 1, 1}).expand({h.size(0), latent, h.size(2), h.size(3)})},
+          1);
+    }
     // Half-weight residuals keep the activations' scale from growing with depth.
-    h = h + 0.5 * torch::elu(m1->forward(h));
+    h = h + 0.5 * torch::elu(m1->forward(hz));
     h = h + 0.5 * torch::elu(m2->forward(h));
     h = h + 0.5 * torch::elu(m3->forward(h));
     h = torch::elu(m4->forward(h));
@@ -103,8 +123,18 @@ struct InpaintNetImpl : nn::Module {
     u = torch::elu(d1->forward(torch::cat({u, h1}, 1)));
     return out->forward(u);
   }
+  // q(z | x, mask): mean and log-variance [N, latent] each.
+  std::pair<torch::Tensor, torch::Tensor> posterior(const torch::Tensor& x,
+                                                    const torch::Tensor& keep) {
+    auto g = torch::elu(q1->forward(torch::cat({x, keep}, 1)));
+    g = torch::elu(q2->forward(g)).mean({2, 3});
+    auto stats = qh->forward(g);
+    return {stats.slice(1, 0, latent), stats.slice(1, latent).clamp(-10, 10)};
+  }
+  int64_t latent = 0;
   nn::Conv2d e1{nullptr}, e2{nullptr}, m1{nullptr}, m2{nullptr}, m3{nullptr}, m4{nullptr},
-      d1{nullptr}, out{nullptr};
+      d1{nullptr}, out{nullptr}, q1{nullptr}, q2{nullptr};
+  nn::Linear qh{nullptr};
 };
 TORCH_MODULE(InpaintNet);
 
@@ -132,15 +162,23 @@ void Inpainter::to(torch::Device device) {
   device_ = device;
 }
 
-torch::Tensor Inpainter::paint(const torch::Tensor& x, const torch::Tensor& keep) {
+torch::Tensor Inpainter::paint(const torch::Tensor& x, const torch::Tensor& keep,
+                               const torch::Tensor& noise) {
   CFX_CHECK(x.dim() == 4 && x.size(1) == options_.channels, "the inpainter expects [N, ",
             options_.channels, ", H, W] images, got ", x.sizes());
   CFX_CHECK(keep.dim() == 4 && keep.size(1) == 1 && keep.size(0) == x.size(0) &&
                 keep.size(2) == x.size(2) && keep.size(3) == x.size(3),
             "inpainter mask must be [N, 1, H, W] like the images, got ", keep.sizes());
+  torch::Tensor z;
+  if (options_.latent > 0 && noise.defined()) {
+    CFX_CHECK(noise.dim() == 2 && noise.size(0) == x.size(0) && noise.size(1) == options_.latent,
+              "inpainter noise must be [N, ", options_.latent, "] for ", x.size(0), " images, got ",
+              noise.sizes());
+    z = as_two_rows(noise.to(device_, torch::kFloat));
+  }
   auto xd = x.to(device_);
   return from_two_rows(
-      net_of(net_).forward(as_two_rows(xd), as_two_rows(keep.to(device_, torch::kFloat))), xd);
+      net_of(net_).forward(as_two_rows(xd), as_two_rows(keep.to(device_, torch::kFloat)), z), xd);
 }
 
 json Inpainter::train(const Dataset& train, const Dataset& test, const InpainterTrainOptions& o) {
@@ -167,10 +205,20 @@ json Inpainter::train(const Dataset& train, const Dataset& test, const Inpainter
       // collapsed to painting black on MNIST (black is the median missing pixel, and the
       // saturated sigmoid then passes no gradient). The missing pixels are the task; a small
       // weight on the known ones keeps the painting continuous across the mask's border.
-      auto bce = torch::binary_cross_entropy_with_logits(net.logits(xb, keep), xb, {}, {},
+      // A conditional VAE when latent > 0: z from q(z | x, mask) by reparameterisation, and
+      // the KL to N(0, I) per image pixel, on the reconstruction term's scale.
+      torch::Tensor z, kl;
+      if (options_.latent > 0) {
+        auto [mu, logvar] = net.posterior(xb, keep);
+        z = mu + torch::randn_like(mu) * (0.5 * logvar).exp();
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean() /
+             static_cast<double>(xb.size(1) * h * w);
+      }
+      auto bce = torch::binary_cross_entropy_with_logits(net.logits(xb, keep, z), xb, {}, {},
                                                          at::Reduction::None);
       auto miss = (1 - keep).expand_as(xb);
       auto loss = (bce * miss).sum() / miss.sum().clamp_min(1) + 0.1 * bce.mean();
+      if (kl.defined()) loss = loss + o.kl * kl;
       opt.zero_grad();
       loss.backward();
       // Without normalisation layers the residual stack can take a step that saturates the
@@ -214,6 +262,7 @@ std::shared_ptr<Inpainter> Inpainter::load(const std::string& path) {
     const auto& a = meta.at("arch_options");
     o.channels = a.at("channels").get<int64_t>();
     o.width = a.at("width").get<int64_t>();
+    o.latent = a.value("latent", int64_t{0});  // absent in checkpoints before 2026-11-30
   } catch (const json::exception& e) {
     fail("inpainter sidecar ", sidecar_path(path), " is invalid: ", e.what());
   }

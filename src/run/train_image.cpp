@@ -140,6 +140,7 @@ TrainOutcome train_inpainter_kind(const json& o, const std::string& out,
   test = test.head(eval_n);
   InpainterOptions arch;
   arch.width = o["width"];
+  arch.latent = o["latent"];
   arch.channels = train.images.size(1);
   InpainterTrainOptions t;
   t.epochs = o["epochs"];
@@ -147,6 +148,7 @@ TrainOutcome train_inpainter_kind(const json& o, const std::string& out,
   t.lr = o["lr"];
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
+  t.kl = o["kl"];
   auto net = std::make_shared<Inpainter>(arch);
   json report = net->train(train, test, t);
 
@@ -159,6 +161,22 @@ TrainOutcome train_inpainter_kind(const json& o, const std::string& out,
   errors["inpainter"] = infill_error(*painter, test.images, keep);
   for (const auto& name : {"mean", "blur", "local"})
     errors[name] = infill_error(*make_infiller(name, InfillOptions{}), test.images, keep);
+  if (arch.latent > 0) {
+    // One sample per image (z ~ N(0, I), seeded): what FIDO's draws look like, next to the
+    // prior mean's painting scored as "inpainter" above.
+    torch::NoGradGuard ng;
+    seed_all(t.seed + 2);
+    auto z = torch::randn({test.size(), arch.latent});
+    double err = 0, count = 0;
+    for (int64_t i = 0; i < test.size(); i += 256) {
+      const int64_t j = std::min<int64_t>(test.size(), i + 256);
+      auto xb = test.images.slice(0, i, j), kb = keep.slice(0, i, j);
+      auto miss = (1 - kb).expand_as(xb);
+      err += ((net->paint(xb, kb, z.slice(0, i, j)) - xb).abs() * miss).sum().item<double>();
+      count += miss.sum().item<double>();
+    }
+    errors["inpainter_sample"] = count > 0 ? err / count : 0.0;
+  }
 
   TrainOutcome r;
   r.sidecar = data_json(o);
@@ -235,6 +253,10 @@ std::vector<Trainer> image_trainers() {
       {"inpainter", "train FIDO's generative in-filler (masked image + mask -> painting)",
        with_data({
            {"width", io.width, "channels of the first conv"},
+           {"latent", io.latent,
+            "size of z for a conditional-VAE in-filler whose paintings are samples (0: one "
+            "deterministic painting)"},
+           {"kl", it.kl, "latent > 0: weight of the KL term (nats per pixel)"},
            {"epochs", it.epochs, "passes over the training images"},
            {"batch_size", it.batch_size, "items per step"},
            {"lr", it.lr, "Adam learning rate"},

@@ -230,3 +230,44 @@ TEST(Npy, CorruptShapesAreUserErrors) {
   write_npy(path, torch::rand({0, 3}));
   EXPECT_EQ(read_npy(path).sizes(), torch::IntArrayRef({0, 3}));
 }
+
+// The conditional-VAE inpainter (latent > 0): each painting is a sample. Trained briefly on
+// shapes here, so only its mechanics are tested; how plausible its samples are is measured on
+// the trained checkpoints (docs/models.md).
+TEST(Infill, ConditionalVaeInpainterSamplesDifferWithTheirNoise) {
+  auto d = shapes_test(400);
+  InpainterOptions arch;
+  arch.channels = 3;
+  arch.width = 8;
+  arch.latent = 4;
+  auto net = std::make_shared<Inpainter>(arch);
+  InpainterTrainOptions t;
+  t.epochs = 1;
+  t.batch_size = 50;
+  auto report = net->train(d, d.head(50), t);
+  EXPECT_TRUE(std::isfinite(report["test_l1_missing"].get<double>()));
+  torch::manual_seed(5);
+  auto x = d.images.slice(0, 0, 6);
+  auto keep = random_infill_masks(6, 32, 32);
+  auto miss = (1 - keep).expand_as(x);
+  auto z1 = torch::randn({6, 4}), z2 = torch::randn({6, 4});
+  auto a = net->paint(x, keep, z1), b = net->paint(x, keep, z2);
+  EXPECT_TRUE(torch::equal(a, net->paint(x, keep, z1)));  // a draw is a function of its noise
+  EXPECT_GT(((a - b).abs() * miss).sum().item<double>() / miss.sum().item<double>(), 1e-3);
+  EXPECT_TRUE(torch::allclose(net->paint(x, keep), net->paint(x, keep, torch::zeros({6, 4}))));
+  EXPECT_THROW(net->paint(x, keep, torch::randn({6, 3})), Error);
+  // The in-filler interface hands FIDO the noise; a row's draw does not depend on its batch.
+  auto f = make_inpainter_infiller(net);
+  EXPECT_EQ(f->noise_dim(), 4);
+  auto one = f->sample(x.slice(0, 2, 3), keep.slice(0, 2, 3), z1.slice(0, 2, 3));
+  EXPECT_TRUE(torch::allclose(one[0], a[2], 1e-5, 1e-6));
+  EXPECT_EQ(make_infiller("blur", InfillOptions{})->noise_dim(), 0);
+  // Round trip: the latent size is in the sidecar; checkpoints without it load as latent 0.
+  cfx::test::TempDir tmp("cvae_inpainter");
+  net->save(tmp.str("cvae.pt"), nlohmann::json::object());
+  auto back = Inpainter::load(tmp.str("cvae.pt"));
+  EXPECT_EQ(back->options().latent, 4);
+  EXPECT_TRUE(torch::allclose(back->paint(x, keep, z1), a, 1e-5, 1e-6));
+  auto shipped = Inpainter::load(std::string(CFX_SOURCE_DIR) + "/models/shapes-inpainter.pt");
+  EXPECT_EQ(shipped->options().latent, 0);
+}

@@ -18,6 +18,9 @@ namespace cfx {
 struct InpainterOptions {
   int64_t channels = 1;  // image channels
   int64_t width = 32;    // channels of the first conv (twice that in the dilated middle)
+  int64_t latent = 0;    // > 0: a conditional VAE with z ~ N(0, I) of this size, so each
+                         // painting is one sample of many (FIDO's generative in-filler);
+                         // 0: one deterministic painting (checkpoints before 2026-11-30)
 
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
@@ -30,6 +33,8 @@ struct InpainterTrainOptions {
   double lr = 1e-3;            // Adam learning rate (gradients clipped to norm 1)
   uint64_t seed = 0;           // initialisation, shuffling and masks
   std::string device = "cpu";  // where to train
+  double kl = 1.0;             // latent > 0: weight of KL(q(z | x, mask) ‖ N(0, I)), in nats
+                               // per image pixel like the reconstruction term
 
   void validate() const;
   nlohmann::json to_json() const;
@@ -47,7 +52,10 @@ class Inpainter {
   /// x: [N, C, H, W] in [0, 1]; keep: [N, 1, H, W] in {0, 1} (1 = known pixel). Returns the
   /// network's painting [N, C, H, W] of the whole image (callers composite it with x).
   /// Differentiable in the weights only when grad mode is on.
-  torch::Tensor paint(const torch::Tensor& x, const torch::Tensor& keep);
+  /// With latent > 0, `noise` [N, latent] is z for each row (standard normal draws give
+  /// samples; undefined or zeros give the prior mean's painting); ignored when latent = 0.
+  torch::Tensor paint(const torch::Tensor& x, const torch::Tensor& keep,
+                      const torch::Tensor& noise = {});
 
   /// Trains on `train`; returns the held-out mean absolute error over the missing pixels of
   /// `test` with fixed random masks (seed options.seed + 1), as {"test_l1_missing": e}.

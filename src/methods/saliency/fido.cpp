@@ -83,6 +83,7 @@ Result Fido::run(const Request& req) {
   InfillOptions io = o.infill_options;
   if (o.infill == "inpainter") io.inpainter = resolve_inpainter_path(io.inpainter, F);
   auto infiller = make_infiller(o.infill, io, req.device);
+  const int64_t zdim = infiller->noise_dim();  // > 0: a generative in-filler, sampled per draw
 
   const bool ssr = o.objective == "ssr";
   auto logits0 = torch::full({n, 1, gh, gw}, std::log(o.init / (1 - o.init)), x.options());
@@ -127,7 +128,16 @@ Result Fido::run(const Request& req) {
     auto z = keep_masks(lg, noise);
     auto xr = x.index_select(0, idx).repeat_interleave(M, 0);
     auto hard = (z.detach() > 0.5).to(torch::kFloat);
-    auto xhat = infiller->infill(xr, hard).detach();
+    // A generative in-filler paints a fresh sample for every Concrete draw (the paper's M
+    // samples of x̂ ~ G(x | mask)); its noise, like the mask noise, is drawn for every item.
+    torch::Tensor xhat;
+    if (zdim > 0) {
+      auto z_all = torch::randn({n, M, zdim}, x.options());
+      auto z = z_all.index_select(0, idx).reshape({na * M, zdim});
+      xhat = infiller->sample(xr, hard, z).detach();
+    } else {
+      xhat = infiller->infill(xr, hard).detach();
+    }
     auto xt = z * xr + (1 - z) * xhat;
     auto tr = targets.index_select(0, idx).repeat_interleave(M, 0);
     auto lt = F.logits(xt);

@@ -127,6 +127,13 @@ class InpainterInfill : public Infiller {
     net_->to(x.device());
     return net_->paint(x, keep);
   }
+  int64_t noise_dim() const override { return net_->options().latent; }
+  torch::Tensor sample(const torch::Tensor& x, const torch::Tensor& keep,
+                       const torch::Tensor& noise) override {
+    torch::NoGradGuard ng;
+    net_->to(x.device());
+    return net_->paint(x, keep, noise);
+  }
 
  private:
   std::shared_ptr<Inpainter> net_;

@@ -34,6 +34,14 @@ class Infiller {
   /// Returns x̂ [N, C, H, W] in [0, 1]: content for the pixels where keep is 0 (values where
   /// keep is 1 are unspecified). No gradient flows through it.
   virtual torch::Tensor infill(const torch::Tensor& x, const torch::Tensor& keep) = 0;
+  /// Size of the noise one stochastic draw takes; 0 for a deterministic in-filler.
+  virtual int64_t noise_dim() const { return 0; }
+  /// One draw per row with noise [N, noise_dim()] (standard normal): a generative in-filler's
+  /// samples, which differ with the noise. Deterministic in-fillers return infill(x, keep).
+  virtual torch::Tensor sample(const torch::Tensor& x, const torch::Tensor& keep,
+                               const torch::Tensor& /*noise*/) {
+    return infill(x, keep);
+  }
 };
 
 /// Names accepted by make_infiller, in display order.
