@@ -47,6 +47,12 @@ run "$CFX" train inpainter --data fashion-mnist --limit 20000 --epochs 2 --seed 
   --out "$OUT/fashion-mnist-inpainter.pt"
 run "$CFX" train inpainter --data mnist --epochs 4 --seed 1 --out "$OUT/mnist-inpainter.pt"
 run "$CFX" train inpainter --data shapes --epochs 3 --seed 1 --out "$OUT/shapes-inpainter.pt"
+# The same as conditional VAEs (--latent 8): their paintings are samples, FIDO's stochastic
+# generative in-filler (pass inpainter=models/<dataset>-inpainter-cvae.pt).
+run "$CFX" train inpainter --data fashion-mnist --limit 20000 --epochs 2 --seed 1 --latent 8 \
+  --out "$OUT/fashion-mnist-inpainter-cvae.pt"
+run "$CFX" train inpainter --data shapes --epochs 3 --seed 1 --latent 8 \
+  --out "$OUT/shapes-inpainter-cvae.pt"
 
 # Latent-space counterfactuals and global causal scores (METHODS.md §3): a VAE (the generator,
 # trained without the classifier), a multi-label attribute classifier, and the shift predictor
