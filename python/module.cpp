@@ -215,7 +215,8 @@ sample_fields() {
       {"prob_on", &S::prob_on},
       {"prob_off", &S::prob_off},
       {"took_on", &S::took_on},
-      {"took_off", &S::took_off}};
+      {"took_off", &S::took_off},
+      {"group", &S::group}};  // undefined (absent) with one shift predictor
   return f;
 }
 
@@ -243,7 +244,8 @@ py::dict global_samples(const std::string& model_json, const std::string& job_js
                             [](int64_t, int64_t, int64_t) { check_python_signals(); });
   }
   py::dict d;
-  for (const auto& [name, field] : sample_fields()) d[name] = s.*field;
+  for (const auto& [name, field] : sample_fields())
+    if ((s.*field).defined()) d[name] = s.*field;
   d["names"] = s.names;
   return d;
 }
@@ -254,7 +256,8 @@ std::string global_outcome(const std::string& model_json, const std::string& job
   auto job = cfx::GlobalJob::from_json(parse_json(job_json, "the global job"));
   auto model = parse_json(model_json, "the model");
   cfx::InterventionSamples s;
-  for (const auto& [name, field] : sample_fields()) s.*field = samples[name].cast<torch::Tensor>();
+  for (const auto& [name, field] : sample_fields())
+    if (samples.contains(name)) s.*field = samples[name].cast<torch::Tensor>();
   s.names = samples["names"].cast<std::vector<std::string>>();
   py::gil_scoped_release nogil;
   RunSettings settings(threads, true);

@@ -74,18 +74,19 @@ def train(kind, out, threads=None, progress=False, **options):
 
 def _global_job(outcome, samples=2000, seed=0, latents="data", data="", split="test",
                 generator="", attributes="", shifter="", only="", batch_size=256, strength=1.0,
-                bootstrap=1000, confidence=0.95, device="cpu"):
+                bootstrap=1000, confidence=0.95, device="cpu", reference="auto"):
     """The global job of global_scores()'s keywords (also cfx.distributed's)."""
     if isinstance(outcome, (str, int)):
         outcome = [outcome]
     outcome = [s for o in outcome for s in str(o).split(",") if s]
     return {
         "outcome": outcome, "generator": str(generator), "attributes": str(attributes),
-        "shifter": str(shifter), "latents": str(latents), "data": str(data),
+        "shifter": ",".join(map(str, shifter)) if isinstance(shifter, (list, tuple))
+        else str(shifter), "latents": str(latents), "data": str(data),
         "split": str(split), "samples": int(samples), "batch_size": int(batch_size),
         "strength": float(strength), "only": ",".join(only) if isinstance(only, (list, tuple))
         else str(only), "bootstrap": int(bootstrap), "confidence": float(confidence),
-        "seed": int(seed), "device": str(device),
+        "seed": int(seed), "device": str(device), "reference": str(reference),
     }
 
 
@@ -381,7 +382,7 @@ def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="",
                   generator="", attributes="", shifter="", only="", batch_size=256,
                   strength=1.0, bootstrap=1000, confidence=0.95, device="cpu", threads=None,
                   progress=False, out=None, input_shape=None, class_names=None, mean=None,
-                  std=None, _session=None):
+                  std=None, reference="auto", _session=None):
     """Which attributes an outcome of `model` causally depends on, as `cfx global` does:
     necessity, sufficiency, both, and contrastive attribution per attribute with bootstrap
     intervals. Returns global.json as a dict; with `out`, also writes global.json, global.png
@@ -390,11 +391,16 @@ def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="",
     model: a classifier file (its generator, attribute classifier and shift predictor are
         found beside it, as in the CLI) or a module (then pass shifter=, and input_shape=).
     outcome: a class name or index, or a list of them ("Sneaker", [5, 7]).
+    generator: "oracle" on shapes: the renderer intervenes exactly (the true scores).
+    shifter: a path, or several (a list) of one generator: the intervals then include the
+        variation between the shift predictors.
+    reference: "auto": on shapes, a learned generator's scores also get the true ones beside
+        them (scores[i]["oracle"], ["abs_error"]); "none": not.
     """
     job = _global_job(outcome, samples=samples, seed=seed, latents=latents, data=data,
                       split=split, generator=generator, attributes=attributes, shifter=shifter,
                       only=only, batch_size=batch_size, strength=strength, bootstrap=bootstrap,
-                      confidence=confidence, device=device)
+                      confidence=confidence, device=device, reference=reference)
     X = None if input_shape is None else torch.zeros([2] + list(input_shape))
     with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
         spec = _model_spec(model, X, tmp, class_names, mean, std, _session)

@@ -274,6 +274,13 @@ def test_global_scores_equal_cli_global(tmp_path):
     assert g["scores"] == cli["scores"]
     assert g["config"] == cli["config"]
     assert (tmp_path / "py" / "global.png").is_file()
+    # The true scores beside the learned ones (shapes), and several shift predictors as a list.
+    assert "oracle" in g["scores"][0] and "oracle_reference" in g["summary"]
+    shifter = os.path.join(SOURCE, "models", "shapes-shifter.pt")
+    two = cfx.global_scores(shapes, "circle", samples=8, bootstrap=20, threads=1,
+                            shifter=[shifter, shifter], reference="none", only="circle")
+    assert two["config"]["shifters"] == 2 and "oracle_reference" not in two["summary"]
+    assert two["scores"][0]["necessity_and_sufficiency"]["n"] == 16
     with pytest.raises(cfx.Error, match="hexagon"):
         cfx.global_scores(shapes, "hexagon", samples=4)
     with pytest.raises(cfx.Error, match="input_shape"):

@@ -94,6 +94,11 @@ def test_global_scores_sample_on_the_workers(client, tmp_path):
     kw["latents"] = "prior"  # latents drawn with the seed on the client, as one machine does
     assert cd.global_scores(client, shapes, "circle", progress=False, **kw)["scores"] == \
         cfx.global_scores(shapes, "circle", threads=1, **kw)["scores"]
+    # The oracle generator's latents are scenes (float64 rows); workers render their shards.
+    kw.update(latents="data", generator="oracle")
+    oracle = cd.global_scores(client, shapes, "circle", progress=False, **kw)
+    assert oracle["config"]["generator"] == "oracle"
+    assert oracle["scores"] == cfx.global_scores(shapes, "circle", threads=1, **kw)["scores"]
 
 
 # Every item runs all its steps (the confidence is out of reach): about 2 s per shard.

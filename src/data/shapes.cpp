@@ -6,50 +6,20 @@
 #include <cmath>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
-#include <random>
 
 #include "cfx/core/error.h"
+#include "shapes_render.h"
 
 namespace cfx {
 
-namespace {
+using namespace shapes_detail;
 
-enum Shape { kCircle = 0, kSquare = 1, kTriangle = 2 };
-enum Colour { kRed = 0, kGreen = 1, kBlue = 2 };
+namespace {
 
 const char* const kShapeNames[3] = {"circle", "square", "triangle"};
 const char* const kColourNames[3] = {"red", "green", "blue"};
-// Saturated enough that every colour stays far from any grey background after jitter.
-const float kColourRgb[3][3] = {
-    {0.85f, 0.15f, 0.15f}, {0.15f, 0.70f, 0.15f}, {0.15f, 0.30f, 0.90f}};
-// Background grey levels: dark in [0.10, 0.25], light in [0.65, 0.80].
-constexpr double kDarkLo = 0.10, kDarkHi = 0.25, kLightLo = 0.65, kLightHi = 0.80;
 constexpr int kShift = 4;  // OpenCV drawing: 4 fractional bits, so centres are sub-pixel
-constexpr int kSuper = 4;  // supersampling factor for antialiasing
 constexpr double kMaxBytes = 16.0 * (1ull << 30);
-
-// Engine and distributions are written out so the dataset is identical under every standard
-// library: std::mt19937_64 and std::seed_seq are fully specified, std distributions are not.
-class Rng {
- public:
-  Rng(uint64_t seed, uint32_t split, uint64_t item) {
-    std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), split,
-                      static_cast<uint32_t>(item), static_cast<uint32_t>(item >> 32)};
-    engine_.seed(seq);
-  }
-  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }  // [0, 1)
-  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  int below(int n) { return static_cast<int>(engine_() % static_cast<uint64_t>(n)); }
-
- private:
-  std::mt19937_64 engine_;
-};
-
-struct Item {
-  int shape, colour;
-  double radius, cx, cy, rotation, background;
-  float rgb[3];
-};
 
 void check_range(const char* field, double v, double lo, double hi, const char* hint = "") {
   CFX_CHECK(std::isfinite(v) && v >= lo && v <= hi, "shapes option ", field, " = ", v,
@@ -60,6 +30,10 @@ cv::Point fixed_point(double x, double y) {
   return cv::Point(static_cast<int>(std::lround(x * (1 << kShift))),
                    static_cast<int>(std::lround(y * (1 << kShift))));
 }
+
+}  // namespace
+
+namespace shapes_detail {
 
 // Draws item `it` into the [3, S, S] image and [1, S, S] mask slices starting at img / msk.
 // The object is filled without antialiasing at kSuper times the resolution and box-averaged
@@ -141,7 +115,20 @@ int64_t label_of(const std::string& rule, const Item& it) {
   return it.shape == kCircle && it.colour == kRed ? 1 : 0;  // "red-circle"
 }
 
-}  // namespace
+void attributes_of(const Item& it, int s, const ShapesOptions& o, float* a) {
+  const double mid_radius = 0.5 * (o.min_radius + o.max_radius) * s;
+  const double centre = 0.5 * (s - 1);
+  for (int k = 0; k < 11; ++k) a[k] = 0.0f;
+  a[it.shape] = 1.0f;
+  a[3 + it.colour] = 1.0f;
+  a[6] = it.radius > mid_radius;
+  a[7] = it.cx < centre;
+  a[8] = it.cy < centre;
+  a[9] = std::abs(it.rotation) > o.rotated_above;
+  a[10] = it.background > 0.5;
+}
+
+}  // namespace shapes_detail
 
 void ShapesOptions::validate() const {
   CFX_CHECK(split == "train" || split == "test", "unknown split '", split,
@@ -203,9 +190,7 @@ Dataset generate_shapes(const ShapesOptions& o) {
   const int64_t n = o.count;
   const int s = static_cast<int>(o.size);
   const int64_t pixels = int64_t(s) * s;
-  // Split tags are distinct inputs to every item's seed sequence, so no train item shares
-  // its random stream with a test item.
-  const uint32_t split_tag = o.split == "train" ? 0x7472u : 0x7465u;
+  const uint32_t tag = split_tag(o.split);
 
   Dataset ds;
   ds.name = "shapes";
@@ -223,25 +208,15 @@ Dataset generate_shapes(const ShapesOptions& o) {
   int64_t* lab = ds.labels.data_ptr<int64_t>();
   float* att = ds.attributes.data_ptr<float>();
   float* fac = ds.factors.data_ptr<float>();
-  const double mid_radius = 0.5 * (o.min_radius + o.max_radius) * s;
-  const double centre = 0.5 * (s - 1);
-
   // Items are independent (one seed each), so threads cannot change the result.
   at::parallel_for(0, n, 256, [&](int64_t begin, int64_t end) {
     cv::Mat fine(s * kSuper, s * kSuper, CV_8UC1), cover(s, s, CV_8UC1);
     for (int64_t i = begin; i < end; ++i) {
-      Rng rng(o.seed, split_tag, static_cast<uint64_t>(i));
+      Rng rng(o.seed, tag, static_cast<uint64_t>(i));
       const Item it = sample(o, rng);
       render(it, s, o, rng, fine, cover, img + i * 3 * pixels, msk + i * pixels);
       lab[i] = label_of(o.rule, it);
-      float* a = att + i * 11;
-      a[it.shape] = 1.0f;
-      a[3 + it.colour] = 1.0f;
-      a[6] = it.radius > mid_radius;
-      a[7] = it.cx < centre;
-      a[8] = it.cy < centre;
-      a[9] = std::abs(it.rotation) > o.rotated_above;
-      a[10] = it.background > 0.5;
+      attributes_of(it, s, o, att + i * 11);
       float* f = fac + i * 7;
       f[0] = static_cast<float>(it.shape);
       f[1] = static_cast<float>(it.colour);

@@ -20,6 +20,47 @@ void InterventionSamples::check() const {
   for (const auto* t : {&attr, &outcome_on, &outcome_off, &prob_on, &prob_off, &took_on, &took_off})
     CFX_CHECK(t->defined() && t->dim() == 2 && t->size(0) == S && t->size(1) == K,
               "intervention samples: per-attribute fields must be [", S, ", ", K, "]");
+  if (group.defined()) {
+    CFX_CHECK(group.dim() == 1 && group.size(0) == S && group.scalar_type() == torch::kLong,
+              "intervention samples: group must be [", S, "] int64");
+    const int64_t G = groups();
+    CFX_CHECK(group.min().item<int64_t>() >= 0, "intervention samples: negative group");
+    auto counts = torch::bincount(group.cpu(), {}, G);
+    CFX_CHECK(counts.eq(S / G).all().item<bool>() && S % G == 0,
+              "intervention samples: every group (shift predictor) must hold as many samples "
+              "as the others");
+  }
+}
+
+int64_t InterventionSamples::groups() const {
+  if (!group.defined() || group.numel() == 0) return 1;
+  return group.max().item<int64_t>() + 1;
+}
+
+InterventionSamples interleave_groups(const std::vector<InterventionSamples>& parts) {
+  CFX_CHECK(!parts.empty(), "no intervention samples to interleave");
+  if (parts.size() == 1) return parts[0];
+  const int64_t G = static_cast<int64_t>(parts.size());
+  InterventionSamples out;
+  out.names = parts[0].names;
+  for (const auto& p : parts) {
+    p.check();
+    CFX_CHECK(p.names == out.names && p.outcome.size(0) == parts[0].outcome.size(0),
+              "intervention samples of different attributes or sizes cannot be interleaved");
+  }
+  using S = InterventionSamples;
+  for (torch::Tensor S::*f : {&S::attr, &S::outcome, &S::prob, &S::outcome_on, &S::outcome_off,
+                              &S::prob_on, &S::prob_off, &S::took_on, &S::took_off}) {
+    std::vector<torch::Tensor> v;
+    for (const auto& p : parts) v.push_back(p.*f);
+    auto stacked = torch::stack(v, 1);  // [S, G, ...]
+    auto sizes = stacked.sizes().vec();
+    sizes.erase(sizes.begin());
+    sizes[0] = stacked.size(0) * G;
+    out.*f = stacked.reshape(sizes);
+  }
+  out.group = torch::arange(G, torch::kLong).repeat({parts[0].outcome.size(0)});
+  return out;
 }
 
 json Interval::to_json() const {
@@ -33,6 +74,10 @@ json CausalScores::to_json() const {
           {"sufficiency", sufficiency.to_json()},
           {"necessity_and_sufficiency", nesuf.to_json()},
           {"contrastive_attribution", contrastive.to_json()},
+          {"necessity_placebo", necessity_placebo.to_json()},
+          {"sufficiency_placebo", sufficiency_placebo.to_json()},
+          {"necessity_adjusted", necessity_adjusted.to_json()},
+          {"sufficiency_adjusted", sufficiency_adjusted.to_json()},
           {"intervention_on_rate", on_rate},
           {"intervention_off_rate", off_rate}};
 }
@@ -76,14 +121,15 @@ void percentiles(const torch::Tensor& boot, double confidence, Interval& out) {
   out.hi = at(1 - q);
 }
 
-// P(event | cond) with its bootstrap interval; idx: [B, S] resampled sample indices.
-Interval conditional(const torch::Tensor& cond, const torch::Tensor& event,
+// E[value | cond] with its bootstrap interval (value: a 0/1 event for P(event | cond), or a
+// difference of two events); idx: [B, S] resampled sample indices.
+Interval conditional(const torch::Tensor& cond, const torch::Tensor& value,
                      const torch::Tensor& idx, double confidence) {
   Interval out;
+  auto v = value.to(torch::kDouble);
   out.n = cond.sum().item<int64_t>();
-  out.estimate =
-      out.n > 0 ? (cond & event).sum().item<double>() / static_cast<double>(out.n) : kNaN;
-  auto c = cond.index({idx}).to(torch::kDouble), e = event.index({idx}).to(torch::kDouble);
+  out.estimate = out.n > 0 ? v.masked_select(cond).sum().item<double>() / double(out.n) : kNaN;
+  auto c = cond.index({idx}).to(torch::kDouble), e = v.index({idx});
   auto den = c.sum(1);
   auto boot = (c * e).sum(1) / den;  // NaN where a resample has no sample meeting the condition
   percentiles(boot, confidence, out);
@@ -108,7 +154,18 @@ std::vector<CausalScores> causal_scores(const InterventionSamples& s, const Caus
   const int64_t S = s.outcome.size(0), K = static_cast<int64_t>(s.names.size());
   CFX_CHECK(S >= 1, "no samples to score");
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
-  auto idx = torch::randint(0, S, {o.bootstrap, S}, gen, torch::kLong);
+  torch::Tensor idx;
+  const int64_t G = s.groups();
+  if (G == 1) {
+    idx = torch::randint(0, S, {o.bootstrap, S}, gen, torch::kLong);
+  } else {
+    // Two levels: G groups drawn with replacement, then each drawn group's samples resampled.
+    auto rows = torch::argsort(s.group.cpu() * S + torch::arange(S, torch::kLong));  // by group
+    const int64_t per = S / G;
+    auto pick = torch::randint(0, G, {o.bootstrap, G, 1}, gen, torch::kLong);
+    auto within = torch::randint(0, per, {o.bootstrap, G, per}, gen, torch::kLong);
+    idx = rows.index({(pick * per + within).view({o.bootstrap, S})});
+  }
   auto outcome = s.outcome.cpu().to(torch::kBool);
   std::vector<CausalScores> out;
   for (int64_t k = 0; k < K; ++k) {
@@ -119,6 +176,14 @@ std::vector<CausalScores> causal_scores(const InterventionSamples& s, const Caus
     c.attribute = s.names[k];
     c.necessity = conditional(on & outcome, ~o_off, idx, o.confidence);
     c.sufficiency = conditional(~on & ~outcome, o_on, idx, o.confidence);
+    // The placebo asks for the state X already has (do(X on) where X is on): what the edit
+    // changes by itself. The adjusted scores subtract it sample by sample.
+    c.necessity_placebo = conditional(on & outcome, ~o_on, idx, o.confidence);
+    c.sufficiency_placebo = conditional(~on & ~outcome, o_off, idx, o.confidence);
+    c.necessity_adjusted = conditional(
+        on & outcome, (~o_off).to(torch::kDouble) - (~o_on).to(torch::kDouble), idx, o.confidence);
+    c.sufficiency_adjusted = conditional(
+        ~on & ~outcome, o_on.to(torch::kDouble) - o_off.to(torch::kDouble), idx, o.confidence);
     c.nesuf = mean_of(o_on.to(torch::kDouble) - o_off.to(torch::kDouble), idx, o.confidence);
     c.contrastive =
         mean_of(s.prob_on.select(1, k).cpu() - s.prob_off.select(1, k).cpu(), idx, o.confidence);

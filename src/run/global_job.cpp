@@ -1,5 +1,6 @@
 #include "cfx/run/global_job.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +13,8 @@
 #include "cfx/core/fs.h"
 #include "cfx/data/image_io.h"
 #include "cfx/data/inputs.h"
+#include "cfx/data/shapes_scenes.h"
+#include "cfx/eval/oracle_causal.h"
 #include "cfx/methods/latent/latent.h"
 #include "cfx/report/bar_chart.h"
 #include "cfx/report/html_report.h"
@@ -83,6 +86,13 @@ void GlobalJob::validate() const {
   CFX_CHECK(!outcome.empty(), "the outcome is required: a class (index or name) or a list of them");
   CFX_CHECK(latents == "data" || latents == "prior", "invalid latents '", latents,
             "' (use data or prior)");
+  CFX_CHECK(reference == "auto" || reference == "none", "invalid reference '", reference,
+            "' (use auto or none)");
+  if (generator == "oracle") {
+    CFX_CHECK(shifter.empty() && attributes.empty(),
+              "the oracle generator intervenes on the scene itself: it takes no shifter or "
+              "attribute classifier (remove them)");
+  }
   sampling_of(*this).validate();
   causal_of(*this).validate();
   parse_device(device);
@@ -93,7 +103,8 @@ json GlobalJob::to_json() const {
           {"shifter", shifter},       {"latents", latents},     {"data", data},
           {"split", split},           {"samples", samples},     {"batch_size", batch_size},
           {"strength", strength},     {"only", only},           {"bootstrap", bootstrap},
-          {"confidence", confidence}, {"seed", seed},           {"device", device}};
+          {"confidence", confidence}, {"seed", seed},           {"device", device},
+          {"reference", reference}};
 }
 
 GlobalJob GlobalJob::from_json(const json& j) {
@@ -114,6 +125,7 @@ GlobalJob GlobalJob::from_json(const json& j) {
   read("confidence", o.confidence);
   read("seed", o.seed);
   read("device", o.device);
+  read("reference", o.reference);
   o.validate();
   return o;
 }
@@ -123,30 +135,131 @@ namespace {
 // The outcome's classes and the latent models, on the job's device.
 struct Loaded {
   std::vector<int64_t> outcome;
-  LatentModels m;
+  LatentModels m;  // the learned generator's models (none for the oracle)
+  std::vector<std::shared_ptr<Shifter>> more;  // further shift predictors of m's generator
+  bool oracle = false;                         // the shapes renderer is the generator
+  bool compare = false;  // a learned generator on shapes: also score through the oracle
 };
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ea, eb;
+  return fs::weakly_canonical(a, ea) == fs::weakly_canonical(b, eb);
+}
+
+std::string data_name(const GlobalJob& j, const Classifier& F) {
+  return j.data.empty() ? F.info().dataset : j.data;
+}
+
+// Whether F takes shapes images the renderer can draw.
+bool draws_for(const GlobalJob& j, const Classifier& F) {
+  const auto& shape = F.input_shape();
+  return data_name(j, F) == "shapes" && shape.size() == 3 && shape[0] == 3 &&
+         shape[1] == shape[2] && shape[1] >= 8 && shape[1] <= 1024;
+}
 
 Loaded load(const GlobalJob& job, Classifier& F) {
   job.validate();
   auto device = parse_device(job.device);
   Loaded l;
   l.outcome = outcome_classes(job.outcome, F);
-  l.m = load_latent_models(job.shifter, job.generator, job.attributes, &F);
+  l.oracle = job.generator == "oracle";
+  if (l.oracle) {
+    const std::string name = data_name(job, F);
+    CFX_CHECK(name == "shapes", "the oracle generator draws shapes images only; the classifier ",
+              F.info().source,
+              name.empty() ? std::string(" names no dataset (pass data shapes if it is one)")
+                           : " is a classifier of " + name);
+    CFX_CHECK(draws_for(job, F),
+              "the oracle generator draws square RGB shapes images; the "
+              "classifier ",
+              F.info().source, " takes [", torch::IntArrayRef(F.input_shape()), "]");
+  } else {
+    // Several shift predictors (comma-separated) of one generator: the intervals include
+    // the variation between them.
+    std::vector<std::string> paths;
+    for (size_t pos = 0; pos <= job.shifter.size();) {
+      size_t end = std::min(job.shifter.find(',', pos), job.shifter.size());
+      paths.push_back(job.shifter.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    CFX_CHECK(paths.size() == 1 || std::none_of(paths.begin(), paths.end(),
+                                                [](const std::string& p) { return p.empty(); }),
+              "empty shift predictor path in '", job.shifter, "'");
+    l.m = load_latent_models(paths[0], job.generator, job.attributes, &F);
+    for (size_t i = 1; i < paths.size(); ++i) {
+      auto mi = load_latent_models(paths[i], job.generator, job.attributes, &F);
+      CFX_CHECK(same_file(mi.generator_path, l.m.generator_path) &&
+                    same_file(mi.attributes_path, l.m.attributes_path),
+                "the shift predictors ", l.m.shifter_path, " and ", mi.shifter_path,
+                " were trained for different models (generator ", l.m.generator_path, " vs ",
+                mi.generator_path, ", attributes ", l.m.attributes_path, " vs ", mi.attributes_path,
+                "); pass shift predictors of one generator");
+      l.m.shifter_path += "," + mi.shifter_path;
+      mi.shifter->to(device);
+      l.more.push_back(mi.shifter);
+    }
+    l.m.generator->to(device);
+    l.m.attributes->to(device);
+    l.m.shifter->to(device);
+    l.compare = job.reference == "auto" && draws_for(job, F);
+  }
   F.to(device);
-  l.m.generator->to(device);
-  l.m.attributes->to(device);
-  l.m.shifter->to(device);
   return l;
 }
 
-GlobalLatents latents_of(const GlobalJob& job, Classifier& F, Generator& G) {
+// The shapes options of the oracle's scenes for `job`: the test (or train) images that
+// latents "data" encode for a learned generator, in the same order (load_inputs' shapes
+// options), or for latents "prior" `samples` scenes of the same stream.
+ShapesOptions oracle_options(const GlobalJob& j, const Classifier& F, bool as_data) {
+  ShapesOptions o;
+  o.split = j.split;
+  o.seed = j.seed;
+  o.size = F.input_shape()[1];
+  const int64_t split_size = j.split == "train" ? 10000 : 2000;  // load_dataset's shapes sizes
+  o.count = as_data ? std::min(j.samples, split_size) : j.samples;
+  return o;
+}
+
+ShapesScenes oracle_scenes(const GlobalJob& j, const Classifier& F, bool as_data,
+                           std::string& described) {
+  auto scenes = shapes_scenes(oracle_options(j, F, as_data));
+  described = as_data ? "shapes:" + j.split + " (" + std::to_string(scenes.size()) + " scenes)"
+                      : "the shapes renderer (" + std::to_string(scenes.size()) + " scenes)";
+  return scenes;
+}
+
+// The oracle's latents are its scenes, with each scene's item (noise stream) as a last column.
+torch::Tensor scene_latents(const ShapesScenes& s) {
+  return torch::cat({s.scenes, s.items.to(torch::kDouble).unsqueeze(1)}, 1);
+}
+
+ShapesScenes scenes_of(const GlobalJob& j, const Classifier& F, const torch::Tensor& latents) {
+  CFX_CHECK(
+      latents.defined() && latents.dim() == 2 && latents.size(1) == 11 && latents.size(0) >= 1,
+      "the oracle generator's latents are [S, 11] (scene and item), got ",
+      latents.defined() ? latents.sizes() : torch::IntArrayRef{});
+  ShapesScenes s;
+  s.options = oracle_options(j, F, false);
+  s.options.count = latents.size(0);
+  auto rows = latents.to(torch::kCPU, torch::kDouble);
+  s.scenes = rows.slice(1, 0, 10).contiguous();
+  auto item = rows.select(1, 10);
+  CFX_CHECK(item.eq(item.round()).all().item<bool>() && item.ge(0).all().item<bool>(),
+            "the oracle generator's latents end with an item index (a whole number >= 0)");
+  s.items = item.to(torch::kLong);
+  return s;
+}
+
+GlobalLatents latents_of(const GlobalJob& job, Classifier& F, const Loaded& l) {
   GlobalLatents out;
-  if (job.latents == "data") {
-    out.latents = data_latents(job, F, G, out.source);
+  if (l.oracle) {
+    out.latents = scene_latents(oracle_scenes(job, F, job.latents == "data", out.source));
+  } else if (job.latents == "data") {
+    out.latents = data_latents(job, F, *l.m.generator, out.source);
   } else {
     // As sample_interventions() draws them when given none.
     auto gen = at::make_generator<at::CPUGeneratorImpl>(job.seed);
-    out.latents = torch::randn({job.samples, G.latent_dim()}, gen);
+    out.latents = torch::randn({job.samples, l.m.generator->latent_dim()}, gen);
     out.source = "N(0, I)";
   }
   return out;
@@ -154,10 +267,26 @@ GlobalLatents latents_of(const GlobalJob& job, Classifier& F, Generator& G) {
 
 InterventionSamples samples_of(const GlobalJob& job, Classifier& F, Loaded& l,
                                const torch::Tensor& latents, const ProgressFn& progress) {
+  if (l.oracle)
+    return sample_oracle_interventions(F, l.outcome, scenes_of(job, F, latents), job.batch_size,
+                                       job.only, progress);
   SamplingOptions sampling = sampling_of(job);
   sampling.latents = latents;
-  return sample_interventions(F, l.outcome, *l.m.generator, *l.m.attributes, *l.m.shifter, sampling,
-                              progress);
+  std::vector<std::shared_ptr<Shifter>> shifters = {l.m.shifter};
+  shifters.insert(shifters.end(), l.more.begin(), l.more.end());
+  const int64_t G = static_cast<int64_t>(shifters.size());
+  std::vector<InterventionSamples> parts;
+  for (int64_t g = 0; g < G; ++g) {
+    ProgressFn step;
+    if (progress) {
+      step = [&, g](int64_t done, int64_t all, int64_t) {
+        progress(g * all + done, G * all, G * all - (g * all + done));
+      };
+    }
+    parts.push_back(sample_interventions(F, l.outcome, *l.m.generator, *l.m.attributes,
+                                         *shifters[static_cast<size_t>(g)], sampling, step));
+  }
+  return interleave_groups(parts);
 }
 
 GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
@@ -169,7 +298,7 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
 GlobalLatents global_latents(const GlobalJob& job, std::shared_ptr<Classifier> F) {
   CFX_CHECK(F != nullptr, "no classifier to score");
   auto l = load(job, *F);
-  return latents_of(job, *F, *l.m.generator);
+  return latents_of(job, *F, l);
 }
 
 InterventionSamples global_samples(const GlobalJob& job, std::shared_ptr<Classifier> F,
@@ -192,7 +321,7 @@ GlobalOutcome run_global(const GlobalJob& job, std::shared_ptr<Classifier> F, js
                          const ProgressFn& progress) {
   CFX_CHECK(F != nullptr, "no classifier to score");
   auto l = load(job, *F);
-  auto latents = latents_of(job, *F, *l.m.generator);
+  auto latents = latents_of(job, *F, l);
   auto start = std::chrono::steady_clock::now();
   auto samples = samples_of(job, *F, l, latents.latents, progress);
   double sample_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -201,17 +330,51 @@ GlobalOutcome run_global(const GlobalJob& job, std::shared_ptr<Classifier> F, js
 
 namespace {
 
+const char* const kScoreNames[] = {"necessity",
+                                   "sufficiency",
+                                   "necessity_and_sufficiency",
+                                   "contrastive_attribution",
+                                   "necessity_adjusted",
+                                   "sufficiency_adjusted"};
+
+// |learned - true| per score (null where either is undefined).
+json abs_errors(const CausalScores& learned, const CausalScores& truth) {
+  const Interval* a[] = {
+      &learned.necessity,   &learned.sufficiency,        &learned.nesuf,
+      &learned.contrastive, &learned.necessity_adjusted, &learned.sufficiency_adjusted};
+  const Interval* b[] = {
+      &truth.necessity,   &truth.sufficiency,        &truth.nesuf,
+      &truth.contrastive, &truth.necessity_adjusted, &truth.sufficiency_adjusted};
+  json out = json::object();
+  for (int i = 0; i < 6; ++i) {
+    const double d = std::abs(a[i]->estimate - b[i]->estimate);
+    out[kScoreNames[i]] = std::isfinite(d) ? json(d) : json(nullptr);
+  }
+  return out;
+}
+
 GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
                          const InterventionSamples& samples, const std::string& source,
                          double sample_s, json run_info) {
   auto device = parse_device(job.device);
   const auto& outcome = l.outcome;
   const auto& m = l.m;
-  const int64_t n_samples = samples.outcome.size(0);
+  const int64_t n_samples = samples.outcome.size(0) / samples.groups();  // latents
   auto start = std::chrono::steady_clock::now();
   const CausalOptions causal = causal_of(job);
   GlobalOutcome out;
   out.scores = causal_scores(samples, causal);
+  // The true scores of the same population through the oracle, beside the learned ones.
+  std::vector<CausalScores> truth;
+  std::string truth_source;
+  double truth_s = 0;
+  if (l.compare) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto scenes = oracle_scenes(job, F, true, truth_source);
+    truth = causal_scores(sample_oracle_interventions(F, outcome, scenes, job.batch_size, job.only),
+                          causal);
+    truth_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
   double total_s =
       sample_s + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -229,6 +392,7 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
     json item = {{"index", k + 1}, {"input", c.attribute}};
     for (auto [name, iv, series] :
          {std::tuple<const char*, const Interval*, BarSeries*>{"necessity", &c.necessity, &nec},
+          {"necessity_adjusted", &c.necessity_adjusted, nullptr},
           {"sufficiency", &c.sufficiency, &suf},
           {"necessity_and_sufficiency", &c.nesuf, &ns},
           {"contrastive_attribution", &c.contrastive, &con}}) {
@@ -236,6 +400,7 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
       for (const char* part : {"estimate", "lo", "hi", "n"})
         item[std::string(name) + (std::string(part) == "estimate" ? "" : "_" + std::string(part))] =
             j[part];
+      if (!series) continue;
       series->value.push_back(iv->estimate);
       series->lo.push_back(iv->lo);
       series->hi.push_back(iv->hi);
@@ -243,7 +408,13 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
     item["intervention_on_rate"] = c.on_rate;
     item["intervention_off_rate"] = c.off_rate;
     items.push_back(item);
-    table.push_back(c.to_json());
+    json row = c.to_json();
+    if (!truth.empty()) {
+      row["oracle"] = truth[k].to_json();
+      row["oracle"].erase("attribute");
+      row["abs_error"] = abs_errors(c, truth[k]);
+    }
+    table.push_back(row);
   }
   out.chart =
       bar_chart(labels, {nec, suf, ns, con}, -1.0, 1.0,
@@ -263,9 +434,11 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
                     {"classes", info.class_names}}},
                   {"config",
                    {{"method", "global"},
-                    {"generator", m.generator_path},
-                    {"attributes", m.attributes_path},
-                    {"shifter", m.shifter_path},
+                    {"generator", l.oracle ? "oracle" : m.generator_path},
+                    {"attributes", l.oracle ? "the scenes' true attributes" : m.attributes_path},
+                    {"shifter", l.oracle ? "none: exact interventions" : m.shifter_path},
+                    {"reference", l.compare ? "oracle" : "none"},
+                    {"shifters", l.oracle ? 0 : 1 + static_cast<int64_t>(l.more.size())},
                     {"outcome", outcome},
                     {"outcome_names", outcome_names},
                     {"samples", n_samples},
@@ -288,6 +461,26 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
                     {"seconds", total_s},
                     {"sampling_seconds", sample_s},
                     {"seconds_per_1000_samples", sample_s * 1000.0 / n_samples}}}};
+  if (!truth.empty()) {
+    json mean = json::object(), most = json::object();
+    for (const char* name : kScoreNames) {
+      double sum = 0, top = 0;
+      int64_t n = 0;
+      for (const auto& row : table) {
+        const auto& e = row["abs_error"][name];
+        if (e.is_null()) continue;
+        sum += e.get<double>();
+        top = std::max(top, e.get<double>());
+        ++n;
+      }
+      mean[name] = n > 0 ? json(sum / double(n)) : json(nullptr);
+      most[name] = n > 0 ? json(top) : json(nullptr);
+    }
+    out.document["summary"]["oracle_reference"] = {{"latent_source", truth_source},
+                                                   {"mean_abs_error", mean},
+                                                   {"max_abs_error", most},
+                                                   {"seconds", truth_s}};
+  }
   return out;
 }
 
@@ -314,8 +507,9 @@ std::string global_table(const GlobalOutcome& o) {
                 static_cast<long long>(s.at("samples").get<int64_t>()),
                 s.at("latent_source").get<std::string>().c_str(), confidence);
   out += buf;
-  std::snprintf(buf, sizeof buf, "%-18s %-22s %-22s %-22s %-22s %s\n", "attribute", "necessity",
-                "sufficiency", "nec.&suff.", "contrastive", "took on/off");
+  std::snprintf(buf, sizeof buf, "%-18s %-22s %-22s %-22s %-22s %-22s %s\n", "attribute",
+                "necessity", "nec. - placebo", "sufficiency", "nec.&suff.", "contrastive",
+                "took on/off");
   out += buf;
   auto cell = [](const Interval& iv) {
     char b[48];
@@ -326,14 +520,41 @@ std::string global_table(const GlobalOutcome& o) {
     return std::string(b);
   };
   for (const auto& c : o.scores) {
-    std::snprintf(buf, sizeof buf, "%-18s %-22s %-22s %-22s %-22s %.2f/%.2f\n", c.attribute.c_str(),
-                  cell(c.necessity).c_str(), cell(c.sufficiency).c_str(), cell(c.nesuf).c_str(),
-                  cell(c.contrastive).c_str(), c.on_rate, c.off_rate);
+    std::snprintf(buf, sizeof buf, "%-18s %-22s %-22s %-22s %-22s %-22s %.2f/%.2f\n",
+                  c.attribute.c_str(), cell(c.necessity).c_str(),
+                  cell(c.necessity_adjusted).c_str(), cell(c.sufficiency).c_str(),
+                  cell(c.nesuf).c_str(), cell(c.contrastive).c_str(), c.on_rate, c.off_rate);
     out += buf;
   }
   std::snprintf(buf, sizeof buf, "%.2f s per 1000 samples\n",
                 s.at("seconds_per_1000_samples").get<double>());
   out += buf;
+  if (s.contains("oracle_reference")) {
+    const auto& r = s.at("oracle_reference");
+    std::snprintf(buf, sizeof buf,
+                  "true scores (oracle generator, %s) and |learned - true|:\n%-18s %-16s %-16s "
+                  "%-16s %-16s\n",
+                  r.at("latent_source").get<std::string>().c_str(), "attribute", "necessity",
+                  "nec. - placebo", "sufficiency", "nec.&suff.");
+    out += buf;
+    auto pair = [](const json& row, const char* name) {
+      const auto& t = row.at("oracle").at(name).at("estimate");
+      const auto& e = row.at("abs_error").at(name);
+      char b[48];
+      if (t.is_null() || e.is_null())
+        std::snprintf(b, sizeof b, "--");
+      else
+        std::snprintf(b, sizeof b, "%.2f (%.2f)", t.get<double>(), e.get<double>());
+      return std::string(b);
+    };
+    for (const auto& row : o.document.at("scores")) {
+      std::snprintf(buf, sizeof buf, "%-18s %-16s %-16s %-16s %-16s\n",
+                    row.at("attribute").get<std::string>().c_str(), pair(row, "necessity").c_str(),
+                    pair(row, "necessity_adjusted").c_str(), pair(row, "sufficiency").c_str(),
+                    pair(row, "necessity_and_sufficiency").c_str());
+      out += buf;
+    }
+  }
   return out;
 }
 

@@ -131,6 +131,29 @@ TEST(CliLatent, GlobalBadInputs) {
                     "generator file not found");
 }
 
+// `cfx global --generator oracle`: the true scores of the shipped shape classifier, printed
+// and written; a classifier of another dataset, or learned models passed with it, are one
+// error line each.
+TEST(CliLatent, GlobalWithTheOracleGenerator) {
+  auto out = cfx::testing::temp_dir("cli_global_oracle");
+  auto r = run_cfx("global --model " + shipped_model("shapes-cnn.pt") +
+                   " --generator oracle --outcome circle --samples 60 --bootstrap 50 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("latents of shapes:test (60 scenes)"), std::string::npos) << r.out;
+  auto j = json::parse(cfx::read_file(out + "/global.json"));
+  EXPECT_EQ(j["config"]["generator"], "oracle");
+  EXPECT_EQ(j["scores"][0]["attribute"], "circle");
+  EXPECT_GT(j["scores"][0]["necessity_and_sufficiency"]["estimate"].get<double>(), 0.9);
+  const std::string m = "global -q --generator oracle --outcome 0 --samples 10 --out " + out;
+  expect_user_error(run_cfx(m + " --model " + shipped_model("mnist-cnn.pt")),
+                    "the oracle generator draws shapes images only");
+  expect_user_error(run_cfx(m + " --model " + shipped_model("shapes-cnn.pt") + " --shifter " +
+                            shipped_model("shapes-shifter.pt")),
+                    "takes no shifter");
+  expect_user_error(run_cfx(m + " --model " + shipped_model("shapes-cnn.pt") + " --reference x"),
+                    "invalid reference 'x'");
+}
+
 // The three trainers end to end on tiny budgets; the generator learns from the test split (data
 // the classifier never saw), and the shifter's sidecar finds its models relative to itself.
 TEST(CliLatent, TrainVaeAttributesShifterThenExplain) {

@@ -67,6 +67,78 @@ TEST(Causal, OutcomeThatReadsOneAttribute) {
   EXPECT_DOUBLE_EQ(sc[0].on_rate, 1.0);
 }
 
+// An edit that changes the image by itself: after any intervention the outcome flips with
+// probability 0.3, whatever was asked. The rule ignores a1, yet its raw necessity is ~0.3;
+// the placebo (asking for the state a1 already has) flips as often, and the adjusted score
+// is ~0. For a0 the placebo is ~0.3 too and the adjusted necessity 0.7 - 0.3. With perfect
+// edits (no flips) the placebo is exactly 0 and adjusted = raw.
+TEST(Causal, ThePlaceboRemovesWhatTheEditDoesByItself) {
+  auto s = perfect(4000, 5, [](auto a0, auto) { return a0; });
+  auto exact = causal_scores(s, {});
+  for (const auto& c : exact) {
+    EXPECT_DOUBLE_EQ(c.necessity_placebo.estimate, 0.0);
+    EXPECT_DOUBLE_EQ(c.sufficiency_placebo.estimate, 0.0);
+    EXPECT_DOUBLE_EQ(c.necessity_adjusted.estimate, c.necessity.estimate);
+    EXPECT_DOUBLE_EQ(c.sufficiency_adjusted.estimate, c.sufficiency.estimate);
+  }
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(9);
+  auto noisy = s;
+  noisy.outcome_on = s.outcome_on ^ (torch::rand(s.outcome_on.sizes(), gen) < 0.3);
+  noisy.outcome_off = s.outcome_off ^ (torch::rand(s.outcome_off.sizes(), gen) < 0.3);
+  auto sc = causal_scores(noisy, {});
+  EXPECT_NEAR(sc[1].necessity.estimate, 0.3, 0.05);
+  EXPECT_NEAR(sc[1].necessity_placebo.estimate, 0.3, 0.05);
+  EXPECT_NEAR(sc[1].necessity_adjusted.estimate, 0.0, 0.05);
+  EXPECT_LE(sc[1].necessity_adjusted.lo, 0.0);
+  EXPECT_GE(sc[1].necessity_adjusted.hi, 0.0);
+  EXPECT_NEAR(sc[1].sufficiency_adjusted.estimate, 0.0, 0.05);
+  EXPECT_NEAR(sc[0].necessity.estimate, 0.7, 0.05);
+  EXPECT_NEAR(sc[0].necessity_placebo.estimate, 0.3, 0.05);
+  EXPECT_NEAR(sc[0].necessity_adjusted.estimate, 0.4, 0.05);
+  EXPECT_EQ(sc[0].necessity_adjusted.n, sc[0].necessity.n);
+}
+
+// Three shift predictors that disagree: one whose edits flip the outcome by themselves 10% of
+// the time, one 30%, one 50%. Interleaved, the estimate is the pooled one, and the two-level
+// bootstrap (predictors, then samples) gives a far wider interval than pooling them as one
+// predictor would — the spread between predictors is part of the uncertainty.
+TEST(Causal, GroupsOfShiftPredictorsWidenTheIntervals) {
+  std::vector<InterventionSamples> parts;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  for (double flip : {0.1, 0.3, 0.5}) {
+    auto p = perfect(2000, 11, [](auto a0, auto) { return a0; });
+    p.outcome_off = p.outcome_off ^ (torch::rand(p.outcome_off.sizes(), gen) < flip);
+    parts.push_back(p);
+  }
+  auto all = interleave_groups(parts);
+  ASSERT_EQ(all.groups(), 3);
+  ASSERT_EQ(all.outcome.size(0), 6000);
+  // Row s * 3 + g is sample s of predictor g.
+  EXPECT_TRUE(torch::equal(all.outcome_off.select(1, 1).slice(0, 2, 6000, 3),
+                           parts[2].outcome_off.select(1, 1)));
+  EXPECT_TRUE(torch::equal(all.group.slice(0, 0, 6), torch::tensor({0, 1, 2, 0, 1, 2})));
+  CausalOptions co;
+  co.bootstrap = 300;
+  auto grouped = causal_scores(all, co);
+  auto pooled_samples = all;
+  pooled_samples.group = torch::Tensor();
+  auto pooled = causal_scores(pooled_samples, co);
+  // a1 is ignored by the rule: its necessity is the flip rate, 0.1 to 0.5 by predictor.
+  EXPECT_NEAR(grouped[1].necessity.estimate, 0.3, 0.03);
+  EXPECT_DOUBLE_EQ(grouped[1].necessity.estimate, pooled[1].necessity.estimate);
+  EXPECT_EQ(grouped[1].necessity.n, pooled[1].necessity.n);
+  const double wide = grouped[1].necessity.hi - grouped[1].necessity.lo;
+  const double narrow = pooled[1].necessity.hi - pooled[1].necessity.lo;
+  EXPECT_GT(wide, 4 * narrow);
+  EXPECT_GT(wide, 0.2);
+  // Same seed, same intervals; groups of unequal size are refused.
+  EXPECT_DOUBLE_EQ(causal_scores(all, co)[1].necessity.lo, grouped[1].necessity.lo);
+  auto bad = all;
+  bad.group = torch::zeros({6000}, torch::kLong);
+  bad.group[0] = 1;
+  EXPECT_THROW(causal_scores(bad, co), cfx::Error);
+}
+
 // outcome = a0 AND a1 (independent, P = 1/2 each): necessity of a0 is 1 (every positive needs
 // it); sufficiency of a0 is P(a1) = 1/2 (turning a0 on helps only where a1 holds);
 // necessity-and-sufficiency is P(a1) - 0 = 1/2. The intervals must cover the truth and be

@@ -3,13 +3,14 @@
 
 #include "cfx/core/error.h"
 #include "cfx/eval/perturbation_curve.h"
+#include "models/hand_written.h"
 
 using namespace cfx;
 
 namespace {
 
 // Two classes on 1×8×8 images: p_1 = min(1, 2 · mean(x)), p_0 = 1 − p_1.
-class MeanClassifier : public Classifier {
+class MeanClassifier : public cfx::testing::HandWritten {
  public:
   MeanClassifier() {
     info_.arch = "test";
@@ -20,16 +21,6 @@ class MeanClassifier : public Classifier {
     auto p1 = (2 * x.flatten(1).mean(1)).clamp(0, 1);
     return torch::stack({(1 - p1 + 1e-12).log(), (p1 + 1e-12).log()}, 1);
   }
-  Capture capture(const torch::Tensor& x, const std::vector<std::string>&, bool) override {
-    Capture c;
-    c.logits = logits(x);
-    return c;
-  }
-  std::vector<std::string> feature_layers() const override { return {}; }
-  std::vector<BNLayer> bn_layers() const override { return {}; }
-  int64_t num_parameters() const override { return 0; }
-  void to(torch::Device) override {}
-  torch::Device device() const override { return torch::kCPU; }
 };
 
 }  // namespace

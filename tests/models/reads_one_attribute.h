@@ -6,12 +6,13 @@
 #include <string>
 
 #include "cfx/models/attributes.h"
+#include "models/hand_written.h"
 
 namespace cfx::testing {
 
 // A hand-written classifier that reads one attribute: its two logits are 0 and the attribute
 // classifier's logit of `attribute`, so its decision is "A sees the attribute".
-class ReadsOneAttribute : public Classifier {
+class ReadsOneAttribute : public HandWritten {
  public:
   ReadsOneAttribute(std::shared_ptr<AttributeClassifier> A, const std::string& attribute)
       : A_(std::move(A)), k_(A_->index_of(attribute)) {
@@ -22,14 +23,6 @@ class ReadsOneAttribute : public Classifier {
     auto l = A_->logits(x).select(1, k_);
     return torch::stack({torch::zeros_like(l), l}, 1);
   }
-  Capture capture(const torch::Tensor& x, const std::vector<std::string>&, bool) override {
-    Capture c;
-    c.logits = logits(x);
-    return c;
-  }
-  std::vector<std::string> feature_layers() const override { return {}; }
-  std::vector<BNLayer> bn_layers() const override { return {}; }
-  int64_t num_parameters() const override { return 0; }
   void to(torch::Device d) override { A_->to(d); }
   torch::Device device() const override { return A_->device(); }
 

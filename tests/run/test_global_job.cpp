@@ -95,3 +95,101 @@ TEST(GlobalJob, RunScoresEveryAttributeAndWriteWritesThatRun) {
   job.outcome = {"9"};
   EXPECT_TRUE(throws_naming([&] { run_global(job, F); }, "out of range"));
 }
+
+// The oracle generator scores the shipped shape-rule CNN: the shape it decides on is
+// necessary and sufficient, what the rule ignores is not; a learned generator's scores get
+// the true ones beside them on shapes (reference auto) and not with reference none.
+TEST(GlobalJob, TheOracleGivesTrueScoresAndLearnedScoresTheirDistanceToThem) {
+  set_quiet(true);
+  auto F = load_classifier(shipped("shapes-cnn.pt"));
+  GlobalJob job;
+  job.outcome = {"circle"};
+  job.generator = "oracle";
+  job.samples = 150;
+  job.batch_size = 64;
+  job.bootstrap = 20;
+  auto out = run_global(job, F);
+  const auto& doc = out.document;
+  EXPECT_EQ(doc["config"]["generator"], "oracle");
+  EXPECT_EQ(doc["summary"]["samples"], 150);
+  EXPECT_FALSE(doc["summary"].contains("oracle_reference"));
+  for (const auto& c : out.scores) {
+    SCOPED_TRACE(c.attribute);
+    if (c.attribute == "circle") {
+      EXPECT_GT(c.nesuf.estimate, 0.9);
+    } else if (c.attribute == "square" || c.attribute == "triangle") {
+      EXPECT_LT(c.nesuf.estimate, -0.3);
+    } else {
+      EXPECT_LT(std::abs(c.nesuf.estimate), 0.1);
+      if (c.necessity.n > 0) EXPECT_LT(c.necessity.estimate, 0.1);  // no circle is rotated
+    }
+  }
+  // The oracle's latents are its scenes; sampling any rows of them gives the same samples.
+  auto latents = global_latents(job, F);
+  EXPECT_EQ(latents.latents.sizes(), (std::vector<int64_t>{150, 11}));
+  auto part = global_samples(job, F, latents.latents.slice(0, 100, 150));
+  auto whole = global_samples(job, F, latents.latents);
+  EXPECT_TRUE(torch::equal(part.outcome_off, whole.outcome_off.slice(0, 100, 150)));
+
+  GlobalJob learned;
+  learned.outcome = {"circle"};
+  learned.samples = 30;
+  learned.bootstrap = 20;
+  auto compared_run = run_global(learned, F);
+  const auto& compared = compared_run.document;
+  EXPECT_EQ(compared["config"]["reference"], "oracle");
+  ASSERT_TRUE(compared["summary"].contains("oracle_reference"));
+  const auto& row = compared["scores"][0];
+  EXPECT_NEAR(row["abs_error"]["necessity_and_sufficiency"].get<double>(),
+              std::abs(row["necessity_and_sufficiency"]["estimate"].get<double>() -
+                       row["oracle"]["necessity_and_sufficiency"]["estimate"].get<double>()),
+              1e-12);
+  EXPECT_NE(global_table(compared_run).find("|learned - true|"), std::string::npos);
+  learned.reference = "none";
+  EXPECT_FALSE(run_global(learned, F).document["summary"].contains("oracle_reference"));
+
+  // The oracle draws shapes only, and takes no learned models.
+  auto fashion = load_classifier(shipped("fashion-mnist-cnn.pt"));
+  job.outcome = {"0"};
+  EXPECT_TRUE(throws_naming([&] { run_global(job, fashion); }, "draws shapes images only"));
+  job.shifter = shipped("shapes-shifter.pt");
+  EXPECT_TRUE(throws_naming([&] { run_global(job, F); }, "takes no shifter"));
+  EXPECT_TRUE(throws_naming(
+      [] {
+        GlobalJob::from_json({{"outcome", {"1"}}, {"reference", "x"}});
+      },
+      "reference 'x'"));
+}
+
+// Several shift predictors of one generator (comma-separated): their samples are pooled and
+// the bootstrap resamples predictors too. The same predictor twice gives the single
+// predictor's estimates on twice the samples; one of another generator is refused.
+TEST(GlobalJob, SeveralShiftPredictorsPoolTheirSamples) {
+  set_quiet(true);
+  auto F = load_classifier(shipped("shapes-cnn.pt"));
+  GlobalJob job;
+  job.outcome = {"circle"};
+  job.samples = 16;
+  job.bootstrap = 20;
+  job.reference = "none";
+  job.only = "circle,red";
+  auto one = run_global(job, F);
+  job.shifter = shipped("shapes-shifter.pt") + "," + shipped("shapes-shifter.pt");
+  int64_t last = 0, all = 0;
+  auto two = run_global(job, F, {}, [&](int64_t done, int64_t n, int64_t) {
+    last = done;
+    all = n;
+  });
+  EXPECT_EQ(last, 32);
+  EXPECT_EQ(all, 32);
+  EXPECT_EQ(two.document["config"]["shifters"], 2);
+  EXPECT_EQ(two.document["config"]["samples"], 16);
+  for (size_t k = 0; k < one.scores.size(); ++k) {
+    EXPECT_DOUBLE_EQ(two.scores[k].nesuf.estimate, one.scores[k].nesuf.estimate);
+    EXPECT_EQ(two.scores[k].nesuf.n, 2 * one.scores[k].nesuf.n);
+  }
+  job.shifter = shipped("shapes-shifter.pt") + "," + shipped("mnist-shifter.pt");
+  EXPECT_TRUE(throws_naming([&] { run_global(job, F); }, "mnist-vae.pt makes [1, 28, 28]"));
+  job.shifter = shipped("shapes-shifter.pt") + ",";
+  EXPECT_TRUE(throws_naming([&] { run_global(job, F); }, "empty shift predictor path"));
+}

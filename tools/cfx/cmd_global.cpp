@@ -47,11 +47,13 @@ void add_global_command(CLI::App& app) {
   auto& j = f->job;
   f->model.add(sub);
   sub->add_option("--generator", j.generator,
-                  "generator (default: the one the shifter was trained with)");
+                  "generator (default: the one the shifter was trained with); oracle: on shapes, "
+                  "the renderer itself, exact interventions (the true scores)");
   sub->add_option("--attributes", j.attributes,
                   "attribute classifier (default: the one the shifter was trained with)");
   sub->add_option("--shifter", j.shifter,
-                  "shift predictor (default: <dataset>-shifter.pt beside the model)");
+                  "shift predictor (default: <dataset>-shifter.pt beside the model); several, "
+                  "comma-separated, of one generator: intervals include their variation");
   sub->add_option("--outcome", f->outcome, "class or classes (names or indices, comma-separated)")
       ->required();
   sub->add_option("--only", j.only, "attributes to score, comma-separated (default: all)");
@@ -67,6 +69,9 @@ void add_global_command(CLI::App& app) {
   sub->add_option("--confidence", j.confidence, "interval coverage");
   sub->add_option("--seed", j.seed, "seed of the samples and the bootstrap");
   sub->add_option("--device", j.device, "cpu, cuda or cuda:<i>");
+  sub->add_option("--reference", j.reference,
+                  "auto: on shapes, also print the true scores (oracle generator) and each "
+                  "learned score's distance to them; none: do not");
   sub->add_option("--out,-o", f->out, "output folder");
   on_selected(sub, [f] {
     GlobalJob job = f->job;

@@ -30,9 +30,20 @@ struct InterventionSamples {
   torch::Tensor prob_off;          // [S, K] float: ... after do(k off)
   torch::Tensor took_on;           // [S, K] bool: A sees attribute k after do(k on)
   torch::Tensor took_off;          // [S, K] bool: A no longer sees it after do(k off)
+  /// [S] int64: which shift predictor made the sample's edits (0 to G-1; undefined: all 0).
+  /// Every group must hold the same number of samples; the bootstrap resamples groups, then
+  /// samples within each, so intervals include the variation between shift predictors.
+  torch::Tensor group;
   /// Throws cfx::Error unless every field has the shapes above.
   void check() const;
+  /// Number of groups (1 when `group` is undefined).
+  int64_t groups() const;
 };
+
+/// Interleaves the samples of G shift predictors taken on the same latents (row s·G + g is
+/// sample s of parts[g]) and sets `group`, so that any split of the latents, concatenated in
+/// order, gives the same rows. Throws cfx::Error if the parts differ in size or attributes.
+InterventionSamples interleave_groups(const std::vector<InterventionSamples>& parts);
 
 /// An estimate with its bootstrap percentile interval; n is how many samples it rests on
 /// (a conditional probability rests on the samples that meet its condition). With n = 0 the
@@ -48,10 +59,17 @@ struct Interval {
 ///  sufficiency  P(o after do(X on) | X off, not o)
 ///  nesuf        P(o after do(X on)) − P(o after do(X off)), over all samples
 ///  contrastive  mean of p_o after do(X on) − p_o after do(X off), over all samples
-/// and how often the intervention took (A sees the requested state afterwards).
+/// and how often the intervention took (A sees the requested state afterwards). The placebo
+/// is the same pipeline asked for the state X already has — do(X on) where X is on, do(X off)
+/// where it is off — so it measures how often the edit alone changes the outcome:
+///  necessity_placebo     P(not o after do(X on) | X on, o)
+///  sufficiency_placebo   P(o after do(X off) | X off, not o)
+/// and the adjusted scores are raw − placebo over the same samples (bootstrapped together).
+/// An exact generator (the oracle) leaves such samples unchanged: placebo 0, adjusted = raw.
 struct CausalScores {
   std::string attribute;
   Interval necessity, sufficiency, nesuf, contrastive;
+  Interval necessity_placebo, sufficiency_placebo, necessity_adjusted, sufficiency_adjusted;
   double on_rate = 0, off_rate = 0;
   nlohmann::json to_json() const;
 };

@@ -15,9 +15,12 @@ namespace cfx {
 /// One global scoring run. Defaults are the CLI's.
 struct GlobalJob {
   std::vector<std::string> outcome;  // the outcome: class names or indices of the classifier
-  std::string generator;             // "": the one the shifter was trained with
+  std::string generator;             // "": the one the shifter was trained with; "oracle":
+                                     // the shapes renderer, exact interventions (true scores)
   std::string attributes;            // "": the one the shifter was trained with
-  std::string shifter;               // "": <dataset>-shifter.pt beside the classifier
+  std::string shifter;               // "": <dataset>-shifter.pt beside the classifier;
+                                     // "a.pt,b.pt,c.pt": several of one generator, the
+                                     // intervals then include their variation
   std::string latents = "data";      // data: encode real images; prior: draw from N(0, I)
   std::string data;                  // images to encode ("": the classifier's dataset)
   std::string split = "test";        // split of `data`
@@ -29,6 +32,9 @@ struct GlobalJob {
   double confidence = 0.95;          // interval coverage, in (0, 1)
   uint64_t seed = 0;                 // seeds the samples and the bootstrap
   std::string device = "cpu";        // cpu, cuda or cuda:<i>
+  std::string reference = "auto";    // auto: on shapes, also score through the oracle
+                                     // generator and report each learned score's distance
+                                     // to the true one; none: do not
 
   /// Throws cfx::Error naming the field and value that is wrong.
   void validate() const;
@@ -56,7 +62,7 @@ GlobalOutcome run_global(const GlobalJob& job, std::shared_ptr<Classifier> F,
 /// only on its latent, so rows may be sampled in any split), and the scores and global.json
 /// of all samples. `sample_seconds` is what the sampling took, for the summary.
 struct GlobalLatents {
-  torch::Tensor latents;  // [S, L] on the CPU
+  torch::Tensor latents;  // [S, L] on the CPU (oracle: [S, 11] float64, scene and item)
   std::string source;     // "N(0, I)", or "mnist:test (S images)"
 };
 GlobalLatents global_latents(const GlobalJob& job, std::shared_ptr<Classifier> F);

@@ -5,6 +5,7 @@
 // before and after; the edit that best reaches the item's target class is the counterfactual.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -35,6 +36,10 @@ LatentModels load_latent_models(const std::string& shifter, const std::string& g
 /// Indices of the comma-separated attribute names in `list` ("" = all, in A's order). Throws
 /// cfx::Error for an unknown or repeated name, listing A's attributes.
 std::vector<int64_t> attribute_indices(const AttributeClassifier& A, const std::string& list);
+/// The same over any `count` attributes, `index_of` naming one (and throwing for a miss).
+std::vector<int64_t> attribute_indices(int64_t count,
+                                       const std::function<int64_t(const std::string&)>& index_of,
+                                       const std::string& list);
 
 struct LatentOptions {
   std::string shifter;     // shift predictor checkpoint ("": <dataset>-shifter.pt beside F)

@@ -1,0 +1,96 @@
+#include "cfx/eval/oracle_causal.h"
+
+#include <algorithm>
+
+#include "cfx/core/error.h"
+#include "cfx/methods/latent/latent.h"
+
+namespace cfx {
+
+namespace {
+
+ShapesScenes rows(const ShapesScenes& s, int64_t begin, int64_t end) {
+  ShapesScenes out = s;
+  out.scenes = s.scenes.slice(0, begin, end);
+  out.items = s.items.slice(0, begin, end);
+  return out;
+}
+
+}  // namespace
+
+InterventionSamples sample_oracle_interventions(Classifier& F, const std::vector<int64_t>& outcome,
+                                                const ShapesScenes& scenes, int64_t batch_size,
+                                                const std::string& only,
+                                                const ProgressFn& progress) {
+  CFX_CHECK(batch_size >= 1, "batch size must be at least 1, got ", batch_size);
+  CFX_CHECK(scenes.size() >= 1, "no scenes to sample");
+  const int64_t s = scenes.options.size;
+  CFX_CHECK(F.input_shape() == std::vector<int64_t>({3, s, s}), "the oracle generator draws ", s,
+            "x", s, " RGB shapes images, but the classifier ", F.info().source, " takes [",
+            torch::IntArrayRef(F.input_shape()), "]");
+  CFX_CHECK(!outcome.empty(), "no outcome class given");
+  for (int64_t c : outcome)
+    CFX_CHECK(c >= 0 && c < F.num_classes(), "outcome class ", c, " is out of range for ",
+              F.info().source, " (", F.num_classes(), " classes)");
+  const auto names = shapes_attribute_names();
+  const auto ks = attribute_indices(
+      static_cast<int64_t>(names.size()),
+      [&](const std::string& name) -> int64_t {
+        auto it = std::find(names.begin(), names.end(), name);
+        if (it != names.end()) return it - names.begin();
+        std::string known;
+        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+        fail("unknown attribute '", name, "'; the oracle generator (shapes) knows: ", known);
+      },
+      only);
+  torch::NoGradGuard ng;
+  auto in_set = torch::zeros({F.num_classes()}, torch::kBool);
+  for (int64_t c : outcome) in_set[c] = true;
+  auto cls_idx = torch::tensor(outcome, torch::kLong);
+  auto k_idx = torch::tensor(ks, torch::kLong);
+  // F's decision (in the outcome set?) and the outcome's probability on rendered scenes.
+  auto view = [&](const ShapesScenes& sc, std::vector<torch::Tensor>& in_outcome,
+                  std::vector<torch::Tensor>& prob) {
+    auto p = F.predict_proba(render_shapes(sc).to(F.device())).cpu();
+    in_outcome.push_back(in_set.index({p.argmax(1)}));
+    prob.push_back(p.index_select(1, cls_idx).sum(1));
+  };
+  const int64_t total = scenes.size();
+  std::vector<torch::Tensor> attr, oc, pr, oon, ooff, pon, poff, ton, toff;
+  for (int64_t i = 0; i < total; i += batch_size) {
+    auto batch = rows(scenes, i, std::min(total, i + batch_size));
+    attr.push_back(shapes_scene_attributes(batch).index_select(1, k_idx) > 0.5);
+    view(batch, oc, pr);
+    std::vector<torch::Tensor> on_o, off_o, on_p, off_p, on_t, off_t;
+    for (int64_t k : ks) {
+      for (bool on : {true, false}) {
+        auto edited = intervene_shapes(batch, k, on);
+        auto seen = shapes_scene_attributes(edited).select(1, k) > 0.5;
+        view(edited, on ? on_o : off_o, on ? on_p : off_p);
+        (on ? on_t : off_t).push_back(on ? seen : ~seen);
+      }
+    }
+    oon.push_back(torch::cat(on_o).view({static_cast<int64_t>(ks.size()), -1}).t());
+    ooff.push_back(torch::cat(off_o).view({static_cast<int64_t>(ks.size()), -1}).t());
+    pon.push_back(torch::cat(on_p).view({static_cast<int64_t>(ks.size()), -1}).t());
+    poff.push_back(torch::cat(off_p).view({static_cast<int64_t>(ks.size()), -1}).t());
+    ton.push_back(torch::stack(on_t, 1));
+    toff.push_back(torch::stack(off_t, 1));
+    const int64_t done = std::min(total, i + batch_size);
+    if (progress) progress(done, total, total - done);
+  }
+  InterventionSamples out;
+  for (int64_t k : ks) out.names.push_back(names[static_cast<size_t>(k)]);
+  out.attr = torch::cat(attr);
+  out.outcome = torch::cat(oc);
+  out.prob = torch::cat(pr);
+  out.outcome_on = torch::cat(oon).contiguous();
+  out.outcome_off = torch::cat(ooff).contiguous();
+  out.prob_on = torch::cat(pon).contiguous();
+  out.prob_off = torch::cat(poff).contiguous();
+  out.took_on = torch::cat(ton);
+  out.took_off = torch::cat(toff);
+  return out;
+}
+
+}  // namespace cfx
