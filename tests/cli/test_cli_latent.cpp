@@ -129,6 +129,9 @@ TEST(CliLatent, GlobalBadInputs) {
   expect_user_error(run_cfx(m + " --outcome circle --samples 0"), "invalid samples");
   expect_user_error(run_cfx(m + " --outcome circle --generator " + out + "/none.pt"),
                     "generator file not found");
+  // The MNIST VAE has the shapes VAE's latent size; the shapes shifter still refuses it.
+  expect_user_error(run_cfx(m + " --outcome circle --generator " + shipped_model("mnist-vae.pt")),
+                    "was trained for the generator");
 }
 
 // `cfx global --generator oracle`: the true scores of the shipped shape classifier, printed

@@ -9,12 +9,15 @@
 
 #include "cfx/config.h"
 #include "cfx/core/error.h"
+#include "cfx/core/fs.h"
 #include "cfx/data/dataset.h"
 #include "cfx/eval/causal.h"
+#include "cfx/methods/latent/latent.h"
 #include "cfx/models/attributes.h"
 #include "cfx/models/shifter.h"
 #include "cfx/models/vae.h"
 #include "cli/cli_runner.h"
+#include "data/temp_dir.h"
 #include "helpers.h"
 #include "models/reads_one_attribute.h"
 
@@ -212,6 +215,28 @@ TEST(Shifter, RejectsAGeneratorOrAttributeModelItWasNotTrainedFor) {
   ShifterOptions so;
   so.hidden = 2;
   EXPECT_THROW(Shifter{so}, Error);
+
+  // Sizes that happen to match are not enough: another generator of the same latent size,
+  // or an attribute classifier that reads other attributes, is refused by name; a copy of
+  // the generator it was trained for is accepted.
+  const auto shifter = cfx::testing::shipped_model("shapes-shifter.pt");
+  EXPECT_TRUE(test::throws_naming(
+      [&] {
+        load_latent_models(shifter, cfx::testing::shipped_model("mnist-vae.pt"), "", nullptr);
+      },
+      "was trained for the generator"));
+  auto dir = cfx::testing::temp_dir("shifter_fit");
+  fs::copy_file(cfx::testing::shipped_model("shapes-vae.pt"), dir + "/copy.pt");
+  fs::copy_file(cfx::testing::shipped_model("shapes-vae.json"), dir + "/copy.json");
+  EXPECT_NO_THROW(load_latent_models(shifter, dir + "/copy.pt", "", nullptr));
+  fs::copy_file(shifter, dir + "/s.pt");
+  auto meta = nlohmann::json::parse(read_file(cfx::testing::shipped_model("shapes-shifter.json")));
+  meta["generator"] = cfx::testing::shipped_model("shapes-vae.pt");
+  meta["attributes"] = cfx::testing::shipped_model("shapes-attributes.pt");
+  meta["attribute_names"][0] = "round";
+  std::ofstream(dir + "/s.json") << meta.dump();
+  EXPECT_TRUE(test::throws_naming([&] { load_latent_models(dir + "/s.pt", "", "", nullptr); },
+                                  "was trained for the attributes"));
 }
 
 // A user's generator exported from PyTorch: decode, encode, latent size from an attribute.

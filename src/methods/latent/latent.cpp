@@ -16,6 +16,18 @@ using nlohmann::json;
 
 namespace cfx {
 
+namespace {
+
+// The same checkpoint: one file, or byte-identical copies.
+bool same_checkpoint(const std::string& a, const std::string& b) {
+  std::error_code ea, eb;
+  if (fs::weakly_canonical(a, ea) == fs::weakly_canonical(b, eb)) return true;
+  if (!is_file(b) || fs::file_size(a, ea) != fs::file_size(b, eb)) return false;
+  return read_file(a) == read_file(b);
+}
+
+}  // namespace
+
 LatentModels load_latent_models(const std::string& shifter, const std::string& generator,
                                 const std::string& attributes, const Classifier* F) {
   LatentModels m;
@@ -39,9 +51,29 @@ LatentModels load_latent_models(const std::string& shifter, const std::string& g
   };
   m.generator_path = recorded("generator", generator);
   m.attributes_path = recorded("attributes", attributes);
+  // A shift predictor only means something in the latent space it was trained in: a generator
+  // other than the recorded one (another file, not a copy of it) is refused even when its
+  // latent size happens to match.
+  const std::string trained_for = m.shifter->meta.value("generator", "");
+  if (!generator.empty() && !trained_for.empty() && is_file(m.generator_path)) {
+    const std::string own = recorded_path(trained_for, m.shifter_path);
+    CFX_CHECK(!is_file(own) || same_checkpoint(own, m.generator_path), "the shift predictor ",
+              m.shifter_path, " was trained for the generator ", own, ", not ", m.generator_path,
+              "; leave the generator unset to use its own, or train a shift predictor for this "
+              "one with ",
+              train_call("shifter", {}));
+  }
   m.generator = load_generator(m.generator_path);
   m.attributes = load_attribute_classifier(m.attributes_path);
   check_shifter_fits(*m.shifter, *m.generator, *m.attributes);
+  if (m.shifter->meta.contains("attribute_names")) {
+    const auto names = m.shifter->meta.at("attribute_names").get<std::vector<std::string>>();
+    CFX_CHECK(names == m.attributes->names(), "the shift predictor ", m.shifter_path,
+              " was trained for the attributes ", json(names).dump(),
+              " but the attribute "
+              "classifier ",
+              m.attributes_path, " reads ", json(m.attributes->names()).dump());
+  }
   if (F != nullptr) {
     auto gs = m.generator->output_shape();
     const auto& fs_ = F->input_shape();
