@@ -68,8 +68,16 @@ run "$CFX" train attributes --data shapes --epochs 15 --seed 1 --out "$OUT/shape
 # β 0.5 (not 0.05): smaller edits stay nearer the images the VAE makes (docs/claims-latent.md).
 run "$CFX" train shifter --generator "$OUT/shapes-vae.pt" --attributes "$OUT/shapes-attributes.pt" \
   --data shapes --steps 1500 --beta 0.5 --seed 1 --out "$OUT/shapes-shifter.pt"
+# Two more, independently trained: intervals over shift predictors (docs/claims-latent.md).
+for seed in 2 3; do
+  run "$CFX" train shifter --generator "$OUT/shapes-vae.pt" --attributes "$OUT/shapes-attributes.pt" \
+    --data shapes --steps 1500 --beta 0.5 --seed "$seed" --out "$OUT/shapes-shifter-$seed.pt"
+done
 run "$CFX" train classifier --data shapes --shapes-rule red-circle --arch cnn --epochs 6 --seed 1 \
   --out "$OUT/shapes-red-circle-cnn.pt"
+# A third rule (the object's colour) for the oracle claims of docs/claims-latent.md.
+run "$CFX" train classifier --data shapes --shapes-rule colour --arch cnn --epochs 6 --seed 1 \
+  --out "$OUT/shapes-colour-cnn.pt"
 run "$CFX" train vae --data mnist --latent 16 --epochs 20 --seed 1 --out "$OUT/mnist-vae.pt"
 run "$CFX" train attributes --data mnist --epochs 10 --seed 1 --out "$OUT/mnist-attributes.pt"
 run "$CFX" train shifter --generator "$OUT/mnist-vae.pt" --attributes "$OUT/mnist-attributes.pt" \
