@@ -52,6 +52,12 @@ void BM_Saliency(benchmark::State& state, const std::string& method, nlohmann::j
 
 CFX_BENCH_SALIENCY(fido_inpainter_100steps, "fido", nlohmann::json::object());
 CFX_BENCH_SALIENCY(fido_blur_100steps, "fido", (nlohmann::json{{"infill", "blur"}}));
+CFX_BENCH_SALIENCY(fido_mean_100steps, "fido", (nlohmann::json{{"infill", "mean"}}));
+CFX_BENCH_SALIENCY(fido_local_100steps, "fido", (nlohmann::json{{"infill", "local"}}));
+// The stochastic in-filler: one conditional-VAE draw per Concrete sample.
+CFX_BENCH_SALIENCY(fido_cvae_inpainter_100steps, "fido",
+                   (nlohmann::json{
+                       {"inpainter", cfx::bench::shipped_model("fashion-mnist-inpainter-cvae.pt")}}));
 CFX_BENCH_SALIENCY(bbmp_100steps, "bbmp", nlohmann::json::object());
 CFX_BENCH_SALIENCY(gradient, "gradient", nlohmann::json::object());
 CFX_BENCH_SALIENCY(occlusion, "occlusion", nlohmann::json::object());

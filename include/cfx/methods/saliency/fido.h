@@ -22,7 +22,9 @@ struct FidoOptions {
   InfillOptions infill_options;      // blur_sigma, local_window, random_noise, inpainter path
   bool deterministic = false;        // BBMP: use the mask itself, no Concrete samples
   int64_t cell = 2;                  // mask grid cell side in pixels (grid bilinearly upsampled)
-  int64_t samples = 8;               // Concrete mask samples per item and step (M)
+  int64_t samples = 4;               // Concrete mask samples per item and step (M; 8 until
+                                     // 2026-12-01: no better maps at twice the cost, see
+                                     // docs/performance.md "FIDO")
   int64_t steps = 300;               // most optimisation steps
   double lr = 0.05;                  // Adam learning rate, decaying linearly to 0
   double lambda = 2.0;               // sparsity weight on the mean mask over the grid
