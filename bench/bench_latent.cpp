@@ -1,6 +1,7 @@
 // Cost of latent-space explanations with the shipped shapes models: per-image contrastive
 // counterfactuals (one edit per attribute, 11 attributes) at batch 1 and 32, and `cfx global`'s
-// sampling (22 interventions per sample) per 1000 samples.
+// sampling (22 interventions per sample) per 1000 samples, through the learned generator and
+// through the oracle generator (shapes' renderer).
 #include <benchmark/benchmark.h>
 
 #include "bench_util.h"
@@ -59,7 +60,24 @@ void BM_GlobalSampling(benchmark::State& state) {
   cfx::bench::seconds_per(state, "s_per_1000_samples", static_cast<double>(o.samples) / 1000.0);
 }
 
+// The same through the oracle generator (the shapes renderer, exact interventions): the
+// true scores' cost, for the same classifier and number of samples.
+void BM_GlobalSamplingOracle(benchmark::State& state) {
+  auto& fx = fixture();
+  cfx::ShapesOptions o;
+  o.split = "test";
+  o.count = state.range(0);
+  auto scenes = cfx::shapes_scenes(o);
+  for (auto _ : state) {
+    auto s = cfx::sample_oracle_interventions(*fx.F, {0}, scenes, 256, "");
+    auto scores = cfx::causal_scores(s, {});
+    benchmark::DoNotOptimize(scores.data());
+  }
+  cfx::bench::seconds_per(state, "s_per_1000_samples", static_cast<double>(o.count) / 1000.0);
+}
+
 }  // namespace
 
 BENCHMARK(BM_LatentCounterfactuals)->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GlobalSampling)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GlobalSamplingOracle)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
