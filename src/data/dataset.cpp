@@ -79,8 +79,7 @@ Dataset load_dataset(const std::string& name, const DatasetOptions& options) {
     so.size = options.shapes_size;
     CFX_CHECK(options.shapes_count == -1 || options.shapes_count > 0,
               "shapes count must be positive or -1 (default), got ", options.shapes_count);
-    so.count =
-        options.shapes_count > 0 ? options.shapes_count : (options.split == "train" ? 10000 : 2000);
+    so.count = options.shapes_count > 0 ? options.shapes_count : shapes_split_size(options.split);
     // Items are seeded one by one, so generating only the first `limit` gives the same items.
     if (options.limit > 0) so.count = std::min(so.count, options.limit);
     ds = generate_shapes(so);

@@ -181,6 +181,8 @@ std::vector<std::string> shapes_attribute_names() {
           "large",  "left",   "top",      "rotated", "light_background"};
 }
 
+int64_t shapes_split_size(const std::string& split) { return split == "train" ? 10000 : 2000; }
+
 std::vector<std::string> shapes_factor_names() {
   return {"shape", "colour", "radius", "x", "y", "rotation", "background"};
 }

@@ -194,26 +194,32 @@ std::vector<CausalScores> causal_scores(const InterventionSamples& s, const Caus
   return out;
 }
 
+OutcomeReader::OutcomeReader(Classifier& F, const std::vector<int64_t>& outcome) : F_(F) {
+  CFX_CHECK(!outcome.empty(), "no outcome class given");
+  for (int64_t c : outcome)
+    CFX_CHECK(c >= 0 && c < F.num_classes(), "outcome class ", c, " is out of range for ",
+              F.info().source, " (", F.num_classes(), " classes)");
+  in_set_ = torch::zeros({F.num_classes()}, torch::kBool);
+  for (int64_t c : outcome) in_set_[c] = true;
+  classes_ = torch::tensor(outcome, torch::kLong);
+}
+
+void OutcomeReader::read(const torch::Tensor& x, torch::Tensor& in_outcome,
+                         torch::Tensor& prob) const {
+  auto p = F_.predict_proba(x).cpu();
+  in_outcome = in_set_.index({p.argmax(1)});
+  prob = p.index_select(1, classes_).sum(1);
+}
+
 InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_t>& outcome,
                                          Generator& G, AttributeClassifier& A, Shifter& S,
                                          const SamplingOptions& o, const ProgressFn& progress) {
   o.validate();
   check_shifter_fits(S, G, A);
-  CFX_CHECK(!outcome.empty(), "no outcome class given");
-  for (int64_t c : outcome)
-    CFX_CHECK(c >= 0 && c < F.num_classes(), "outcome class ", c, " is out of range for ",
-              F.info().source, " (", F.num_classes(), " classes)");
+  const OutcomeReader reader(F, outcome);
   CFX_CHECK(G.output_shape() == F.input_shape(), "the generator ", G.source,
             " makes images of another shape than the classifier ", F.info().source, " takes");
   torch::NoGradGuard ng;
-  auto in_set = torch::zeros({F.num_classes()}, torch::kBool);
-  for (int64_t c : outcome) in_set[c] = true;
-  auto cls_idx = torch::tensor(outcome, torch::kLong);
-  auto view = [&](const torch::Tensor& x, torch::Tensor& out_bool, torch::Tensor& out_prob) {
-    auto p = F.predict_proba(x).cpu();
-    out_bool = in_set.index({p.argmax(1)});
-    out_prob = p.index_select(1, cls_idx).sum(1);
-  };
   const auto ks = attribute_indices(A, o.only);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
   torch::Tensor w_all;
@@ -232,7 +238,7 @@ InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_
     auto x = G.decode(w);
     attr.push_back(A.probs(x).cpu().index_select(1, torch::tensor(ks, torch::kLong)) > 0.5);
     torch::Tensor ob, pb;
-    view(x, ob, pb);
+    reader.read(x, ob, pb);
     oc.push_back(ob);
     pr.push_back(pb);
     std::vector<torch::Tensor> on_o, off_o, on_p, off_p, on_t, off_t;
@@ -242,7 +248,7 @@ InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_
             intervene(S, w, k, torch::full({b}, static_cast<float>(v)), o.strength).to(G.device()));
         auto seen = A.probs(xk).select(1, k).cpu() > 0.5;
         torch::Tensor okb, pkb;
-        view(xk, okb, pkb);
+        reader.read(xk, okb, pkb);
         (v == 1 ? on_o : off_o).push_back(okb);
         (v == 1 ? on_p : off_p).push_back(pkb);
         (v == 1 ? on_t : off_t).push_back(v == 1 ? seen : ~seen);

@@ -28,10 +28,7 @@ InterventionSamples sample_oracle_interventions(Classifier& F, const std::vector
   CFX_CHECK(F.input_shape() == std::vector<int64_t>({3, s, s}), "the oracle generator draws ", s,
             "x", s, " RGB shapes images, but the classifier ", F.info().source, " takes [",
             torch::IntArrayRef(F.input_shape()), "]");
-  CFX_CHECK(!outcome.empty(), "no outcome class given");
-  for (int64_t c : outcome)
-    CFX_CHECK(c >= 0 && c < F.num_classes(), "outcome class ", c, " is out of range for ",
-              F.info().source, " (", F.num_classes(), " classes)");
+  const OutcomeReader reader(F, outcome);
   const auto names = shapes_attribute_names();
   const auto ks = attribute_indices(
       static_cast<int64_t>(names.size()),
@@ -44,16 +41,14 @@ InterventionSamples sample_oracle_interventions(Classifier& F, const std::vector
       },
       only);
   torch::NoGradGuard ng;
-  auto in_set = torch::zeros({F.num_classes()}, torch::kBool);
-  for (int64_t c : outcome) in_set[c] = true;
-  auto cls_idx = torch::tensor(outcome, torch::kLong);
   auto k_idx = torch::tensor(ks, torch::kLong);
-  // F's decision (in the outcome set?) and the outcome's probability on rendered scenes.
+  // F's view of the rendered scenes, appended to the lists of the batch.
   auto view = [&](const ShapesScenes& sc, std::vector<torch::Tensor>& in_outcome,
                   std::vector<torch::Tensor>& prob) {
-    auto p = F.predict_proba(render_shapes(sc).to(F.device())).cpu();
-    in_outcome.push_back(in_set.index({p.argmax(1)}));
-    prob.push_back(p.index_select(1, cls_idx).sum(1));
+    torch::Tensor o, p;
+    reader.read(render_shapes(sc).to(F.device()), o, p);
+    in_outcome.push_back(o);
+    prob.push_back(p);
   };
   const int64_t total = scenes.size();
   std::vector<torch::Tensor> attr, oc, pr, oon, ooff, pon, poff, ton, toff;
@@ -70,10 +65,10 @@ InterventionSamples sample_oracle_interventions(Classifier& F, const std::vector
         (on ? on_t : off_t).push_back(on ? seen : ~seen);
       }
     }
-    oon.push_back(torch::cat(on_o).view({static_cast<int64_t>(ks.size()), -1}).t());
-    ooff.push_back(torch::cat(off_o).view({static_cast<int64_t>(ks.size()), -1}).t());
-    pon.push_back(torch::cat(on_p).view({static_cast<int64_t>(ks.size()), -1}).t());
-    poff.push_back(torch::cat(off_p).view({static_cast<int64_t>(ks.size()), -1}).t());
+    oon.push_back(torch::stack(on_o, 1));
+    ooff.push_back(torch::stack(off_o, 1));
+    pon.push_back(torch::stack(on_p, 1));
+    poff.push_back(torch::stack(off_p, 1));
     ton.push_back(torch::stack(on_t, 1));
     toff.push_back(torch::stack(off_t, 1));
     const int64_t done = std::min(total, i + batch_size);
@@ -84,10 +79,10 @@ InterventionSamples sample_oracle_interventions(Classifier& F, const std::vector
   out.attr = torch::cat(attr);
   out.outcome = torch::cat(oc);
   out.prob = torch::cat(pr);
-  out.outcome_on = torch::cat(oon).contiguous();
-  out.outcome_off = torch::cat(ooff).contiguous();
-  out.prob_on = torch::cat(pon).contiguous();
-  out.prob_off = torch::cat(poff).contiguous();
+  out.outcome_on = torch::cat(oon);
+  out.outcome_off = torch::cat(ooff);
+  out.prob_on = torch::cat(pon);
+  out.prob_off = torch::cat(poff);
   out.took_on = torch::cat(ton);
   out.took_off = torch::cat(toff);
   return out;

@@ -170,8 +170,7 @@ Loaded load(const GlobalJob& job, Classifier& F) {
               name.empty() ? std::string(" names no dataset (pass data shapes if it is one)")
                            : " is a classifier of " + name);
     CFX_CHECK(draws_for(job, F),
-              "the oracle generator draws square RGB shapes images; the "
-              "classifier ",
+              "the oracle generator draws square RGB shapes images; the classifier ",
               F.info().source, " takes [", torch::IntArrayRef(F.input_shape()), "]");
   } else {
     // Several shift predictors (comma-separated) of one generator: the intervals include
@@ -215,8 +214,7 @@ ShapesOptions oracle_options(const GlobalJob& j, const Classifier& F, bool as_da
   o.split = j.split;
   o.seed = j.seed;
   o.size = F.input_shape()[1];
-  const int64_t split_size = j.split == "train" ? 10000 : 2000;  // load_dataset's shapes sizes
-  o.count = as_data ? std::min(j.samples, split_size) : j.samples;
+  o.count = as_data ? std::min(j.samples, shapes_split_size(j.split)) : j.samples;
   return o;
 }
 

@@ -49,6 +49,10 @@ std::vector<std::string> shapes_attribute_names();
 /// fraction of the side), "rotation" (degrees), "background" (grey level in [0, 1]).
 std::vector<std::string> shapes_factor_names();
 
+/// How many images a shapes split has when loaded by name (load_dataset("shapes")): 10000
+/// for "train", 2000 for "test".
+int64_t shapes_split_size(const std::string& split);
+
 /// Generates a shapes split: images [N, 3, S, S], masks [N, 1, S, S] (1 where the object
 /// covers at least half a pixel), attributes [N, 11], factors [N, 7], labels by `rule`,
 /// sources "shapes:<split>:<index>". Item i depends only on seed, split, i and the options

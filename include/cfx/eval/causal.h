@@ -85,6 +85,21 @@ struct CausalOptions {
 std::vector<CausalScores> causal_scores(const InterventionSamples& samples,
                                         const CausalOptions& options);
 
+/// F's view of an outcome (a set of F's classes) for the intervention samplers. The classes
+/// are checked once (cfx::Error: none given, or one out of range for F); then read(x) gives
+/// per image whether F's decision is in the set ([N] bool) and the set's probability ([N]
+/// float), both on the CPU. x: [N, C, H, W] on F's device.
+class OutcomeReader {
+ public:
+  OutcomeReader(Classifier& F, const std::vector<int64_t>& outcome);
+  void read(const torch::Tensor& x, torch::Tensor& in_outcome, torch::Tensor& prob) const;
+
+ private:
+  Classifier& F_;
+  torch::Tensor in_set_;   // [num_classes] bool
+  torch::Tensor classes_;  // [|outcome|] int64
+};
+
 struct SamplingOptions {
   int64_t samples = 2000;    // latents drawn from N(0, I), >= 1
   int64_t batch_size = 256;  // latents rendered together

@@ -59,8 +59,8 @@ LatentModels load_latent_models(const std::string& shifter, const std::string& g
     const std::string own = recorded_path(trained_for, m.shifter_path);
     CFX_CHECK(!is_file(own) || same_checkpoint(own, m.generator_path), "the shift predictor ",
               m.shifter_path, " was trained for the generator ", own, ", not ", m.generator_path,
-              "; leave the generator unset to use its own, or train a shift predictor for this "
-              "one with ",
+              "; leave the generator unset to use its own, or train a shift predictor for this one "
+              "with ",
               train_call("shifter", {}));
   }
   m.generator = load_generator(m.generator_path);
@@ -70,9 +70,8 @@ LatentModels load_latent_models(const std::string& shifter, const std::string& g
     const auto names = m.shifter->meta.at("attribute_names").get<std::vector<std::string>>();
     CFX_CHECK(names == m.attributes->names(), "the shift predictor ", m.shifter_path,
               " was trained for the attributes ", json(names).dump(),
-              " but the attribute "
-              "classifier ",
-              m.attributes_path, " reads ", json(m.attributes->names()).dump());
+              " but the attribute classifier ", m.attributes_path, " reads ",
+              json(m.attributes->names()).dump());
   }
   if (F != nullptr) {
     auto gs = m.generator->output_shape();
