@@ -127,4 +127,13 @@ std::string temp_dir(const std::string& name) {
   return dir.string();
 }
 
+Request toy_flip_request(int64_t n, uint64_t seed) {
+  Request r;
+  r.classifier = toy_classifier("cnn");
+  r.images = toy_dataset(n, 21).images;
+  r.targets = (r.classifier->predict_proba(r.images).argmax(1) + 1) % 2;
+  r.seed = seed;
+  return r;
+}
+
 }  // namespace cfx::testing

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cfx/data/dataset.h"
+#include "cfx/methods/method.h"
 #include "cfx/models/checkpoint.h"
 
 namespace cfx::testing {
@@ -40,6 +41,10 @@ std::shared_ptr<NativeClassifier> make_toy_classifier(const std::string& arch,
 /// Trains each of kToyFixtures and writes it into `dir` (ctest's toy_fixtures test, before
 /// the tests that read them).
 void write_toy_fixtures(const std::string& dir);
+
+/// n toy_dataset images (data seed 21) for the toy `cnn`, each targeting the class it does
+/// not predict, with the run seed `seed`.
+Request toy_flip_request(int64_t n, uint64_t seed);
 
 /// A fresh empty temp folder for one test.
 std::string temp_dir(const std::string& name);

@@ -283,8 +283,8 @@ def saliency(model, X, method="fido", target="pred", **kwargs):
 
 
 def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, device="cpu",
-            threads=None, progress=False, class_names=None, mean=None, std=None, _kind="",
-            _session=None, **options):
+            threads=None, batch_workers=0, progress=False, class_names=None, mean=None,
+            std=None, _kind="", _session=None, **options):
     """Counterfactuals (or saliency maps, for a saliency method) of `model` on images `X`.
 
     model: a torch.nn.Module (scripted, or traced on X if it cannot be scripted), a
@@ -294,6 +294,8 @@ def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, devi
     target: "auto" (runner-up class), "pred", a class index or name, or one per item.
     options: the method's options (see cfx.methods()), e.g. steps=200, lr=0.05.
     threads: CPU threads (None: one per available CPU, or OMP_NUM_THREADS).
+    batch_workers: batches run side by side, each on threads/batch_workers threads (0: one
+        per thread; 1: one at a time); only the inversion methods run them side by side.
     """
     X, names = _images(X)
     _check_options(method, options)
@@ -303,6 +305,7 @@ def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, devi
         "targets": _targets(target, len(X)),
         "seed": int(seed),
         "batch_size": int(batch_size),
+        "batch_workers": int(batch_workers),
         "device": str(device),
         "kind": _kind,
     }

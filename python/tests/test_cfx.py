@@ -134,6 +134,22 @@ def test_numbers_equal_the_cli(fashion, tmp_path):
         assert (tmp_path / "py" / name).is_file(), name
 
 
+def test_batches_side_by_side_give_the_one_thread_numbers(fashion):
+    X, _, _ = fashion
+    kw = dict(method="disc", fit_steps=60, steps=30, seed=2, batch_size=2)
+    serial = cfx.explain(SHIPPED, X, threads=1, batch_workers=1, **kw)
+    side = cfx.explain(SHIPPED, X, threads=2, batch_workers=2, **kw)
+    assert serial.document["run"]["batch_workers"] == 1
+    assert side.document["run"]["batch_workers"] == 2
+    # two batches at a time, one thread each: what one thread computes, bit for bit
+    assert torch.equal(serial.counterfactuals, side.counterfactuals)
+    keys = ["target_prob", "l1", "steps", "trace"]
+    assert [{k: a[k] for k in keys} for a in side.items] == \
+        [{k: a[k] for k in keys} for a in serial.items]
+    with pytest.raises(cfx.Error, match="batch_workers"):
+        cfx.explain(SHIPPED, X, batch_workers=-1, **kw)
+
+
 def test_saliency_methods_return_maps(fashion):
     X, _, _ = fashion
     s = cfx.explain(SHIPPED, X[:2], method="occlusion", target="pred")

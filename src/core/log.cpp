@@ -10,7 +10,8 @@ std::atomic<bool> g_quiet{false};
 }
 
 void notice(const std::string& msg) {
-  if (!g_quiet) std::cerr << "cfx: note: " << msg << "\n";
+  // One write, so notes from batches running on several threads do not interleave.
+  if (!g_quiet) std::cerr << ("cfx: note: " + msg + "\n");
 }
 
 void set_quiet(bool q) { g_quiet = q; }

@@ -1,12 +1,21 @@
 #include "cfx/eval/explain.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "cfx/core/error.h"
+#include "cfx/core/log.h"
 #include "cfx/core/memory.h"
 #include "cfx/core/surface.h"
+#include "cfx/core/threads.h"
 #include "cfx/eval/batch_store.h"
 
 namespace cfx {
@@ -32,8 +41,9 @@ std::string out_of_memory(const Request& request, int64_t rows) {
 // A lower bound per item: the classifier's forward and backward as measured on the probe
 // (`probe_mb_per_item`, NaN where not measurable) plus six copies of the input, which every
 // method holds at least (query, perturbation, its gradient, two Adam moments, the result).
-void check_batch_memory(const Request& request, int64_t batch_size, double probe_mb_per_item) {
-  const int64_t rows = std::min<int64_t>(batch_size, request.images.size(0));
+void check_batch_memory(const Request& request, int64_t batch_size, int64_t workers,
+                        double probe_mb_per_item) {
+  const int64_t rows = std::min<int64_t>(batch_size, request.images.size(0)) * workers;
   const double input = static_cast<double>(request.images[0].numel()) * sizeof(float);
   const double model = std::isfinite(probe_mb_per_item) ? probe_mb_per_item * 1048576.0 : 0.0;
   const double per_item = 6.0 * input + model;
@@ -41,12 +51,15 @@ void check_batch_memory(const Request& request, int64_t batch_size, double probe
   // The advice leaves a quarter of headroom: the probe's measured peak varies by ~10% from
   // run to run (allocator and first-touch effects), and the suggested size should pass.
   const int64_t fits =
-      avail > 0 ? static_cast<int64_t>(static_cast<double>(avail) / (1.25 * per_item)) : 0;
-  check_memory_fits(static_cast<double>(rows) * per_item,
-                    str("a batch of ", rows, " item(s) of ", item_shape(request.images)),
-                    fits >= 1
-                        ? str("lower the batch size (", option("batch-size"), ") to at most ", fits)
-                        : std::string("lower the input size"));
+      avail > 0 ? static_cast<int64_t>(static_cast<double>(avail) / (1.25 * per_item * workers))
+                : 0;
+  check_memory_fits(
+      static_cast<double>(rows) * per_item,
+      workers > 1 ? str(workers, " batches of ", rows / workers, " item(s) of ",
+                        item_shape(request.images), " at once")
+                  : str("a batch of ", rows, " item(s) of ", item_shape(request.images)),
+      fits >= 1 ? str("lower the batch size (", option("batch-size"), ") to at most ", fits)
+                : std::string("lower the input size"));
 }
 
 }  // namespace
@@ -62,11 +75,33 @@ nlohmann::json batch_settings(const Method& method, const Request& request, int6
   return settings;
 }
 
+namespace {
+
+// How many batches run at once: `asked` (0: one per intra-op thread), where the method
+// allows it and there is more than one batch; on CUDA one (the device is the bottleneck).
+int64_t batch_workers(const Method& method, const Request& request, int64_t chunks, int64_t asked) {
+  CFX_CHECK(asked >= 0 && asked <= 1024, "batch workers: ", asked,
+            " (use 0 for one per thread, or 1 to 1024)");
+  if (chunks < 2 || request.device.is_cuda()) return 1;
+  if (!method.concurrent_runs()) {
+    if (asked > 1)
+      notice(str(method.name(), " runs its batches one at a time (", option("batch-workers"), " ",
+                 asked, " is for the inversion methods)"));
+    return 1;
+  }
+  return std::min<int64_t>(chunks, asked > 0 ? asked : threads());
+}
+
+}  // namespace
+
 Explanation explain(Method& method, const Request& request, int64_t batch_size,
-                    const BatchFiles& files) {
+                    const BatchFiles& files, int64_t workers) {
   CFX_CHECK(batch_size >= 1, "invalid batch size: ", batch_size);
   request.validate();
   const int64_t n = request.images.size(0);
+  const int64_t num_chunks = (n + batch_size - 1) / batch_size;
+  workers = batch_workers(method, request, num_chunks, workers);
+  const int total_threads = threads();
   // A model that returns NaNs, no gradient or the wrong shape fails here, in one line, not
   // as silent nonsense after the search. Two items: a batch of one hides batch-size bugs.
   if (n > 0) {
@@ -74,9 +109,11 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
     PeakMemory mem(request.device);
     check_classifier_outputs(*request.classifier, request.images.slice(0, 0, probe),
                              method.needs_input_gradient());
-    if (!request.device.is_cuda()) check_batch_memory(request, batch_size, mem.peak_mb() / probe);
+    if (!request.device.is_cuda())
+      check_batch_memory(request, batch_size, workers, mem.peak_mb() / probe);
   }
   Explanation e;
+  e.workers = workers;
   auto set_config = [&] {
     e.config = method.config();
     e.config["seed"] = request.seed;
@@ -88,50 +125,119 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   if (!files.dir.empty()) {
     store.emplace(files.dir, batch_settings(method, request, batch_size), files.resume);
   }
-  // Each per-item tensor of every chunk, in Result::item_tensors() order.
-  std::vector<std::vector<torch::Tensor>> parts(e.result.item_tensors().size());
-  std::vector<float> batch_peak(n), item_peak(n);
-  for (int64_t i = 0; i < n; i += batch_size) {
-    int64_t j = std::min(n, i + batch_size);
+
+  // Progress of every chunk, summed: work units done and items not finished.
+  std::mutex mutex;  // guards the progress sums, request.progress and the batch store
+  std::vector<int64_t> units(static_cast<size_t>(num_chunks), 0), left(units.size());
+  auto report = [&] {
+    int64_t done = 0, open = 0;
+    for (size_t c = 0; c < units.size(); ++c) done += units[c], open += left[c];
+    request.progress(done, n * kProgressUnit, open);
+  };
+  std::vector<std::optional<StoredBatch>> stored(units.size());
+  std::vector<bool> resumed(units.size(), false);
+  // With several workers one PeakMemory watches the whole run (the resident set is the
+  // process's): a batch is charged the peak so far divided by the batches running at once.
+  std::optional<PeakMemory> shared_mem;
+  if (workers > 1) shared_mem.emplace(request.device);
+
+  auto run_chunk = [&](int64_t c) {
+    const int64_t i = c * batch_size, j = std::min(n, i + batch_size);
+    if (store) {
+      std::lock_guard<std::mutex> lock(mutex);
+      stored[c] = store->load(i, j);
+    }
     Request chunk = request;
     chunk.images = request.images.slice(0, i, j);
     chunk.targets = request.targets.slice(0, i, j);
     // Each chunk gets its own seed stream, so results do not depend on chunk order.
     chunk.seed = request.seed + static_cast<uint64_t>(i);
     if (request.progress) {
-      chunk.progress = [&, i, j](int64_t s, int64_t total, int64_t active) {
+      chunk.progress = [&, c, i, j](int64_t s, int64_t total, int64_t active) {
         // The chunk's share done: its finished items, or its steps where those lead (every
         // item runs until it stops, and a step costs about the same for each item).
         const double b = static_cast<double>(j - i);
         double f = std::max(total > 0 ? static_cast<double>(s) / total : 1.0, (b - active) / b);
-        auto done = static_cast<int64_t>(kProgressUnit * (i + b * std::min(1.0, f)));
-        request.progress(done, n * kProgressUnit, active + (n - j));
+        std::lock_guard<std::mutex> lock(mutex);
+        units[c] = static_cast<int64_t>(kProgressUnit * b * std::min(1.0, f));
+        left[c] = active;
+        report();
       };
     }
-    std::optional<StoredBatch> stored = store ? store->load(i, j) : std::nullopt;
-    if (stored) {
-      ++e.resumed_batches;
-      if (request.progress) request.progress(j * kProgressUnit, n * kProgressUnit, n - j);
+    if (stored[c]) {
+      resumed[c] = true;
     } else {
-      stored.emplace();
-      PeakMemory mem(request.device);
+      StoredBatch batch;
+      std::optional<PeakMemory> mem;
+      if (!shared_mem) mem.emplace(request.device);
       try {
-        stored->result = method.run(chunk);
+        batch.result = method.run(chunk);
       } catch (const std::bad_alloc&) {
         fail(out_of_memory(request, j - i));
       } catch (const c10::Error& err) {
         if (!is_out_of_memory(err.what())) throw;
         fail(out_of_memory(request, j - i));
       }
-      stored->peak_mb = mem.peak_mb();
-      if (store) store->save(i, j, *stored);
-      // Methods report steps, not their end: the chunk is whole now.
-      if (request.progress) request.progress(j * kProgressUnit, n * kProgressUnit, n - j);
+      batch.peak_mb = mem ? mem->peak_mb() : shared_mem->peak_mb() / static_cast<double>(workers);
+      std::lock_guard<std::mutex> lock(mutex);
+      if (store) store->save(i, j, batch);
+      stored[c] = std::move(batch);
     }
-    Result& r = stored->result;
+    // Methods report steps, not their end: the chunk is whole now.
+    std::lock_guard<std::mutex> lock(mutex);
+    units[c] = (j - i) * kProgressUnit;
+    left[c] = 0;
+    if (request.progress) report();
+  };
+
+  // Items of chunks not started count as not finished.
+  for (int64_t c = 0; c < num_chunks; ++c)
+    left[c] = std::min(n, (c + 1) * batch_size) - c * batch_size;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (workers <= 1) {
+    for (int64_t c = 0; c < num_chunks; ++c) run_chunk(c);
+  } else {
+    // Batches side by side, each on its own thread with its share of the intra-op threads:
+    // on 2 cores two single-threaded batches beat one batch on two threads (small tensors
+    // do not split well; docs/performance.md). Every batch runs at the same thread count,
+    // whatever finishes first, so the results are those of a serial run at that count.
+    const int per_worker = std::max<int>(1, total_threads / static_cast<int>(workers));
+    std::atomic<int64_t> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;
+    std::vector<std::thread> pool;
+    for (int64_t w = 0; w < workers; ++w) {
+      pool.emplace_back([&] {
+        // ATen sizes each thread's OpenMP team lazily from a process-wide count; set this
+        // thread's after that first initialisation, and the process count back below.
+        at::internal::lazy_init_num_threads();
+        at::set_num_threads(per_worker);
+        for (int64_t c; !failed && (c = next++) < num_chunks;) {
+          try {
+            run_chunk(c);
+          } catch (...) {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (!error) error = std::current_exception();
+            failed = true;
+          }
+        }
+      });
+    }
+    for (auto& t : pool) t.join();
+    at::set_num_threads(total_threads);
+    if (error) std::rethrow_exception(error);
+  }
+
+  // Each per-item tensor of every chunk, in Result::item_tensors() order.
+  std::vector<std::vector<torch::Tensor>> parts(e.result.item_tensors().size());
+  std::vector<float> batch_peak(n), item_peak(n);
+  for (int64_t c = 0; c < num_chunks; ++c) {
+    const int64_t i = c * batch_size, j = std::min(n, i + batch_size);
+    if (resumed[c]) ++e.resumed_batches;
+    Result& r = stored[c]->result;
     for (int64_t k = i; k < j; ++k) {
-      batch_peak[k] = static_cast<float>(stored->peak_mb);
-      item_peak[k] = static_cast<float>(stored->peak_mb / static_cast<double>(j - i));
+      batch_peak[k] = static_cast<float>(stored[c]->peak_mb);
+      item_peak[k] = static_cast<float>(stored[c]->peak_mb / static_cast<double>(j - i));
     }
     auto fields = r.item_tensors();
     for (size_t k = 0; k < fields.size(); ++k) parts[k].push_back(*fields[k].second);
@@ -139,8 +245,13 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
     if (r.attribute_shift.defined()) e.result.attribute_shift.names = r.attribute_shift.names;
     for (auto& t : r.target_prob_trace) e.result.target_prob_trace.push_back(std::move(t));
     for (auto& t : r.loss_trace) e.result.loss_trace.push_back(std::move(t));
-    e.result.seconds += r.seconds;
+    // Seconds are what the user waited: the batches' own times one after another; side by
+    // side, the wall time of the batches run now and a share of the resumed ones' times.
+    if (workers <= 1 || resumed[c]) e.result.seconds += r.seconds / (resumed[c] ? workers : 1);
   }
+  if (workers > 1)
+    e.result.seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto joined = e.result.item_tensors();
   for (size_t k = 0; k < joined.size(); ++k) *joined[k].second = cat_defined(parts[k]);
   // Again after the run: a method may only know some settings once it has run (the latent

@@ -28,15 +28,20 @@ void ExplainJob::validate() const {
   CFX_CHECK(!targets.empty(), "explain job targets is empty (use \"auto\" or one per item)");
   CFX_CHECK(batch_size >= 1 && batch_size <= 100000, "explain job batch_size = ", batch_size,
             " (use 1 to 100000)");
+  CFX_CHECK(batch_workers >= 0 && batch_workers <= 1024,
+            "explain job batch_workers = ", batch_workers,
+            " (use 0 for one per thread, or 1 to 1024)");
   CFX_CHECK(!resume || !batches_dir.empty(),
             "explain job resume = true needs batches_dir (where the earlier run kept them)");
   parse_device(device);  // throws for a malformed or unavailable device
 }
 
 json ExplainJob::to_json() const {
-  return {{"method", method}, {"options", options},         {"targets", targets},
-          {"seed", seed},     {"batch_size", batch_size},   {"device", device},
-          {"kind", kind},     {"batches_dir", batches_dir}, {"resume", resume}};
+  return {{"method", method},           {"options", options},
+          {"targets", targets},         {"seed", seed},
+          {"batch_size", batch_size},   {"batch_workers", batch_workers},
+          {"device", device},           {"kind", kind},
+          {"batches_dir", batches_dir}, {"resume", resume}};
 }
 
 ExplainJob ExplainJob::from_json(const json& j) {
@@ -47,6 +52,7 @@ ExplainJob ExplainJob::from_json(const json& j) {
   read("targets", o.targets);
   read("seed", o.seed);
   read("batch_size", o.batch_size);
+  read("batch_workers", o.batch_workers);
   read("device", o.device);
   read("kind", o.kind);
   read("batches_dir", o.batches_dir);
@@ -84,7 +90,8 @@ ExplainOutcome run_explain(const ExplainJob& job, std::shared_ptr<Classifier> F,
   req.seed = job.seed;
   req.device = parse_device(job.device);
   req.progress = progress;
-  out.explanation = explain(*method, req, job.batch_size, {job.batches_dir, job.resume});
+  out.explanation =
+      explain(*method, req, job.batch_size, {job.batches_dir, job.resume}, job.batch_workers);
 
   const auto& kind = method_info(job.method).kind;
   if (!run_info.contains("command"))
@@ -93,6 +100,7 @@ ExplainOutcome run_explain(const ExplainJob& job, std::shared_ptr<Classifier> F,
     run_info["target"] = job.targets.size() == 1 ? json(job.targets[0]) : json("per item");
   if (!run_info.contains("inputs")) run_info["inputs"] = n;
   if (!run_info.contains("threads")) run_info["threads"] = threads();
+  run_info["batch_workers"] = out.explanation.workers;
   out.document =
       write_explain_outputs("", *F, out.images, out.targets, out.inputs, out.explanation, run_info);
   return out;

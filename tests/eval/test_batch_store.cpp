@@ -18,14 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Request toy_request(int64_t n) {
-  Request r;
-  r.classifier = cfx::testing::toy_classifier("cnn");
-  r.images = cfx::testing::toy_dataset(n, 21).images;
-  r.targets = (r.classifier->predict_proba(r.images).argmax(1) + 1) % 2;
-  r.seed = 5;
-  return r;
-}
+Request toy_request(int64_t n) { return cfx::testing::toy_flip_request(n, 5); }
 
 // FIDO draws random mask samples from the batch's seed, so a batch run with another seed
 // (or in another chunking) would give other maps.

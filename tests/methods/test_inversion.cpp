@@ -74,7 +74,8 @@ TEST(Priors, PixelReproducesTheQueryExactly) {
     PriorOptions o;
     o.param = param;
     auto prior = make_prior(o);
-    auto p = prior->init(x);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+    auto p = prior->init(x, gen);
     auto r = prior->render(p, torch::arange(3, torch::kLong));
     EXPECT_FALSE(prior->needs_fit());
     EXPECT_TRUE(torch::allclose(r, x, 0, 2e-3)) << param;

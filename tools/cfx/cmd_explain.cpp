@@ -27,6 +27,9 @@ void add_explain_flags(CLI::App* sub, ExplainFlags& f) {
   sub->add_option("--seed", f.seed, "random seed");
   sub->add_option("--device", f.device, "cpu, cuda or cuda:<i>");
   sub->add_option("--batch-size", f.batch_size, "items optimised together");
+  sub->add_option("--batch-workers", f.batch_workers,
+                  "batches run side by side on the CPU, each on threads/that many threads "
+                  "(0: one per thread; 1: one at a time; inversion methods)");
   sub->add_option("--steps", f.steps, "most optimisation steps (-1: the method's default)");
   sub->add_option("--lr", f.lr, "learning rate (-1: the method's default)");
   sub->add_option("--set", f.sets, "method option key=value (repeatable; see cfx methods --json)");
@@ -48,6 +51,7 @@ int run_explanation(const ExplainFlags& f, const std::string& command, const std
   if (f.lr >= 0) job.options["lr"] = f.lr;
   job.seed = f.seed;
   job.batch_size = f.batch_size;
+  job.batch_workers = f.batch_workers;
   job.device = f.device;
   // Every finished batch is kept in <out>/batches, so a killed run can be resumed.
   job.batches_dir = f.out + "/batches";

@@ -20,6 +20,7 @@ struct ExplainFlags {
   uint64_t seed = 0;
   std::string device = "cpu";
   int64_t batch_size = 64;
+  int64_t batch_workers = 0;
   int64_t steps = -1;
   double lr = -1;
   std::vector<std::string> sets;

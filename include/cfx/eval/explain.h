@@ -16,6 +16,7 @@ struct Explanation {
                                 // run, MB above the level before it; NaN if not measurable
   torch::Tensor item_peak_mb;   // [N] float: batch_peak_mb / the number of items in the batch
   int64_t resumed_batches = 0;  // batches loaded from BatchFiles instead of run
+  int64_t workers = 1;          // batches that ran side by side (explain()'s `workers`)
 };
 
 /// Where explain() keeps each finished batch (batch_store.h) so a killed run can resume.
@@ -41,8 +42,17 @@ nlohmann::json batch_settings(const Method& method, const Request& request, int6
 /// result equals that of an uninterrupted run (cfx::Error if the stored batches were made
 /// with other settings). request.progress, if set, is called after every optimisation step
 /// of every chunk with (work done, total work, items not finished), work counted in
-/// kProgressUnit per item, so a bar moves within a long batch and not only between batches.
+/// kProgressUnit per item, so a bar moves within a long batch and not only between batches;
+/// it is never called from two threads at once.
+///
+/// `workers` chunks run side by side on the CPU, each on its own thread with threads() /
+/// workers intra-op threads, when the method allows it (Method::concurrent_runs()) and there
+/// are at least two chunks; 0 means one per intra-op thread, 1 one chunk at a time with all
+/// threads (always so on CUDA). Every chunk then runs at the same thread count, so results
+/// equal a serial run's at that count bitwise, and a serial run's at another count to float
+/// tolerance. Side by side, result.seconds is the wall time and each chunk's peak memory is
+/// the run's peak so far divided by `workers`.
 Explanation explain(Method& method, const Request& request, int64_t batch_size = 64,
-                    const BatchFiles& files = {});
+                    const BatchFiles& files = {}, int64_t workers = 0);
 
 }  // namespace cfx

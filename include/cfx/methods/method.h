@@ -90,6 +90,12 @@ class Method {
   /// the method only reads the classifier's decisions, and works on a model that passes no
   /// gradient).
   virtual bool needs_input_gradient() const { return true; }
+  /// Whether run() may be called on several requests at once from different threads: it
+  /// keeps no state between runs that it does not guard, draws its randomness from its own
+  /// generator seeded with request.seed (not torch's global one, which seed_all() resets),
+  /// and does not move or change the classifier. explain() then runs batches side by side on
+  /// the CPU (eval/explain.h).
+  virtual bool concurrent_runs() const { return false; }
 };
 
 }  // namespace cfx

@@ -19,6 +19,9 @@ struct ExplainJob {
                                                       // (run/targets.h)
   uint64_t seed = 0;           // batch b is seeded with seed + the index of its first item
   int64_t batch_size = 64;     // items optimised together (1..100000)
+  int64_t batch_workers = 0;   // batches run side by side on the CPU, each on threads/that
+                               // many threads (0: one per thread; 1: one at a time; only
+                               // methods that allow it, eval/explain.h)
   std::string device = "cpu";  // cpu, cuda or cuda:<i>
   std::string kind;            // "counterfactual" or "saliency" to insist on; "" for either
   std::string batches_dir;     // where finished batches are kept (resumable); "" keeps none

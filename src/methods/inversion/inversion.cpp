@@ -3,12 +3,13 @@
 // touches the rows of items still running.
 #include "cfx/methods/inversion/inversion.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <chrono>
 
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
-#include "cfx/core/seed.h"
 #include "cfx/core/surface.h"
 #include "cfx/core/tensor.h"
 #include "cfx/methods/inversion/batched_adam.h"
@@ -46,15 +47,19 @@ Result Inversion::run(const Request& req) {
   req.validate();
   auto t0 = std::chrono::steady_clock::now();
   const auto& o = options_;
-  seed_all(req.seed);
+  // The run's own random stream (not torch's global one), so chunks can run at once on
+  // several threads (Method::concurrent_runs) and still draw what a serial run draws.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(req.seed);
   auto& F = *req.classifier;
-  F.to(req.device);
+  // Moving weights rewrites them, which another thread's forward must not see.
+  if (F.device() != req.device) F.to(req.device);
   const int64_t n = req.images.size(0);
   auto x0 = req.images.to(req.device, torch::kFloat32);
   auto targets = req.targets.to(req.device, torch::kLong);
 
   // --- which terms apply to this classifier
   auto note_once = [&](const std::string& msg) {
+    std::lock_guard<std::mutex> lock(noticed_mutex_);
     if (noticed_.insert(msg).second) notice(msg);
   };
   auto asked = [&](const std::string& key) { return o.given.count(key) > 0; };
@@ -108,7 +113,7 @@ Result Inversion::run(const Request& req) {
 
   // --- the prior, fitted to each query
   auto prior = make_prior(o.prior);
-  auto params = prior->init(x0);
+  auto params = prior->init(x0, gen);
   Result res;
   res.prior_psnr = torch::full({n}, 100.0, torch::kFloat);
   // Progress counts the fit's steps before the search's: a DIP fit can take a while.

@@ -31,7 +31,7 @@ namespace {
 class PixelPrior : public ImagePrior {
  public:
   explicit PixelPrior(std::string param) : sigmoid_(param == "sigmoid") {}
-  std::vector<torch::Tensor> init(const torch::Tensor& x0) override {
+  std::vector<torch::Tensor> init(const torch::Tensor& x0, at::Generator&) override {
     constexpr double eps = 1e-3;
     return {sigmoid_ ? torch::logit(x0.clamp(eps, 1 - eps)) : x0.clone()};
   }
@@ -57,11 +57,20 @@ torch::Tensor item_conv(const torch::Tensor& x, const torch::Tensor& w, const to
   return y.view({n, cout, x.size(2), x.size(3)});
 }
 
+// Uniform [0, 1) and standard normal draws from `gen` on the CPU, then on opt's device.
+torch::Tensor uniform(at::IntArrayRef sizes, at::Generator& gen, const torch::TensorOptions& opt) {
+  return torch::rand(sizes, gen, opt.device(torch::kCPU)).to(opt.device());
+}
+torch::Tensor normal(at::IntArrayRef sizes, at::Generator& gen, const torch::TensorOptions& opt) {
+  return torch::randn(sizes, gen, opt.device(torch::kCPU)).to(opt.device());
+}
+
 // He-style initialisation for n items' 3x3 filters.
 std::pair<torch::Tensor, torch::Tensor> conv_params(int64_t n, int64_t cin, int64_t cout,
+                                                    at::Generator& gen,
                                                     const torch::TensorOptions& opt) {
   double bound = 1.0 / std::sqrt(static_cast<double>(cin * 9));
-  auto w = (torch::rand({n, cout, cin, 3, 3}, opt) * 2 - 1) * bound * std::sqrt(3.0);
+  auto w = (uniform({n, cout, cin, 3, 3}, gen, opt) * 2 - 1) * bound * std::sqrt(3.0);
   auto b = torch::zeros({n, cout}, opt);
   return {w, b};
 }
@@ -73,15 +82,15 @@ class DipPrior : public ImagePrior {
   explicit DipPrior(const PriorOptions& o) : o_(o) {}
   bool needs_fit() const override { return true; }
 
-  std::vector<torch::Tensor> init(const torch::Tensor& x0) override {
+  std::vector<torch::Tensor> init(const torch::Tensor& x0, at::Generator& gen) override {
     const int64_t n = x0.size(0), C = x0.size(1), c = o_.dip_channels;
     auto opt = x0.options();
-    z_ = torch::randn({n, o_.dip_noise_channels, x0.size(2), x0.size(3)}, opt) * o_.dip_noise;
+    z_ = normal({n, o_.dip_noise_channels, x0.size(2), x0.size(3)}, gen, opt) * o_.dip_noise;
     const int64_t shapes[6][2] = {
         {o_.dip_noise_channels, c}, {c, c}, {c, 2 * c}, {2 * c, 2 * c}, {3 * c, c}, {c, C}};
     std::vector<torch::Tensor> p;
     for (auto& s : shapes) {
-      auto [w, b] = conv_params(n, s[0], s[1], opt);
+      auto [w, b] = conv_params(n, s[0], s[1], gen, opt);
       p.push_back(w);
       p.push_back(b);
     }
@@ -117,19 +126,19 @@ class InrPrior : public ImagePrior {
   explicit InrPrior(const PriorOptions& o) : o_(o) {}
   bool needs_fit() const override { return true; }
 
-  std::vector<torch::Tensor> init(const torch::Tensor& x0) override {
+  std::vector<torch::Tensor> init(const torch::Tensor& x0, at::Generator& gen) override {
     const int64_t n = x0.size(0), C = x0.size(1), H = x0.size(2), W = x0.size(3);
     auto opt = x0.options();
     C_ = C, H_ = H, W_ = W;
     auto ys = torch::linspace(0, 1, H, opt), xs = torch::linspace(0, 1, W, opt);
     auto grid = torch::stack(torch::meshgrid({ys, xs}, "ij"), -1).view({H * W, 2});
-    auto B = torch::randn({2, o_.inr_features}, opt) * o_.inr_scale;
+    auto B = normal({2, o_.inr_features}, gen, opt) * o_.inr_scale;
     auto proj = 2 * M_PI * grid.matmul(B);
     feats_ = torch::cat({proj.sin(), proj.cos()}, 1);  // [HW, 2F]
     const int64_t f = 2 * o_.inr_features, h = o_.inr_hidden;
     auto layer = [&](int64_t in, int64_t out) {
       double bound = std::sqrt(6.0 / static_cast<double>(in));
-      return std::make_pair((torch::rand({n, in, out}, opt) * 2 - 1) * bound,
+      return std::make_pair((uniform({n, in, out}, gen, opt) * 2 - 1) * bound,
                             torch::zeros({n, 1, out}, opt));
     };
     auto [w1, b1] = layer(f, h);

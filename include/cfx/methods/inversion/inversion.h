@@ -4,6 +4,7 @@
 // defaults for InversionOptions; every field can be overridden.
 #pragma once
 
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -68,11 +69,15 @@ class Inversion : public Method {
   /// BN layers, no DUQ or loss head) are dropped with one notice, or throw cfx::Error if they
   /// were asked for explicitly.
   Result run(const Request& request) override;
+  /// Yes: a run draws from its own generator (seeded with request.seed), reads the
+  /// classifier without changing it, and its one shared member is guarded.
+  bool concurrent_runs() const override { return true; }
   const InversionOptions& options() const { return options_; }
 
  private:
   std::string preset_;
   InversionOptions options_;
+  std::mutex noticed_mutex_;
   std::set<std::string> noticed_;  // notices already given (run() is called once per chunk)
 };
 

@@ -6,6 +6,7 @@
 //   inr:   x̄ = MLP_θ(Fourier features of the pixel coordinates) (implicit representation).
 #pragma once
 
+#include <ATen/core/Generator.h>
 #include <torch/types.h>
 
 #include <memory>
@@ -32,10 +33,12 @@ struct PriorOptions {
 class ImagePrior {
  public:
   virtual ~ImagePrior() = default;
-  /// Per-item parameters [N, ...] for queries x0 [N, C, H, W]; random parts drawn from the
-  /// torch generator (seed it first). For pixel they reproduce x0 exactly; dip and inr need
+  /// Per-item parameters [N, ...] for queries x0 [N, C, H, W]; random parts drawn on the CPU
+  /// from `gen` (a CPU generator) and moved to x0's device, so a run owns its random stream
+  /// (runs on several threads at once do not share one) and a seed draws the same
+  /// parameters on every device. For pixel they reproduce x0 exactly; dip and inr need
   /// fitting (needs_fit()).
-  virtual std::vector<torch::Tensor> init(const torch::Tensor& x0) = 0;
+  virtual std::vector<torch::Tensor> init(const torch::Tensor& x0, at::Generator& gen) = 0;
   /// The images [n, C, H, W] of items `idx` ([n] int64) from their parameter rows `p`.
   virtual torch::Tensor render(const std::vector<torch::Tensor>& p, const torch::Tensor& idx) = 0;
   /// Called on the full parameters after each optimiser step (pixel/clamp projects to [0,1]).

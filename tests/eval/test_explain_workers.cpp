@@ -1,0 +1,167 @@
+// explain() running batches side by side (its `workers`): the results are those of a
+// serial run at the same per-batch thread count, progress stays whole and in order, errors
+// reach the caller, batch files resume across modes, and the process's thread count is
+// left as it was.
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "cfx/core/error.h"
+#include "cfx/core/threads.h"
+#include "cfx/eval/explain.h"
+#include "cfx/methods/registry.h"
+#include "helpers.h"
+#include "models/hand_written.h"
+
+using namespace cfx;
+
+namespace {
+
+Request toy_request(int64_t n) { return cfx::testing::toy_flip_request(n, 3); }
+
+// disc with a DIP prior: the search draws its prior's noise and weights per batch, so a
+// shared generator or a mixed-up batch would show in the images.
+std::unique_ptr<Method> disc() {
+  return make_method("disc", {{"fit_steps", 60}, {"fit_psnr", 22}, {"steps", 40}});
+}
+
+// Sets the thread count for one test and puts the old one back.
+struct Threads {
+  int before = threads();
+  explicit Threads(int n) { set_threads(n); }
+  ~Threads() { set_threads(before); }
+};
+
+void expect_same(const Result& a, const Result& b) {
+  EXPECT_TRUE(torch::equal(a.counterfactuals, b.counterfactuals));
+  EXPECT_TRUE(torch::equal(a.steps, b.steps));
+  EXPECT_TRUE(torch::equal(a.converged, b.converged));
+  EXPECT_TRUE(torch::equal(a.prior_psnr, b.prior_psnr));
+  EXPECT_EQ(a.target_prob_trace, b.target_prob_trace);
+  EXPECT_EQ(a.loss_trace, b.loss_trace);
+}
+
+// Fails, from whichever thread calls it, once it has been called `fail_after` times.
+class FailsLater : public cfx::testing::HandWritten {
+ public:
+  explicit FailsLater(int fail_after) : fail_after_(fail_after) {
+    info_.arch = "test";
+    info_.input_shape = {1, 8, 8};
+    info_.class_names = {"dark", "bright"};
+  }
+  torch::Tensor logits(const torch::Tensor& x) override {
+    if (++calls_ > fail_after_) fail("model exploded on call ", calls_.load());
+    auto m = x.flatten(1).mean(1);
+    return torch::stack({10 * m, -10 * m}, 1);
+  }
+
+ private:
+  int fail_after_;
+  std::atomic<int> calls_{0};
+};
+
+}  // namespace
+
+TEST(ExplainWorkers, BatchesSideBySideEqualBatchesOneAtATime) {
+  Threads one(1);
+  auto req = toy_request(7);  // batches 0-1, 2-3, 4-5, 6
+  auto serial = explain(*disc(), req, 2, {}, 1);
+  EXPECT_EQ(serial.workers, 1);
+  for (int64_t w : {2, 3}) {
+    auto side = explain(*disc(), req, 2, {}, w);
+    EXPECT_EQ(side.workers, w);
+    expect_same(serial.result, side.result);
+    EXPECT_TRUE(torch::equal(serial.scores.valid, side.scores.valid));
+  }
+  // More workers than batches: one per batch.
+  EXPECT_EQ(explain(*disc(), req, 4, {}, 8).workers, 2);
+  // One batch, or a method whose runs share torch's global generator: one at a time.
+  EXPECT_EQ(explain(*disc(), req, 64, {}, 2).workers, 1);
+  auto fido = make_method("fido", {{"infill", "blur"}, {"steps", 5}, {"samples", 2}});
+  EXPECT_EQ(explain(*fido, req, 2, {}, 2).workers, 1);
+}
+
+TEST(ExplainWorkers, TheDefaultIsOneWorkerPerThreadEachWithOneThread) {
+  auto req = toy_request(4);
+  Explanation serial, side;
+  {
+    Threads one(1);
+    serial = explain(*disc(), req, 2, {}, 1);
+  }
+  {
+    Threads two(2);
+    side = explain(*disc(), req, 2);
+    EXPECT_EQ(side.workers, 2);
+    EXPECT_EQ(threads(), 2);
+    // The process-wide count is back too: a thread started now sizes its team from it.
+    int in_new_thread = 0;
+    std::thread([&] {
+      at::internal::lazy_init_num_threads();
+      in_new_thread = at::get_num_threads();
+    }).join();
+    EXPECT_EQ(in_new_thread, 2);
+  }
+  // Two workers of one thread each compute what one thread computes alone.
+  expect_same(serial.result, side.result);
+}
+
+TEST(ExplainWorkers, ProgressIsOneCallerAtATimeInOrderAndWhole) {
+  Threads one(1);
+  auto req = toy_request(6);
+  std::atomic<int> inside{0};
+  bool overlapped = false, backwards = false;
+  int64_t last_done = -1, last_open = -1, total = 0, calls = 0;
+  req.progress = [&](int64_t done, int64_t all, int64_t open) {
+    if (inside++ > 0) overlapped = true;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // widen any race
+    if (done < last_done) backwards = true;
+    last_done = done, last_open = open, total = all, ++calls;
+    --inside;
+  };
+  explain(*disc(), req, 2, {}, 3);
+  EXPECT_FALSE(overlapped);
+  EXPECT_FALSE(backwards);
+  EXPECT_GT(calls, 4 * 3);  // steps of every batch, not one call per batch
+  EXPECT_EQ(total, 6 * kProgressUnit);
+  EXPECT_EQ(last_done, total);
+  EXPECT_EQ(last_open, 0);
+}
+
+TEST(ExplainWorkers, AFailingBatchStopsTheRunWithItsError) {
+  Threads one(1);
+  Request req;
+  req.classifier = std::make_shared<FailsLater>(40);
+  req.images = torch::rand({8, 1, 8, 8});
+  req.targets = torch::ones({8}, torch::kLong);
+  auto pixel = make_method("pixel", {{"steps", 200}});
+  try {
+    explain(*pixel, req, 2, {}, 2);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model exploded"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ExplainWorkers, BatchFilesOfOneModeResumeInTheOther) {
+  Threads one(1);
+  auto dir = cfx::testing::temp_dir("explain_workers") + "/batches";
+  auto req = toy_request(6);
+  auto side = explain(*disc(), req, 2, {dir, false}, 3);
+  std::filesystem::remove(std::filesystem::path(dir) / "000002-000004.pt");
+  auto resumed = explain(*disc(), req, 2, {dir, true}, 1);
+  EXPECT_EQ(resumed.resumed_batches, 2);
+  expect_same(side.result, resumed.result);
+  auto again = explain(*disc(), req, 2, {dir, true}, 2);
+  EXPECT_EQ(again.resumed_batches, 3);
+  expect_same(side.result, again.result);
+}
+
+TEST(ExplainWorkers, AWorkerCountOutOfRangeIsRefused) {
+  auto req = toy_request(4);
+  EXPECT_THROW(explain(*disc(), req, 2, {}, -1), Error);
+  EXPECT_THROW(explain(*disc(), req, 2, {}, 5000), Error);
+}
