@@ -45,7 +45,10 @@ std::vector<std::pair<const char*, torch::Tensor*>> Result::item_tensors() {
           {"edits_base_class", &edits.base_class},
           {"edits_base_target_prob", &edits.base_target_prob},
           {"shift_before", &attribute_shift.before},
-          {"shift_after", &attribute_shift.after}};
+          {"shift_after", &attribute_shift.after},
+          {"shift_read", &attribute_shift.read},
+          {"shift_base_class", &attribute_shift.base_class},
+          {"shift_base_target_prob", &attribute_shift.base_target_prob}};
 }
 
 std::vector<std::pair<const char*, const torch::Tensor*>> Result::item_tensors() const {

@@ -65,8 +65,10 @@ void write_edits(const std::string& out_dir, const char* stem, const Classifier&
   item["attribute_edits"] = list;
 }
 
-// AIP: every attribute before and after, largest change first, and the same in words.
-void write_attribute_shift(const AttributeShift& a, int64_t i, json& item) {
+// AIP: every attribute before and after (the code a* and what D reads in x̄), largest change
+// of the code first, the same in words, and F's decision on the reconstruction.
+void write_attribute_shift(const Classifier& F, const AttributeShift& a, int64_t target, int64_t i,
+                           json& item) {
   auto before = a.before[i], after = a.after[i];
   std::vector<int64_t> order(a.names.size());
   for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int64_t>(k);
@@ -79,9 +81,19 @@ void write_attribute_shift(const AttributeShift& a, int64_t i, json& item) {
     list.push_back({{"attribute", a.names.at(static_cast<size_t>(k))},
                     {"before", before[k].item<double>()},
                     {"after", after[k].item<double>()},
-                    {"change", (after[k] - before[k]).item<double>()}});
+                    {"change", (after[k] - before[k]).item<double>()},
+                    {"read", a.read.defined() ? json(a.read[i][k].item<double>()) : json()}});
   item["attribute_changes"] = list;
   item["attribute_summary"] = describe_attribute_changes(a.names, before, after);
+  if (a.read.defined())
+    item["attribute_summary_read"] = describe_attribute_changes(a.names, before, a.read[i]);
+  if (a.base_class.defined()) {
+    int64_t base = a.base_class[i].item<int64_t>();
+    item["reconstruction_class"] = base;
+    item["reconstruction_class_name"] = class_name(F, base);
+    item["reconstruction_target_prob"] = a.base_target_prob[i].item<double>();
+    item["reconstruction_already_target"] = base == target;
+  }
 }
 
 }  // namespace
@@ -176,7 +188,8 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
       item["reconstruction_error"] = r.reconstruction_error[i].item<double>();
     }
     if (r.edits.defined()) write_edits(out_dir, stem, F, x[i], r, i, item);
-    if (r.attribute_shift.defined()) write_attribute_shift(r.attribute_shift, i, item);
+    if (r.attribute_shift.defined())
+      write_attribute_shift(F, r.attribute_shift, t[i].item<int64_t>(), i, item);
     if (i < static_cast<int64_t>(r.target_prob_trace.size()))
       item["trace"] = {{"target_prob", r.target_prob_trace[i]}, {"loss", r.loss_trace[i]}};
     for (const auto& [key, v] : per_item) {
@@ -216,6 +229,17 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
     add("mean_l1", "l1", s.l1);
     add("mean_l2", "l2", s.l2);
     add("mean_l0", "l0", s.l0);
+    // AIP: items whose reconstruction G(E(x), D(x)) already had the target class count as
+    // valid without any search; validity is also given without them.
+    if (r.attribute_shift.base_class.defined()) {
+      auto already = r.attribute_shift.base_class.cpu() == t;
+      add("reconstruction_already_target_rate", "reconstruction_already_target", already);
+      auto rest = s.valid.cpu().masked_select(~already);
+      summary["validity_searched"] = rest.numel() ? json(mean_of(rest)) : json();
+      summary["searched_items"] = rest.numel();
+      if (rest.numel())
+        intervals["validity_searched"] = metric_ci("validity", rest.to(torch::kFloat32));
+    }
   }
   summary["intervals"] = intervals;
   const auto& info = F.info();

@@ -8,6 +8,7 @@
 #include "cfx/eval/explain.h"
 #include "cfx/methods/aip/aip.h"
 #include "cfx/models/cvae.h"
+#include "cfx/report/result_json.h"
 #include "cli/cli_runner.h"
 #include "helpers.h"
 #include "models/reads_one_attribute.h"
@@ -21,6 +22,16 @@ Dataset shapes(const std::string& split, int64_t n) {
   o.split = split;
   o.shapes_count = n;
   return load_dataset("shapes", o);
+}
+
+// The first n shapes test images for the shipped shapes classifier, each targeting the class
+// after the one it predicts.
+Request shapes_cnn_request(int64_t n) {
+  Request req;
+  req.classifier = load_classifier(cfx::testing::shipped_model("shapes-cnn.pt"));
+  req.images = shapes("test", n).images;
+  req.targets = (req.classifier->predict_proba(req.images).argmax(1) + 1) % 3;
+  return req;
 }
 
 std::shared_ptr<AttributeClassifier> shipped_attributes() {
@@ -121,14 +132,10 @@ TEST(Aip, DISABLED_AttributesOnlySearchChangesTheAttributeTheClassifierReads) {
 // Through explain(): items do not depend on their batch, and the same seed repeats the run.
 TEST(Aip, BatchedItemsMatchSingleItemsAndOptionsAreChecked) {
   set_quiet(true);
-  auto F = load_classifier(cfx::testing::shipped_model("shapes-cnn.pt"));
-  auto test = shapes("test", 6);
+  auto req = shapes_cnn_request(6);
+  auto F = req.classifier;
   AipOptions o;
   o.search.steps = 60;
-  Request req;
-  req.classifier = F;
-  req.images = test.images;
-  req.targets = (F->predict_proba(test.images).argmax(1) + 1) % 3;
   AipCounterfactual m(o);
   auto all = explain(m, req, 6);
   auto one = explain(m, req, 1);
@@ -143,4 +150,50 @@ TEST(Aip, BatchedItemsMatchSingleItemsAndOptionsAreChecked) {
   EXPECT_EQ(describe_attribute_changes({"slant", "area", "width"}, torch::tensor({0.1, 0.5, 0.5}),
                                        torch::tensor({0.52, 0.49, 0.2})),
             "slant +0.42, width -0.30");
+}
+
+// What AIP says beyond a*: D's reading of the counterfactual (which an entangled generator can
+// make differ from the code it was given) and F's decision on the reconstruction, so items that
+// needed no search can be told apart; result.json carries both and the validity without them.
+TEST(Aip, ReportsWhatDReadsAndWhichReconstructionsAlreadyHadTheTarget) {
+  set_quiet(true);
+  auto req = shapes_cnn_request(24);
+  auto F = req.classifier;
+  auto D = shipped_attributes();
+  AipOptions o;
+  o.search.steps = 40;
+  AipCounterfactual m(o);
+  auto e = explain(m, req, 8);
+  const auto& s = e.result.attribute_shift;
+  ASSERT_TRUE(s.read.defined() && s.base_class.defined());
+  EXPECT_EQ(s.read.sizes(), s.after.sizes());
+  EXPECT_TRUE(torch::allclose(s.read, D->probs(e.result.counterfactuals), 1e-4, 1e-5));
+  auto p_rec = F->predict_proba(e.result.reconstruction);
+  EXPECT_TRUE(torch::equal(s.base_class, p_rec.argmax(1)));
+  EXPECT_TRUE(torch::allclose(s.base_target_prob,
+                              p_rec.gather(1, req.targets.unsqueeze(1)).squeeze(1), 1e-4, 1e-5));
+  // The shipped cvae's reconstructions change some decisions: those items stop at step 0.
+  auto already = s.base_class.eq(req.targets) & s.base_target_prob.ge(o.search.confidence);
+  EXPECT_TRUE(torch::equal(e.result.steps.masked_select(already),
+                           torch::zeros({already.sum().item<int64_t>()}, torch::kLong)));
+  EXPECT_TRUE(e.result.steps.masked_select(~already).gt(0).all().item<bool>());
+
+  auto doc = write_explain_outputs("", *F, req.images, req.targets,
+                                   std::vector<std::string>(24, "x"), e, nlohmann::json::object());
+  const auto& sum = doc["summary"];
+  const int64_t n_already = s.base_class.eq(req.targets).sum().item<int64_t>();
+  EXPECT_EQ(sum["searched_items"].get<int64_t>(), 24 - n_already);
+  EXPECT_NEAR(sum["reconstruction_already_target_rate"].get<double>(), n_already / 24.0, 1e-9);
+  auto valid = e.scores.valid.masked_select(s.base_class.ne(req.targets));
+  if (valid.numel())
+    EXPECT_NEAR(sum["validity_searched"].get<double>(),
+                valid.to(torch::kDouble).mean().item<double>(), 1e-9);
+  const auto& item = doc["items"][0];
+  EXPECT_EQ(item["reconstruction_already_target"].get<bool>(),
+            s.base_class[0].item<int64_t>() == req.targets[0].item<int64_t>());
+  EXPECT_NEAR(item["attribute_changes"][0]["read"].get<double>(),
+              s.read[0][D->index_of(item["attribute_changes"][0]["attribute"].get<std::string>())]
+                  .item<double>(),
+              1e-6);
+  EXPECT_TRUE(item.contains("attribute_summary_read"));
 }

@@ -50,7 +50,12 @@ struct AttributeEdits {
 struct AttributeShift {
   std::vector<std::string> names;  // K attribute names
   torch::Tensor before;            // [N, K] a0 = D(x), in [0, 1]
-  torch::Tensor after;             // [N, K] the optimised attributes, in [0, 1]
+  torch::Tensor after;             // [N, K] the optimised attributes a*, in [0, 1]
+  torch::Tensor read;              // [N, K] D(x̄): what D reads in the counterfactual, which
+                                   // an entangled generator can make differ from a*
+  torch::Tensor base_class;        // [N] int64: the classifier's decision on the
+                                   // reconstruction G(E(x), a0), before any search
+  torch::Tensor base_target_prob;  // [N] its p_target there
   bool defined() const { return after.defined(); }
 };
 

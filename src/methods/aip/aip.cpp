@@ -77,6 +77,11 @@ Result AipCounterfactual::run(const Request& request) {
     auto rec = G.decode(z0, a0);
     r.reconstruction = rec.cpu();
     r.reconstruction_error = (rec - x).pow(2).flatten(1).mean(1).cpu();
+    // Where F already decides the target on G(E(x), a0), the search has nothing to do: the
+    // counterfactual is the generator's error, not an explanation.
+    auto p_rec = torch::softmax(F.logits(rec), 1);
+    r.attribute_shift.base_class = p_rec.argmax(1).cpu();
+    r.attribute_shift.base_target_prob = p_rec.gather(1, targets.unsqueeze(1)).squeeze(1).cpu();
   }
   auto logits = [&](const torch::Tensor& z, const torch::Tensor& a, const torch::Tensor&) {
     return F.logits(G.decode(z, a));
@@ -84,7 +89,9 @@ Result AipCounterfactual::run(const Request& request) {
   auto s = aip_search(logits, z0, a0, targets, options_.search, request.progress);
   {
     torch::NoGradGuard ng;
-    r.counterfactuals = G.decode(s.z, s.a).cpu();
+    auto cf = G.decode(s.z, s.a);
+    r.counterfactuals = cf.cpu();
+    r.attribute_shift.read = D.probs(cf).cpu();
   }
   r.steps = s.steps;
   r.converged = s.converged;
