@@ -1,9 +1,12 @@
 #include "cfx/models/cvae.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn.h>
 #include <torch/optim.h>
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "cfx/core/batch_invariance.h"
 #include "cfx/core/device.h"
@@ -29,6 +32,11 @@ void CvaeTrainOptions::validate() const {
   CFX_CHECK(beta >= 0 && std::isfinite(beta), "invalid beta: ", beta, " (must be >= 0)");
   CFX_CHECK(attribute_weight >= 0 && std::isfinite(attribute_weight),
             "invalid attribute_weight: ", attribute_weight, " (must be >= 0)");
+  CFX_CHECK(single >= 0 && single <= 1, "invalid single: ", single, " (use 0 to 1)");
+  CFX_CHECK(fractional >= 0 && fractional <= 1, "invalid fractional: ", fractional,
+            " (use 0 to 1)");
+  CFX_CHECK(adversary >= 0 && std::isfinite(adversary), "invalid adversary: ", adversary,
+            " (must be >= 0)");
 }
 
 json CvaeTrainOptions::to_json() const {
@@ -37,6 +45,9 @@ json CvaeTrainOptions::to_json() const {
           {"lr", lr},
           {"beta", beta},
           {"attribute_weight", attribute_weight},
+          {"single", single},
+          {"fractional", fractional},
+          {"adversary", adversary},
           {"seed", seed},
           {"device", device}};
 }
@@ -61,7 +72,59 @@ void check_conditions(const torch::Tensor& a, int64_t n, int64_t k) {
             ", ", k, "], got ", a.sizes());
 }
 
+// D's units of change: each exclusive group, and each attribute in none, as index lists.
+std::vector<std::vector<int64_t>> attribute_units(const AttributeClassifier& D) {
+  std::vector<std::vector<int64_t>> units;
+  std::vector<bool> grouped(D.names().size(), false);
+  for (const auto& g : D.groups()) {
+    std::vector<int64_t> u;
+    for (const auto& name : g) {
+      u.push_back(D.index_of(name));
+      grouped[static_cast<size_t>(u.back())] = true;
+    }
+    units.push_back(u);
+  }
+  for (size_t k = 0; k < grouped.size(); ++k)
+    if (!grouped[k]) units.push_back({static_cast<int64_t>(k)});
+  return units;
+}
+
+std::pair<torch::Tensor, torch::Tensor> requests_of_units(
+    const torch::Tensor& h, const std::vector<std::vector<int64_t>>& units, at::Generator& gen) {
+  const int64_t n = h.size(0);
+  auto out = h.to(torch::kFloat).contiguous().clone();
+  auto mask = torch::zeros(h.sizes(), torch::kBool);
+  auto pick = torch::randint(static_cast<int64_t>(units.size()), {n}, gen, torch::kLong);
+  auto draw = torch::rand({n}, gen, torch::kDouble);
+  auto o = out.accessor<float, 2>();
+  auto m = mask.accessor<bool, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& u = units[static_cast<size_t>(pick[i].item<int64_t>())];
+    for (int64_t k : u) m[i][k] = true;
+    if (u.size() == 1) {
+      o[i][u[0]] = 1 - o[i][u[0]];
+      continue;
+    }
+    std::vector<int64_t> others;  // members not on now
+    for (int64_t k : u)
+      if (o[i][k] < 0.5f) others.push_back(k);
+    if (others.empty()) others = u;
+    auto chosen = others[std::min(others.size() - 1,
+                                  static_cast<size_t>(draw[i].item<double>() * others.size()))];
+    for (int64_t k : u) o[i][k] = k == chosen ? 1.f : 0.f;
+  }
+  return {out, mask};
+}
+
 }  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> one_unit_requests(const torch::Tensor& hard,
+                                                          const AttributeClassifier& D,
+                                                          at::Generator& gen) {
+  CFX_CHECK(hard.dim() == 2 && hard.size(1) == static_cast<int64_t>(D.names().size()),
+            "attribute requests need [n, ", D.names().size(), "] attributes, got ", hard.sizes());
+  return requests_of_units(hard.cpu(), attribute_units(D), gen);
+}
 
 torch::Tensor Cvae::encode(const torch::Tensor& x, const torch::Tensor& a) {
   check_conditions(a, x.dim() > 0 ? x.size(0) : -1, static_cast<int64_t>(attributes_.size()));
@@ -92,7 +155,21 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   auto a_train = D.probs(train.images).cpu();
   net.train();
   auto params = net.parameters();
+  for (auto& p : params) p.set_requires_grad(true);  // a loaded cvae comes frozen
   torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr));
+  const auto units = attribute_units(D);
+  const auto K = static_cast<int64_t>(attributes_.size());
+  auto request_gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + 7);
+  // The z-adversary: reads D(x)'s hard attributes from z; trained on its own. Made only when
+  // used, so that recipes without it draw the same random numbers as before it existed.
+  torch::nn::Sequential adversary;
+  std::optional<torch::optim::Adam> adversary_opt;
+  if (o.adversary > 0) {
+    adversary = torch::nn::Sequential(torch::nn::Linear(options_.latent, 64), torch::nn::ReLU(),
+                                      torch::nn::Linear(64, K));
+    adversary->to(device);
+    adversary_opt.emplace(adversary->parameters(), torch::optim::AdamOptions(o.lr));
+  }
   const int64_t n = train.size(), per_epoch = (n + o.batch_size - 1) / o.batch_size;
   ProgressBar bar("cvae", o.epochs * per_epoch);
   double last_epoch_loss = 0;
@@ -107,16 +184,44 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
       // Attributes of other items keep exclusive groups consistent (one shape, one colour).
       auto other = torch::randperm(idx.size(0), torch::kLong).to(device);
       auto wanted = (ab.index_select(0, other) > 0.5).to(torch::kFloat);
+      const int64_t B = idx.size(0);
+      if (o.single > 0) {
+        auto one = requests_of_units((ab > 0.5).cpu(), units, request_gen).first.to(device);
+        auto use = (torch::rand({B, 1}, request_gen) < o.single).to(device);
+        wanted = torch::where(use, one, wanted);
+      }
+      if (o.fractional > 0) {
+        auto u = torch::rand({B, 1}, request_gen);
+        u = torch::where(torch::rand({B, 1}, request_gen) < o.fractional, u, torch::ones_like(u));
+        wanted = ab + u.to(device) * (wanted - ab);
+      }
       auto shown = D.logits(torch::sigmoid(net.decode_logits(t.z, wanted)));
       auto attr =
           torch::binary_cross_entropy_with_logits(shown, wanted, {}, {}, at::Reduction::None)
               .sum(1);
       auto loss = (t.rec + o.beta * t.kl + o.attribute_weight * attr).mean();
+      if (o.adversary > 0) {
+        // E makes the adversary's guess uninformative (0.5), rather than wrong: maximising
+        // its error would only move the information, not remove it.
+        auto guess = adversary->forward(t.z);
+        loss = loss +
+               o.adversary * torch::binary_cross_entropy_with_logits(
+                                 guess, torch::full_like(guess, 0.5), {}, {}, at::Reduction::None)
+                                 .sum(1)
+                                 .mean();
+      }
       // Gradients for E and G only: D stays frozen and untouched.
       auto grads = torch::autograd::grad({loss}, params);
       for (size_t k = 0; k < params.size(); ++k) params[k].mutable_grad() = grads[k];
       torch::nn::utils::clip_grad_norm_(params, 10.0);
       opt.step();
+      if (o.adversary > 0) {
+        adversary_opt->zero_grad();
+        torch::binary_cross_entropy_with_logits(adversary->forward(t.z.detach()),
+                                                (ab > 0.5).to(torch::kFloat))
+            .backward();
+        adversary_opt->step();
+      }
       sum += loss.item<double>();
       bar.update(step + 1);
     }
@@ -147,6 +252,24 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   json per = json::object();
   for (size_t k = 0; k < attributes_.size(); ++k)
     per[attributes_[k]] = rate(match.select(1, k), changed.select(1, k));
+  // Leakage and fractional control: one-unit requests from D(x) of each test image.
+  auto [one, unit] = requests_of_units((a > 0.5), units, gen);
+  std::vector<torch::Tensor> base_seen, one_seen, half_seen;
+  auto half = a + 0.5 * (one - a);
+  for (int64_t i = 0; i < x.size(0); i += 256) {
+    int64_t j = std::min(x.size(0), i + 256);
+    auto z = encode(x.slice(0, i, j), a.slice(0, i, j));
+    base_seen.push_back(D.probs(decode(z, a.slice(0, i, j))).cpu());
+    one_seen.push_back(D.probs(decode(z, one.slice(0, i, j))).cpu());
+    half_seen.push_back(D.probs(decode(z, half.slice(0, i, j))).cpu());
+  }
+  auto other_flips = (((torch::cat(one_seen) > 0.5) != (torch::cat(base_seen) > 0.5)) & ~unit)
+                         .sum(1)
+                         .to(torch::kDouble);
+  auto half_error = (torch::cat(half_seen) - half).abs().masked_select(unit);
+  json leakage = {{"mean_other_flips", other_flips.mean().item<double>()},
+                  {"rate", (other_flips > 0).to(torch::kDouble).mean().item<double>()},
+                  {"n", x.size(0)}};
   json report = {{"train_loss", last_epoch_loss},
                  {"test_recon_mse", mse},
                  {"test_kl", kl},
@@ -154,7 +277,22 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                   {{"all", match.mean().item<double>()},
                    {"changed", rate(match, changed)},
                    {"changed_per_attribute", per},
-                   {"n", x.size(0)}}}};
+                   {"n", x.size(0)}}},
+                 {"leakage", leakage},
+                 {"fractional_error", half_error.mean().item<double>()}};
+  if (o.adversary > 0) {
+    std::vector<torch::Tensor> guesses;
+    for (int64_t i = 0; i < x.size(0); i += 256) {
+      int64_t j = std::min(x.size(0), i + 256);
+      auto z = encode(x.slice(0, i, j), a.slice(0, i, j));
+      guesses.push_back(adversary->forward(z.to(device)).cpu() > 0);
+    }
+    auto truth = a > 0.5;
+    auto share_on = truth.to(torch::kDouble).mean(0);
+    report["z_adversary_accuracy"] =
+        (torch::cat(guesses) == truth).to(torch::kDouble).mean().item<double>();
+    report["z_majority_accuracy"] = torch::max(share_on, 1 - share_on).mean().item<double>();
+  }
   char status[128];
   std::snprintf(status, sizeof status, "test recon MSE %.4f, attribute control %.3f (changed)", mse,
                 report["attribute_control"]["changed"].is_null()

@@ -6,6 +6,7 @@
 
 #include "cfx/core/error.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/surface.h"
 #include "cfx/models/attributes.h"
 #include "cfx/models/checkpoint.h"
 #include "cfx/models/cvae.h"
@@ -208,17 +209,26 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   CFX_CHECK(shape == D->net().input_shape(), "dataset images are ", train.images.sizes(),
             ", but the attribute classifier ", attributes, " reads [N, ", D->net().input_shape()[0],
             ", ", D->net().input_shape()[1], ", ", D->net().input_shape()[2], "]");
-  const VaeOptions arch = vae_arch(o, train);
+  const std::string init = o["init"];
+  // Fine-tuning starts from a cvae's weights and keeps its architecture.
+  std::shared_ptr<Cvae> cvae = init.empty() ? nullptr : Cvae::load(init);
+  const VaeOptions arch = cvae ? cvae->options() : vae_arch(o, train);
   CvaeTrainOptions t;
   t.epochs = o["epochs"];
   t.batch_size = o["batch_size"];
   t.lr = o["lr"];
   t.beta = o["beta"];
   t.attribute_weight = o["attribute_weight"];
+  t.single = o["single"];
+  t.fractional = o["fractional"];
+  t.adversary = o["adversary"];
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
-  Cvae cvae(arch, D->names());
-  auto report = cvae.train(train, test, *D, t);
+  t.validate();
+  if (!cvae) cvae = std::make_shared<Cvae>(arch, D->names());
+  CFX_CHECK(cvae->attributes() == D->names(), option("init"), " ", init,
+            " was trained with other attributes than ", attributes, " has");
+  auto report = cvae->train(train, test, *D, t);
   TrainOutcome r;
   r.sidecar = data_json(o);
   // D's path relative to the cvae's folder, so a models folder can move as a whole.
@@ -226,15 +236,17 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
                     {"input_shape", {arch.channels, arch.height, arch.width}},
                     {"seed", t.seed},
                     {"train_options", t.to_json()},
+                    {"init", init.empty() ? json() : json(relative_to(init, out))},
                     {"training", report},
                     {"command", command}});
-  cvae.to(torch::kCPU);
-  cvae.save(out, r.sidecar);
+  cvae->to(torch::kCPU);
+  cvae->save(out, r.sidecar);
   const auto& ac = report["attribute_control"];
   std::ostringstream s;
   s << "held-out reconstruction MSE " << report["test_recon_mse"].get<double>()
     << " per pixel; attribute control " << ac["all"].get<double>() << " (all), "
-    << ac["changed"].dump() << " (attributes the request changes)\n";
+    << ac["changed"].dump() << " (attributes the request changes); one-attribute edits change "
+    << report["leakage"]["mean_other_flips"].get<double>() << " others on average\n";
   r.summary = s.str();
   return r;
 }
@@ -316,6 +328,15 @@ std::vector<Trainer> latent_trainers() {
            {"beta", ct.beta, "weight of the KL term (1: the ELBO)"},
            {"attribute_weight", ct.attribute_weight,
             "weight of the attribute-consistency term BCE(D(G(z, a')), a')"},
+           {"single", ct.single,
+            "share of requests that change one attribute (or exclusive group) of D(x) and keep "
+            "the rest (0..1)"},
+           {"fractional", ct.fractional,
+            "share of requests moved only part of the way from D(x), so G obeys codes inside "
+            "[0, 1] as AIP's search uses them (0..1)"},
+           {"adversary", ct.adversary,
+            "weight of the z-adversary that keeps attribute information out of z (0: none)"},
+           {"init", "", "start from this cvae checkpoint (fine-tuning; its architecture is kept)"},
            {"seed", ct.seed, "seed for initialisation, shuffling and noise"},
            {"device", ct.device, "cpu or cuda"},
        }),

@@ -61,6 +61,31 @@ TEST(CliAip, TrainCvaeEndToEndAndBadInputs) {
   EXPECT_TRUE(s["training"]["attribute_control"].contains("changed_per_attribute"));
   // Relative to the cvae's folder.
   EXPECT_TRUE(fs::path(s["attributes"].get<std::string>()).is_relative());
+  for (const char* k : {"rate", "mean_other_flips"}) {
+    auto v = s["training"]["leakage"][k].get<double>();
+    EXPECT_TRUE(v >= 0 && v <= 11) << k << " " << v;
+  }
+  EXPECT_LE(s["training"]["fractional_error"].get<double>(), 1.0);
+  EXPECT_FALSE(s["training"].contains("z_adversary_accuracy"));  // no adversary asked for
+
+  // Fine-tuning it with the disentangling terms keeps its architecture and says where it began.
+  r = run_cfx("train cvae -q --data shapes --limit 100 --epochs 1 --batch-size 16 --init " + dir +
+              "/c.pt --single 0.5 --fractional 0.5 --adversary 1 --attributes " +
+              shipped_model("shapes-attributes.pt") + " --seed 3 --out " + dir + "/f.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto f = json::parse(cfx::read_file(dir + "/f.json"));
+  EXPECT_EQ(f["arch_options"], s["arch_options"]);
+  EXPECT_EQ(f["init"], "c.pt");
+  EXPECT_EQ(f["train_options"]["fractional"], 0.5);
+  auto acc = f["training"]["z_adversary_accuracy"].get<double>();
+  EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
+  const std::string tune = "train cvae -q --data shapes --limit 50 --attributes " +
+                           shipped_model("shapes-attributes.pt") + " --out " + dir + "/y.pt";
+  expect_user_error(run_cfx(tune + " --single 1.5"), "single");
+  expect_user_error(run_cfx(tune + " --adversary -1"), "adversary");
+  expect_user_error(run_cfx(tune + " --init " + shipped_model("shapes-vae.pt")), "not a cvae");
+  expect_user_error(run_cfx(tune + " --init " + shipped_model("mnist-cvae.pt")),
+                    "other attributes");
   r = run_cfx("explain -q --model " + shipped_model("shapes-cnn.pt") +
               " --method aip --data shapes --n 2 --set steps=5 --set cvae=" + dir + "/c.pt --out " +
               dir + "/explain");

@@ -1,5 +1,6 @@
 // AIP (METHODS.md §4) on images: the conditional VAE (training, attribute control, checkpoint
 // checks) and the method through the shipped shapes models.
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include "cfx/core/error.h"
@@ -196,4 +197,36 @@ TEST(Aip, ReportsWhatDReadsAndWhichReconstructionsAlreadyHadTheTarget) {
                   .item<double>(),
               1e-6);
   EXPECT_TRUE(item.contains("attribute_summary_read"));
+}
+
+// The cvae's one-attribute requests: each changes exactly one of D's units — an exclusive
+// group moves to another member and stays one-hot, a lone attribute flips — and keeps the rest.
+TEST(Cvae, OneUnitRequestsChangeOneGroupOrAttributeAndKeepTheRest) {
+  auto D = shipped_attributes();
+  auto hard = (D->probs(shapes("test", 200).images) > 0.5).to(torch::kFloat);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(4);
+  auto [req, unit] = one_unit_requests(hard, *D, gen);
+  ASSERT_EQ(req.sizes(), hard.sizes());
+  EXPECT_TRUE(torch::equal(req.masked_select(~unit), hard.masked_select(~unit)));
+  auto exclusive = D->exclusive();
+  int singles = 0, groups = 0;
+  for (int64_t i = 0; i < req.size(0); ++i) {
+    auto idx = unit[i].nonzero().flatten();
+    ASSERT_GE(idx.numel(), 1);
+    auto before = hard[i].index_select(0, idx), after = req[i].index_select(0, idx);
+    EXPECT_FALSE(torch::equal(before, after)) << "item " << i;
+    if (idx.numel() == 1) {
+      ++singles;
+      EXPECT_EQ(after.item<float>(), 1 - before.item<float>());
+    } else {
+      ++groups;
+      EXPECT_EQ(after.sum().item<float>(), 1.f);  // one member on
+      // the unit is exactly one exclusive group
+      auto k = idx[0].item<int64_t>();
+      EXPECT_EQ(exclusive[k].sum().item<int64_t>() + 1, idx.numel());
+    }
+  }
+  EXPECT_GT(singles, 50);  // 7 units on shapes: 2 groups of 3, 5 lone attributes
+  EXPECT_GT(groups, 10);
+  EXPECT_THROW(one_unit_requests(torch::zeros({2, 3}), *D, gen), Error);
 }

@@ -4,11 +4,13 @@
 // `cfx train cvae` writes one checkpoint (kind "cvae") whose sidecar names its D.
 #pragma once
 
+#include <ATen/core/Generator.h>
 #include <torch/types.h>
 
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cfx/data/dataset.h"
@@ -23,8 +25,16 @@ struct CvaeTrainOptions {
   double lr = 1e-3;              // Adam learning rate
   double beta = 0.25;            // weight of the KL term (1: the ELBO)
   double attribute_weight = 20;  // weight of the attribute-consistency term BCE(D(G(z, a')), a')
-  uint64_t seed = 0;             // initialisation, shuffling and the reparameterisation noise
-  std::string device = "cpu";    // where to train
+  double single = 0;             // share of requests a' that change one unit of D(x) (an exclusive
+                                 // group moves to another member, a lone attribute flips) and keep
+                                 // the rest; the others take another item's attributes (0..1)
+  double fractional = 0;         // share of requests moved only part of the way, a0 + u(a' − a0)
+                                 // with u ~ U(0, 1), D's target being that fractional code: AIP
+                                 // searches inside the cube, where G is otherwise untrained (0..1)
+  double adversary = 0;          // weight of the z-adversary: an MLP trained beside E to read D(x)
+                         // from z, and E pushed to make it answer 0.5 (z free of attributes)
+  uint64_t seed = 0;           // initialisation, shuffling and the reparameterisation noise
+  std::string device = "cpu";  // where to train
   void validate() const;
   nlohmann::json to_json() const;
 };
@@ -41,8 +51,15 @@ class Cvae {
 
   /// Trains E and G against the frozen D on `train`'s images (a = D(x)); returns held-out
   /// numbers on `test`: "test_recon_mse" (per pixel, G(E(x, a0), a0) against x), "test_kl",
-  /// and "attribute_control": how often D sees in G(z, a') the attribute a' asks for, a' taken
-  /// from another test image — overall, on the attributes a' changes, and per attribute.
+  /// "attribute_control": how often D sees in G(z, a') the attribute a' asks for, a' taken
+  /// from another test image — overall, on the attributes a' changes, and per attribute;
+  /// "leakage": for requests that change one unit of D(x) (see `single`), how many attributes
+  /// outside it D reads differently in G(z, a') than in G(z, a0) ("mean_other_flips") and how
+  /// often any does ("rate"); "fractional_error": mean |D(G(z, a½)) − a½| on the changed
+  /// unit's attributes, a½ halfway from a0 to such a request; "z_adversary_accuracy" (with
+  /// `adversary`): how often the adversary reads D(x)'s attributes from held-out z, beside
+  /// "z_majority_accuracy", what always answering the commoner value gets.
+  /// Starts from the weights the cvae has (load() one to fine-tune it).
   nlohmann::json train(const Dataset& train, const Dataset& test, AttributeClassifier& D,
                        const CvaeTrainOptions& options);
 
@@ -66,6 +83,14 @@ class Cvae {
   std::shared_ptr<torch::nn::Module> net_;
   torch::Device device_ = torch::kCPU;
 };
+
+/// Requests [n, K] that change one random unit of `hard` ([n, K] 0/1 attributes as D reads
+/// them, CPU) and keep the rest: a unit is one of D's exclusive groups, which moves to another
+/// of its members (one-hot), or an attribute in no group, which flips. Also returns the [n, K]
+/// bool mask of each request's unit. The cvae's `single` requests and its leakage measure.
+std::pair<torch::Tensor, torch::Tensor> one_unit_requests(const torch::Tensor& hard,
+                                                          const AttributeClassifier& D,
+                                                          at::Generator& gen);
 
 /// The cvae and its attribute classifier D, checked to fit each other and (if given) F.
 struct AipModels {
