@@ -95,14 +95,12 @@ TEST(Cvae, LearnsToShowRequestedAttributesAndRoundTrips) {
 // drawn as a blob) red was the largest change in 30% of items; with the sharper 48-epoch,
 // batch-16 cvae (2026-11-23) in 50%, and shape, size, position and background still moved
 // 0.09-0.19 on average: the decoder entangles its attribute inputs, so D's "red" on G(z, a)
-// depends on all of them. Measured cause (2026-12-01): at the search's start a0 (D's
-// saturated reading, ~0 or ~1), red has the largest gradient of F's loss for only 25% of the
-// items (mean normalised |gradient| of the others 0.12-0.55). Fine-tuning the cvae with
-// one-attribute, fractional requests and a z-adversary (cvae --single/--fractional/--adversary,
-// docs/claims-aip.md) cut leakage 0.080 -> 0.048 flips per edit and gave red-largest 0.60,
-// red's gradient still largest for only 22.5%: the requests constrain D's probabilities,
-// not its saturated logits, which set the gradient at the corner. Re-enable once the
-// generator's attribute Jacobian is aligned there (issue 14 part 2).
+// depends on all of them. Measured (2026-12-01): red has the largest gradient of F's loss at
+// the search's start for only 25% of the items, and 17.5-30% when started 0.02-0.2 inside
+// the cube. Fine-tuning the cvae with one-attribute, fractional requests and a z-adversary
+// (cvae --single/--fractional/--adversary, docs/claims-aip.md) cut leakage 0.080 -> 0.048
+// flips per edit but gave red-largest 0.60-0.63. Re-enable once the generator of issue 14
+// part 2 makes it pass.
 TEST(Aip, DISABLED_AttributesOnlySearchChangesTheAttributeTheClassifierReads) {
   set_quiet(true);
   auto D = shipped_attributes();
