@@ -334,6 +334,17 @@ def test_the_gil_is_released_and_ctrl_c_stops_a_run(fashion):
     timer.join()
     assert got == []
 
+    # The same with batches side by side on two worker threads: the run reports progress on
+    # this thread, so Ctrl-C still reaches it and stops both workers.
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        got.append(cfx.explain(SHIPPED, X.repeat(50, 1, 1, 1), method="pixel", steps=100000,
+                               l1=100.0, confidence=0.999999, batch_size=64, threads=2,
+                               batch_workers=2))
+    timer.join()
+    assert got == []
+
 
 def test_pip_install_gives_a_package_that_works_outside_the_source(tmp_path):
     """`pip install --no-build-isolation .` (here with --target, which needs no venv): the

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -134,6 +135,18 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
     for (size_t c = 0; c < units.size(); ++c) done += units[c], open += left[c];
     request.progress(done, n * kProgressUnit, open);
   };
+  // Side by side, workers only record progress and wake the calling thread, which reports
+  // it: request.progress always runs on the caller's thread (Python sees Ctrl-C only on its
+  // main thread), and when it throws, `cancel` stops the workers at their next step.
+  std::condition_variable changed;
+  std::atomic<bool> cancel{false};
+  struct Cancelled {};
+  auto publish = [&] {
+    if (workers > 1)
+      changed.notify_all();
+    else if (request.progress)
+      report();
+  };
   std::vector<std::optional<StoredBatch>> stored(units.size());
   std::vector<bool> resumed(units.size(), false);
   // With several workers one PeakMemory watches the whole run (the resident set is the
@@ -158,10 +171,11 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
         // item runs until it stops, and a step costs about the same for each item).
         const double b = static_cast<double>(j - i);
         double f = std::max(total > 0 ? static_cast<double>(s) / total : 1.0, (b - active) / b);
+        if (cancel) throw Cancelled{};
         std::lock_guard<std::mutex> lock(mutex);
         units[c] = static_cast<int64_t>(kProgressUnit * b * std::min(1.0, f));
         left[c] = active;
-        report();
+        publish();
       };
     }
     if (stored[c]) {
@@ -187,7 +201,7 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
     std::lock_guard<std::mutex> lock(mutex);
     units[c] = (j - i) * kProgressUnit;
     left[c] = 0;
-    if (request.progress) report();
+    publish();
   };
 
   // Items of chunks not started count as not finished.
@@ -203,8 +217,12 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
     // whatever finishes first, so the results are those of a serial run at that count.
     const int per_worker = std::max<int>(1, total_threads / static_cast<int>(workers));
     std::atomic<int64_t> next{0};
-    std::atomic<bool> failed{false};
-    std::exception_ptr error;
+    int64_t running = workers;  // guarded by mutex
+    std::exception_ptr error;   // the first failure, a worker's or the progress callback's
+    auto stop_with = [&](std::exception_ptr e) {  // called with mutex held
+      if (!error) error = e;
+      cancel = true;
+    };
     std::vector<std::thread> pool;
     for (int64_t w = 0; w < workers; ++w) {
       pool.emplace_back([&] {
@@ -212,16 +230,35 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
         // thread's after that first initialisation, and the process count back below.
         at::internal::lazy_init_num_threads();
         at::set_num_threads(per_worker);
-        for (int64_t c; !failed && (c = next++) < num_chunks;) {
+        for (int64_t c; !cancel && (c = next++) < num_chunks;) {
           try {
             run_chunk(c);
+          } catch (const Cancelled&) {
+            break;
           } catch (...) {
             std::lock_guard<std::mutex> lock(mutex);
-            if (!error) error = std::current_exception();
-            failed = true;
+            stop_with(std::current_exception());
           }
         }
+        std::lock_guard<std::mutex> lock(mutex);
+        --running;
+        changed.notify_all();
       });
+    }
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      while (running > 0) {
+        changed.wait_for(lock, std::chrono::milliseconds(100));
+        if (!request.progress || cancel) continue;
+        try {
+          report();
+        } catch (...) {
+          stop_with(std::current_exception());
+        }
+      }
+      if (request.progress && !cancel)
+        report();  // the end, which a worker's last wake-up
+                   // may have raced past
     }
     for (auto& t : pool) t.join();
     at::set_num_threads(total_threads);

@@ -58,6 +58,7 @@ class FailsLater : public cfx::testing::HandWritten {
     auto m = x.flatten(1).mean(1);
     return torch::stack({10 * m, -10 * m}, 1);
   }
+  int calls() const { return calls_; }
 
  private:
   int fail_after_;
@@ -129,6 +130,40 @@ TEST(ExplainWorkers, ProgressIsOneCallerAtATimeInOrderAndWhole) {
   EXPECT_EQ(total, 6 * kProgressUnit);
   EXPECT_EQ(last_done, total);
   EXPECT_EQ(last_open, 0);
+}
+
+// Side by side, progress is reported on the calling thread (where Python sees Ctrl-C), and
+// an error it throws stops every worker at its next step instead of letting them finish.
+TEST(ExplainWorkers, ProgressRunsOnTheCallersThreadAndItsErrorStopsTheWorkers) {
+  Threads one(1);
+  Request req;
+  auto F = std::make_shared<FailsLater>(1 << 30);  // never fails; counts calls
+  req.classifier = F;
+  req.images = torch::rand({8, 1, 8, 8});
+  req.targets = torch::ones({8}, torch::kLong);
+  const auto caller = std::this_thread::get_id();
+  bool elsewhere = false;
+  int calls_then = -1;
+  req.progress = [&](int64_t done, int64_t, int64_t) {
+    if (std::this_thread::get_id() != caller) elsewhere = true;
+    if (done > 0 && calls_then < 0) {
+      calls_then = F->calls();
+      fail("interrupted by the user");
+    }
+  };
+  // Items that never stop: without the cancel this would run 4 x 3000 steps.
+  auto pixel = make_method("pixel", {{"steps", 3000}, {"confidence", 0.999999}});
+  try {
+    explain(*pixel, req, 2, {}, 2);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("interrupted"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(elsewhere);
+  ASSERT_GE(calls_then, 0);
+  // Each worker finishes at most the step it was in, and a few more run while the caller
+  // waits its turn: far from the 12000 a finished run takes.
+  EXPECT_LT(F->calls() - calls_then, 400);
 }
 
 TEST(ExplainWorkers, AFailingBatchStopsTheRunWithItsError) {
