@@ -43,7 +43,8 @@ nlohmann::json batch_settings(const Method& method, const Request& request, int6
 /// with other settings). request.progress, if set, is called after every optimisation step
 /// of every chunk with (work done, total work, items not finished), work counted in
 /// kProgressUnit per item, so a bar moves within a long batch and not only between batches;
-/// it is never called from two threads at once.
+/// it is always called on the thread that called explain() (with batches side by side, at
+/// least every 100 ms), and an exception it throws stops the run (Ctrl-C in Python).
 ///
 /// `workers` chunks run side by side on the CPU, each on its own thread with threads() /
 /// workers intra-op threads, when the method allows it (Method::concurrent_runs()) and there
