@@ -51,7 +51,36 @@ void BM_Method(benchmark::State& state, const std::string& method) {
   cfx::bench::seconds_per(state, "s_per_item", static_cast<double>(batch));
 }
 
+// explain() over 128 items in batches of 32 (4 batches), one batch at a time on every thread
+// (workers 1) against batches side by side (workers 0: one per thread), disc with the same
+// fixed budget: what `--batch-workers` buys on this machine (docs/performance.md, "Threads").
+void BM_ExplainBatchWorkers(benchmark::State& state) {
+  auto& fx = fixture();
+  static const torch::Tensor images = [] {
+    cfx::DatasetOptions o;
+    o.split = "test";
+    o.limit = 128;
+    return cfx::load_dataset("fashion-mnist", o).images;
+  }();
+  cfx::Request req;
+  req.classifier = fx.F;
+  req.images = images;
+  req.targets = cfx::runner_up_classes(*fx.F, images);
+  auto m = cfx::make_method(
+      "disc", {{"steps", 100}, {"confidence", 0.999}, {"fit_steps", 100}, {"fit_psnr", 100}});
+  int64_t workers = 1;
+  for (auto _ : state) {
+    auto e = cfx::explain(*m, req, 32, {}, state.range(0));
+    workers = e.workers;
+    benchmark::DoNotOptimize(e.result.counterfactuals.data_ptr());
+  }
+  state.counters["workers"] = static_cast<double>(workers);
+  cfx::bench::seconds_per(state, "s_per_item", static_cast<double>(images.size(0)));
+}
+
 }  // namespace
+
+BENCHMARK(BM_ExplainBatchWorkers)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 #define CFX_BENCH_METHOD(name, str)                    \
   BENCHMARK_CAPTURE(BM_Method, name, std::string(str)) \
