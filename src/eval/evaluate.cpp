@@ -97,10 +97,9 @@ json wilson_ci(int64_t successes, int64_t n) {
 
 json metric_ci(const std::string& key, const torch::Tensor& v) {
   constexpr double kInf = std::numeric_limits<double>::infinity();  // counts, ratios, costs
-  static const std::set<std::string> rates = {"validity",          "oracle_validity",
-                                              "pointing_game",     "loc_error",
-                                              "converged",         "reconstruction_already_target",
-                                              "validity_searched", "oracle_validity_searched"};
+  static const std::set<std::string> rates = {"validity",      "oracle_validity",
+                                              "pointing_game", "loc_error",
+                                              "converged",     "reconstruction_already_target"};
   static const std::map<std::string, std::pair<double, double>> ranges = {
       {"class_prob", {0, 1}},   {"target_prob", {0, 1}},
       {"infill_prob", {0, 1}},  {"saliency_area", {0, 1}},
@@ -245,16 +244,11 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
       if (o.cout_steps > 0)
         m.per_item["cout"] =
             cout_scores(F, request.images, r.counterfactuals, targets, o.cout_steps).cout;
-      if (r.attribute_shift.base_class.defined()) {
-        // AIP: an item whose reconstruction already had the target class is valid without
-        // any search; the *_searched rates leave those items out (NaN there).
-        auto already = r.attribute_shift.base_class.cpu().eq(targets);
-        m.per_item["reconstruction_already_target"] = f(already);
-        auto nan = torch::full({n}, std::nan(""), torch::kFloat32);
-        for (const char* k : {"validity", "oracle_validity"})
-          if (m.per_item.count(k))
-            m.per_item[std::string(k) + "_searched"] = torch::where(already, nan, m.per_item[k]);
-      }
+      // AIP: an item whose reconstruction already had the target class is valid without
+      // any search (its *_searched rates, in the summary below, leave it out).
+      if (r.attribute_shift.base_class.defined())
+        m.per_item["reconstruction_already_target"] =
+            f(r.attribute_shift.base_class.cpu().eq(targets));
       if (o.attributes)
         m.per_item["mnac"] = attribute_flips(*o.attributes, request.images, r.counterfactuals);
       if (o.morphometry) {
@@ -268,6 +262,14 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
     }
     if (saliency) score_saliency_run(m, req, o);
     for (const auto& [k, v] : m.per_item) m.summary[k] = metric_ci(k, v);
+    if (m.per_item.count("reconstruction_already_target") &&
+        (m.per_item["reconstruction_already_target"] < 0.5).any().item<bool>()) {
+      auto searched = m.per_item["reconstruction_already_target"] < 0.5;
+      for (const char* k : {"validity", "oracle_validity"})
+        if (m.per_item.count(k))
+          m.summary[std::string(k) + "_searched"] =
+              metric_ci(k, m.per_item[k].masked_select(searched));
+    }
     if (o.fid_network && r.counterfactuals.defined() && n >= 2)
       m.summary["fid"] = fid_summary(*o.fid_network, o.fid_reference, r.counterfactuals, targets);
     if (o.surrogate_heldout.defined() && r.counterfactuals.defined()) {

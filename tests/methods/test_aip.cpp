@@ -6,6 +6,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
 #include "cfx/data/dataset.h"
+#include "cfx/eval/evaluate.h"
 #include "cfx/eval/explain.h"
 #include "cfx/methods/aip/aip.h"
 #include "cfx/models/cvae.h"
@@ -202,6 +203,22 @@ TEST(Aip, ReportsWhatDReadsAndWhichReconstructionsAlreadyHadTheTarget) {
                   .item<double>(),
               1e-6);
   EXPECT_TRUE(item.contains("attribute_summary_read"));
+
+  // cfx eval: the flag per item, the rates without those items in the summary only (a rate
+  // of an item that was left out would be NaN).
+  EvalOptions eo;
+  eo.methods = {"aip"};
+  eo.method_options = {{"aip", {{"steps", 40}}}};
+  eo.batch_size = 8;
+  auto ev = evaluate(req, eo).at(0);
+  EXPECT_TRUE(torch::equal(ev.per_item.at("reconstruction_already_target"),
+                           s.base_class.eq(req.targets).to(torch::kFloat32)));
+  EXPECT_FALSE(ev.per_item.count("validity_searched"));
+  if (24 - n_already > 0) {
+    EXPECT_EQ(ev.summary["validity_searched"]["n"].get<int64_t>(), 24 - n_already);
+    EXPECT_NEAR(ev.summary["validity_searched"]["mean"].get<double>(),
+                sum["validity_searched"].get<double>(), 1e-9);
+  }
 }
 
 // The cvae's one-attribute requests: each changes exactly one of D's units — an exclusive
