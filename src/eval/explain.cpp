@@ -101,6 +101,10 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   request.validate();
   const int64_t n = request.images.size(0);
   const int64_t num_chunks = (n + batch_size - 1) / batch_size;
+  // Items [first, second) of chunk c.
+  auto bounds = [&](int64_t c) {
+    return std::pair<int64_t, int64_t>(c * batch_size, std::min(n, (c + 1) * batch_size));
+  };
   workers = batch_workers(method, request, num_chunks, workers);
   const int total_threads = threads();
   // A model that returns NaNs, no gradient or the wrong shape fails here, in one line, not
@@ -155,7 +159,7 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   if (workers > 1) shared_mem.emplace(request.device);
 
   auto run_chunk = [&](int64_t c) {
-    const int64_t i = c * batch_size, j = std::min(n, i + batch_size);
+    const auto [i, j] = bounds(c);
     if (store) {
       std::lock_guard<std::mutex> lock(mutex);
       stored[c] = store->load(i, j);
@@ -205,8 +209,7 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   };
 
   // Items of chunks not started count as not finished.
-  for (int64_t c = 0; c < num_chunks; ++c)
-    left[c] = std::min(n, (c + 1) * batch_size) - c * batch_size;
+  for (int64_t c = 0; c < num_chunks; ++c) left[c] = bounds(c).second - bounds(c).first;
   const auto t0 = std::chrono::steady_clock::now();
   if (workers <= 1) {
     for (int64_t c = 0; c < num_chunks; ++c) run_chunk(c);
@@ -217,33 +220,45 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
     // whatever finishes first, so the results are those of a serial run at that count.
     const int per_worker = std::max<int>(1, total_threads / static_cast<int>(workers));
     std::atomic<int64_t> next{0};
-    int64_t running = workers;  // guarded by mutex
-    std::exception_ptr error;   // the first failure, a worker's or the progress callback's
+    int64_t running = 0;       // workers started and not finished; guarded by mutex
+    std::exception_ptr error;  // the first failure, a worker's or the progress callback's
     auto stop_with = [&](std::exception_ptr e) {  // called with mutex held
       if (!error) error = e;
       cancel = true;
     };
     std::vector<std::thread> pool;
-    for (int64_t w = 0; w < workers; ++w) {
-      pool.emplace_back([&] {
-        // ATen sizes each thread's OpenMP team lazily from a process-wide count; set this
-        // thread's after that first initialisation, and the process count back below.
-        at::internal::lazy_init_num_threads();
-        at::set_num_threads(per_worker);
-        for (int64_t c; !cancel && (c = next++) < num_chunks;) {
-          try {
-            run_chunk(c);
-          } catch (const Cancelled&) {
-            break;
-          } catch (...) {
-            std::lock_guard<std::mutex> lock(mutex);
-            stop_with(std::current_exception());
-          }
+    auto work = [&] {
+      // ATen sizes each thread's OpenMP team lazily from a process-wide count; set this
+      // thread's after that first initialisation, and the process count back below.
+      at::internal::lazy_init_num_threads();
+      at::set_num_threads(per_worker);
+      for (int64_t c; !cancel && (c = next++) < num_chunks;) {
+        try {
+          run_chunk(c);
+        } catch (const Cancelled&) {
+          break;
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mutex);
+          stop_with(std::current_exception());
         }
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      --running;
+      changed.notify_all();
+    };
+    for (int64_t w = 0; w < workers; ++w) {
+      // A thread that cannot be started stops the run like a worker's failure; the ones
+      // started finish their step and are joined below (a joinable std::thread destroyed
+      // would terminate the process).
+      try {
         std::lock_guard<std::mutex> lock(mutex);
-        --running;
-        changed.notify_all();
-      });
+        pool.emplace_back(work);
+        ++running;
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        stop_with(std::current_exception());
+        break;
+      }
     }
     {
       std::unique_lock<std::mutex> lock(mutex);
@@ -256,9 +271,8 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
           stop_with(std::current_exception());
         }
       }
-      if (request.progress && !cancel)
-        report();  // the end, which a worker's last wake-up
-                   // may have raced past
+      // The end, which a worker's last wake-up may have raced past.
+      if (request.progress && !cancel) report();
     }
     for (auto& t : pool) t.join();
     at::set_num_threads(total_threads);
@@ -269,7 +283,7 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   std::vector<std::vector<torch::Tensor>> parts(e.result.item_tensors().size());
   std::vector<float> batch_peak(n), item_peak(n);
   for (int64_t c = 0; c < num_chunks; ++c) {
-    const int64_t i = c * batch_size, j = std::min(n, i + batch_size);
+    const auto [i, j] = bounds(c);
     if (resumed[c]) ++e.resumed_batches;
     Result& r = stored[c]->result;
     for (int64_t k = i; k < j; ++k) {

@@ -237,12 +237,23 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + 1);
   auto wanted =
       (a.index_select(0, torch::randperm(a.size(0), gen, torch::kLong)) > 0.5).to(torch::kFloat);
-  std::vector<torch::Tensor> seen;
+  // The held-out codes, encoded once (the mean, so every use below sees the same z).
+  std::vector<torch::Tensor> codes;
   for (int64_t i = 0; i < x.size(0); i += 256) {
     int64_t j = std::min(x.size(0), i + 256);
-    auto z = encode(x.slice(0, i, j), a.slice(0, i, j));
-    seen.push_back(D.probs(decode(z, wanted.slice(0, i, j))).cpu() > 0.5);
+    codes.push_back(encode(x.slice(0, i, j), a.slice(0, i, j)));
   }
+  // Rows [i, j) of the k-th 256-row slice, as the loops below walk them.
+  auto slices = [&](auto&& body) {
+    for (size_t k = 0; k < codes.size(); ++k) {
+      int64_t i = static_cast<int64_t>(k) * 256, j = std::min(x.size(0), i + 256);
+      body(codes[k], i, j);
+    }
+  };
+  std::vector<torch::Tensor> seen;
+  slices([&](const torch::Tensor& z, int64_t i, int64_t j) {
+    seen.push_back(D.probs(decode(z, wanted.slice(0, i, j))).cpu() > 0.5);
+  });
   auto match = (torch::cat(seen) == (wanted > 0.5)).to(torch::kDouble);
   auto changed = (wanted > 0.5) != (a > 0.5);
   auto rate = [](const torch::Tensor& m, const torch::Tensor& where) -> json {
@@ -256,13 +267,11 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   auto [one, unit] = requests_of_units((a > 0.5), units, gen);
   std::vector<torch::Tensor> base_seen, one_seen, half_seen;
   auto half = a + 0.5 * (one - a);
-  for (int64_t i = 0; i < x.size(0); i += 256) {
-    int64_t j = std::min(x.size(0), i + 256);
-    auto z = encode(x.slice(0, i, j), a.slice(0, i, j));
+  slices([&](const torch::Tensor& z, int64_t i, int64_t j) {
     base_seen.push_back(D.probs(decode(z, a.slice(0, i, j))).cpu());
     one_seen.push_back(D.probs(decode(z, one.slice(0, i, j))).cpu());
     half_seen.push_back(D.probs(decode(z, half.slice(0, i, j))).cpu());
-  }
+  });
   auto other_flips = (((torch::cat(one_seen) > 0.5) != (torch::cat(base_seen) > 0.5)) & ~unit)
                          .sum(1)
                          .to(torch::kDouble);
@@ -282,11 +291,7 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                  {"fractional_error", half_error.mean().item<double>()}};
   if (o.adversary > 0) {
     std::vector<torch::Tensor> guesses;
-    for (int64_t i = 0; i < x.size(0); i += 256) {
-      int64_t j = std::min(x.size(0), i + 256);
-      auto z = encode(x.slice(0, i, j), a.slice(0, i, j));
-      guesses.push_back(adversary->forward(z.to(device)).cpu() > 0);
-    }
+    for (auto& z : codes) guesses.push_back(adversary->forward(z.to(device)).cpu() > 0);
     auto truth = a > 0.5;
     auto share_on = truth.to(torch::kDouble).mean(0);
     report["z_adversary_accuracy"] =
