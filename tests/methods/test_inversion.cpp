@@ -1,5 +1,6 @@
 // The inversion engine's pieces (per-item Adam, priors, loss terms, schedule) and the
 // presets deepinv, dip, dip-aux and disc on a small classifier.
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include "cfx/core/error.h"
@@ -98,6 +99,70 @@ TEST(Priors, FittedDipAndInrReproduceTheQuery) {
     auto err = (r.counterfactuals - req.images).abs().mean().item<double>();
     EXPECT_LT(err, 0.04) << prior;
   }
+}
+
+// Above 127 pixels the DIP renders at a fraction of the query's side: 224 -> 2 (112x112).
+TEST(Priors, DipScaleFollowsTheQuerySize) {
+  EXPECT_EQ(dip_scale_for(0, 32, 32), 1);
+  EXPECT_EQ(dip_scale_for(0, 127, 500), 1);
+  EXPECT_EQ(dip_scale_for(0, 128, 128), 2);
+  EXPECT_EQ(dip_scale_for(0, 224, 224), 2);
+  EXPECT_EQ(dip_scale_for(0, 256, 300), 4);
+  EXPECT_EQ(dip_scale_for(0, 512, 512), 8);
+  EXPECT_EQ(dip_scale_for(3, 32, 32), 3);  // asked for: as given
+  PriorOptions o;
+  o.dip_scale = 17;
+  EXPECT_THROW(o.validate(), Error);
+  o.dip_scale = -1;
+  EXPECT_THROW(o.validate(), Error);
+}
+
+// At dip_scale 2 the fit is at half size, the search starts from the query itself, and
+// what the search changes is smooth at the render's resolution: the change is the bilinear
+// upsampling of a half-size image (up to the clamp to [0, 1]), so a half-size image holds it.
+TEST(Priors, DipBelowFullSizeStartsAtTheQueryAndChangesItSmoothly) {
+  auto x = cfx::testing::toy_dataset(3, 4).images;  // [3, C, H, W], H and W even
+  PriorOptions o;
+  o.prior = "dip";
+  o.dip_scale = 2;
+  auto prior = make_prior(o);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  auto p = prior->init(x, gen);
+  auto all = torch::arange(3, torch::kLong);
+  auto small = prior->fit_render(p, all);
+  EXPECT_EQ(small.size(2), x.size(2) / 2);
+  EXPECT_EQ(small.size(3), x.size(3) / 2);
+  EXPECT_TRUE(prior->fit_target(x).allclose(torch::avg_pool2d(x, 2)));
+  prior->fitted(p);
+  EXPECT_TRUE(torch::allclose(prior->render(p, all), x, 0, 1e-6));  // starts at the query
+  // Move the weights of the last conv: the render changes, smoothly.
+  auto q = p;
+  q[10] = p[10] + 0.3 * torch::randn(p[10].sizes());
+  auto change = prior->render(q, all) - x;
+  EXPECT_GT(change.abs().mean().item<double>(), 1e-3);
+  auto up =
+      torch::upsample_bilinear2d(prior->fit_render(q, all) - small, {x.size(2), x.size(3)}, false);
+  auto inside = ((x + up) > 0) & ((x + up) < 1);  // where the clamp does not act
+  EXPECT_TRUE(change.masked_select(inside).allclose(up.masked_select(inside), 1e-4, 1e-5));
+  // Item rows: rendering item 2 alone (its parameter rows) gives row 2.
+  auto two = torch::tensor({2}, torch::kLong);
+  std::vector<torch::Tensor> q2;
+  for (auto& t : q) q2.push_back(t.index_select(0, two));
+  auto one = prior->render(q2, two);
+  EXPECT_LT((one[0] - prior->render(q, all)[2]).abs().max().item<double>(), 1e-5);
+}
+
+// The search with a half-size DIP still reaches its targets, and its counterfactuals stay
+// close to the queries (they start there).
+TEST(Presets, DiscWithDipBelowFullSizeReachesItsTargets) {
+  auto req = toy_request(6);
+  auto o = quick("disc");
+  o.prior.dip_scale = 2;
+  Inversion m("disc", o);
+  auto e = explain(m, req);
+  EXPECT_GE(validity(e), 0.8);
+  EXPECT_LT(e.scores.l1.mean().item<double>(), 0.3);
+  EXPECT_EQ(m.config()["options"]["dip_scale"], 2);
 }
 
 TEST(Terms, FeatureConsistencyIsZeroAtTheQueryAndGrowsWithChange) {

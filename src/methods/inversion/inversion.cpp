@@ -119,6 +119,8 @@ Result Inversion::run(const Request& req) {
   // Progress counts the fit's steps before the search's: a DIP fit can take a while.
   const int64_t fit_total = prior->needs_fit() ? std::max<int64_t>(o.fit_steps, 0) : 0;
   if (prior->needs_fit() && o.fit_steps > 0) {
+    // At the prior's resolution (below the query's for dip at dip_scale > 1).
+    auto fit_x0 = prior->fit_target(x0);
     BatchedAdam fit(params, {o.fit_lr});
     auto running = torch::ones({n}, torch::kBool);
     for (int64_t s = 0; s <= o.fit_steps; ++s) {
@@ -126,8 +128,8 @@ Result Inversion::run(const Request& req) {
       if (idx.numel() == 0) break;
       auto idx_dev = idx.to(req.device);
       auto ps = fit.gather(idx_dev);
-      auto xr = prior->render(ps, idx_dev);
-      auto target = x0.index_select(0, idx_dev);
+      auto xr = prior->fit_render(ps, idx_dev);
+      auto target = fit_x0.index_select(0, idx_dev);
       // Fit to x pulled 0.01 inside [0, 1]: exact 0 or 1 would drive the sigmoid outputs of
       // dip/inr into saturation, where Adam's epsilon swamps the vanishing gradient and the
       // fit stalls (seen on Fashion-MNIST's black backgrounds).
@@ -144,6 +146,7 @@ Result Inversion::run(const Request& req) {
     }
     params = fit.params();
   }
+  if (prior->needs_fit()) prior->fitted(params);
 
   // --- reference activations of the queries
   std::map<std::string, torch::Tensor> ref_features;

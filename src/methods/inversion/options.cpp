@@ -82,6 +82,7 @@ json InversionOptions::to_json() const {
           {"dip_channels", prior.dip_channels},
           {"dip_noise", prior.dip_noise},
           {"dip_noise_channels", prior.dip_noise_channels},
+          {"dip_scale", prior.dip_scale},
           {"inr_features", prior.inr_features},
           {"inr_scale", prior.inr_scale},
           {"inr_hidden", prior.inr_hidden},
@@ -161,6 +162,7 @@ InversionOptions InversionOptions::from_json(const json& j, const std::string& p
   read_option(j, "dip_channels", o.prior.dip_channels);
   read_option(j, "dip_noise", o.prior.dip_noise);
   read_option(j, "dip_noise_channels", o.prior.dip_noise_channels);
+  read_option(j, "dip_scale", o.prior.dip_scale);
   read_option(j, "inr_features", o.prior.inr_features);
   read_option(j, "inr_scale", o.prior.inr_scale);
   read_option(j, "inr_hidden", o.prior.inr_hidden);

@@ -16,9 +16,18 @@ void PriorOptions::validate() const {
             " (use > 0: the noise is the U-Net's only input)");
   CFX_CHECK(dip_noise_channels >= 1 && dip_noise_channels <= 64,
             "invalid dip_noise_channels: ", dip_noise_channels);
+  CFX_CHECK(dip_scale >= 0 && dip_scale <= 16, "invalid dip_scale: ", dip_scale,
+            " (use 1..16, or 0 for auto)");
   CFX_CHECK(inr_features >= 1 && inr_features <= 1024, "invalid inr_features: ", inr_features);
   CFX_CHECK(inr_scale > 0 && std::isfinite(inr_scale), "invalid inr_scale: ", inr_scale);
   CFX_CHECK(inr_hidden >= 4 && inr_hidden <= 1024, "invalid inr_hidden: ", inr_hidden);
+}
+
+int64_t dip_scale_for(int64_t dip_scale, int64_t height, int64_t width) {
+  if (dip_scale > 0) return dip_scale;
+  int64_t scale = 1;
+  while (std::min(height, width) / scale >= 128) scale *= 2;
+  return scale;
 }
 
 torch::Tensor psnr(const torch::Tensor& a, const torch::Tensor& b) {
@@ -77,6 +86,10 @@ std::pair<torch::Tensor, torch::Tensor> conv_params(int64_t n, int64_t cin, int6
 
 // A two-level U-Net: [z] -> 2 convs (c) -> avg-pool -> 2 convs (2c) -> upsample, concat the
 // skip -> conv (c) -> conv (C) -> sigmoid; instance norm + LeakyReLU after every hidden conv.
+// At dip_scale s > 1 it renders at ceil(H/s) x ceil(W/s): on 2 cores its full-size render and
+// backward were 55% of a DISC step at 224x224 (docs/performance.md). The fit then matches the
+// query area-averaged to that size, and the search adds the upsampled change of the render to
+// the query, so detail the small render cannot hold stays the query's.
 class DipPrior : public ImagePrior {
  public:
   explicit DipPrior(const PriorOptions& o) : o_(o) {}
@@ -84,8 +97,13 @@ class DipPrior : public ImagePrior {
 
   std::vector<torch::Tensor> init(const torch::Tensor& x0, at::Generator& gen) override {
     const int64_t n = x0.size(0), C = x0.size(1), c = o_.dip_channels;
+    const int64_t H = x0.size(2), W = x0.size(3);
+    scale_ = dip_scale_for(o_.dip_scale, H, W);
+    x0_ = x0;
     auto opt = x0.options();
-    z_ = normal({n, o_.dip_noise_channels, x0.size(2), x0.size(3)}, gen, opt) * o_.dip_noise;
+    z_ = normal({n, o_.dip_noise_channels, (H + scale_ - 1) / scale_, (W + scale_ - 1) / scale_},
+                gen, opt) *
+         o_.dip_noise;
     const int64_t shapes[6][2] = {
         {o_.dip_noise_channels, c}, {c, c}, {c, 2 * c}, {2 * c, 2 * c}, {3 * c, c}, {c, C}};
     std::vector<torch::Tensor> p;
@@ -97,7 +115,33 @@ class DipPrior : public ImagePrior {
     return p;
   }
 
+  torch::Tensor fit_render(const std::vector<torch::Tensor>& p, const torch::Tensor& idx) override {
+    return unet(p, idx);
+  }
+  torch::Tensor fit_target(const torch::Tensor& x0) override {
+    if (scale_ == 1) return x0;
+    return torch::adaptive_avg_pool2d(x0, {z_.size(2), z_.size(3)});
+  }
+  void fitted(const std::vector<torch::Tensor>& p) override {
+    if (scale_ == 1) return;
+    torch::NoGradGuard ng;
+    auto all =
+        torch::arange(x0_.size(0), torch::TensorOptions().dtype(torch::kLong).device(x0_.device()));
+    residual_ = x0_ - upsample(unet(p, all));
+  }
+
   torch::Tensor render(const std::vector<torch::Tensor>& p, const torch::Tensor& idx) override {
+    if (scale_ == 1) return unet(p, idx);
+    CFX_ASSERT(residual_.defined());
+    return (upsample(unet(p, idx)) + residual_.index_select(0, idx)).clamp(0, 1);
+  }
+
+ private:
+  torch::Tensor upsample(const torch::Tensor& g) const {
+    return torch::upsample_bilinear2d(g, {x0_.size(2), x0_.size(3)}, /*align_corners=*/false);
+  }
+
+  torch::Tensor unet(const std::vector<torch::Tensor>& p, const torch::Tensor& idx) const {
     // Instance normalisation (each item, each channel, over its own pixels) keeps the fit
     // well conditioned without coupling items the way batch norm would.
     auto act = [](const torch::Tensor& t) {
@@ -114,9 +158,11 @@ class DipPrior : public ImagePrior {
     return torch::sigmoid(item_conv(h, p[10], p[11]));
   }
 
- private:
   PriorOptions o_;
-  torch::Tensor z_;  // [N, Cz, H, W] fixed noise input
+  int64_t scale_ = 1;
+  torch::Tensor x0_;        // [N, C, H, W] the queries
+  torch::Tensor z_;         // [N, Cz, ceil(H/s), ceil(W/s)] fixed noise input
+  torch::Tensor residual_;  // [N, C, H, W] x0 - up(g_θ₀(z)), at dip_scale > 1 after the fit
 };
 
 // x̄(u, v) = W3 σ(W2 σ(W1 γ(u, v))), γ = [sin 2πBu, cos 2πBu]; B ~ N(0, scale²), shared by all

@@ -3,6 +3,9 @@
 // batch of queries is optimised together while each item has its own image model.
 //   pixel: x̄ = the free pixels (clamped to [0,1]) or σ(w).
 //   dip:   x̄ = g_θ(z), a small untrained U-Net with fixed noise input z (deep image prior).
+//          Above 127 pixels it renders at a fraction of the query's side (dip_scale) and the
+//          counterfactual is x̄ = x0 + up(g_θ(z)) − up(g_θ₀(z)), θ₀ the fitted weights: the
+//          U-Net's change, upsampled, on the query's own detail (docs/methods.md).
 //   inr:   x̄ = MLP_θ(Fourier features of the pixel coordinates) (implicit representation).
 #pragma once
 
@@ -22,9 +25,12 @@ struct PriorOptions {
   int64_t dip_channels = 16;    // dip: channels of the U-Net's first level (twice that below)
   double dip_noise = 0.1;       // dip: std of the fixed noise input z
   int64_t dip_noise_channels = 8;  // dip: channels of z
-  int64_t inr_features = 64;       // inr: Fourier frequencies (sin and cos of each)
-  double inr_scale = 4.0;          // inr: std of the frequencies, in cycles per image side
-  int64_t inr_hidden = 64;         // inr: hidden units of each of the two hidden layers
+  int64_t dip_scale = 0;      // dip: the U-Net renders at 1/dip_scale of the query's side (1 = full
+                              // size); 0 = auto: 1 below 128 pixels, else the smallest power of two
+                              // that brings the shorter side below 128 (224 -> 2: 112x112)
+  int64_t inr_features = 64;  // inr: Fourier frequencies (sin and cos of each)
+  double inr_scale = 4.0;     // inr: std of the frequencies, in cycles per image side
+  int64_t inr_hidden = 64;    // inr: hidden units of each of the two hidden layers
 
   /// Throws cfx::Error naming the first invalid field and its value.
   void validate() const;
@@ -44,7 +50,18 @@ class ImagePrior {
   /// Called on the full parameters after each optimiser step (pixel/clamp projects to [0,1]).
   virtual void project(std::vector<torch::Tensor>& params) { (void)params; }
   virtual bool needs_fit() const { return false; }
+  /// What the fit compares: the prior's image of items `idx` and the queries it is fitted to,
+  /// at the prior's own resolution (dip below full size: its render and x0 area-averaged).
+  virtual torch::Tensor fit_render(const std::vector<torch::Tensor>& p, const torch::Tensor& idx) {
+    return render(p, idx);
+  }
+  virtual torch::Tensor fit_target(const torch::Tensor& x0) { return x0; }
+  /// Called once after the fit (also with no fit steps) with every item's fitted parameters.
+  virtual void fitted(const std::vector<torch::Tensor>& p) { (void)p; }
 };
+
+/// The dip_scale used for queries of side `height` x `width` (resolves 0 = auto).
+int64_t dip_scale_for(int64_t dip_scale, int64_t height, int64_t width);
 
 /// Builds the prior `options.prior`; throws cfx::Error for an unknown name.
 std::unique_ptr<ImagePrior> make_prior(const PriorOptions& options);
