@@ -347,11 +347,16 @@ std::string describe(const std::string& model_json) {
 }
 
 py::tuple load_dataset(const std::string& name, const std::string& split, int64_t n, uint64_t seed,
-                       const SessionPtr& session) {
+                       int64_t size, const SessionPtr& session) {
   cfx::DatasetOptions o;
   o.split = split;
   o.limit = n;
   o.seed = seed;
+  if (size != -1) {  // -1: not given
+    CFX_CHECK(name == "shapes", "size applies to the shapes dataset only (", name,
+              " has a fixed size)");
+    o.shapes_size = size;
+  }
   std::shared_ptr<const cfx::Dataset> d;
   {
     py::gil_scoped_release nogil;
@@ -414,6 +419,6 @@ PYBIND11_MODULE(_cfx, m) {
   m.def("methods", &methods);
   m.def("describe", &describe);
   m.def("load_dataset", &load_dataset, py::arg("name"), py::arg("split"), py::arg("n"),
-        py::arg("seed"), no_session);
+        py::arg("seed"), py::arg("size"), no_session);
   m.def("read_image", [](const std::string& path) { return cfx::read_image(path); });
 }

@@ -90,10 +90,12 @@ def _global_job(outcome, samples=2000, seed=0, latents="data", data="", split="t
     }
 
 
-def load_dataset(name, split="test", n=-1, seed=0, _session=None):
+def load_dataset(name, split="test", n=-1, seed=0, size=None, _session=None):
     """(X [N, C, H, W] float in [0, 1], y [N] int64, class names) of a built-in dataset
-    ("fashion-mnist", "mnist", "shapes") or an image folder root/<class>/*.png."""
+    ("fashion-mnist", "mnist", "shapes") or an image folder root/<class>/*.png. `size`:
+    the side in pixels shapes are rendered at (default 32; shapes only)."""
     return _cfx.load_dataset(str(name), str(split), int(n), int(seed),
+                             -1 if size is None else int(size),
                              session=None if _session is None else _session._engine)[:3]
 
 
@@ -502,9 +504,9 @@ class Session:
         return global_scores(model, outcome,
                              **self._with(kwargs, ("device", "threads", "progress", "seed")))
 
-    def load_dataset(self, name, split="test", n=-1, seed=0):
-        """cfx.load_dataset(), loaded once per name, split, n and seed."""
-        return load_dataset(name, split=split, n=n, seed=seed, _session=self)
+    def load_dataset(self, name, split="test", n=-1, seed=0, size=None):
+        """cfx.load_dataset(), loaded once per name, split, n, seed and size."""
+        return load_dataset(name, split=split, n=n, seed=seed, size=size, _session=self)
 
     @property
     def models_loaded(self):

@@ -398,6 +398,21 @@ def test_train_equals_cli_train_and_names_bad_options(tmp_path):
         cfx.train("classifier", tmp_path / "c.pt", epochs="two")
 
 
+def test_shapes_load_at_the_size_asked_and_other_datasets_refuse_a_size():
+    X, y, classes = cfx.load_dataset("shapes", split="test", n=3, size=64)
+    assert X.shape == (3, 3, 64, 64) and len(y) == 3 and len(classes) == 3
+    small, _, _ = cfx.load_dataset("shapes", split="test", n=3)
+    assert small.shape == (3, 3, 32, 32)
+    with cfx.Session() as s:  # the size is part of what a session caches by
+        assert s.load_dataset("shapes", n=3, size=64)[0].shape[-1] == 64
+        assert s.load_dataset("shapes", n=3)[0].shape[-1] == 32
+        assert s.datasets_loaded == 2
+    with pytest.raises(cfx.Error, match="size applies to the shapes dataset only"):
+        cfx.load_dataset("fashion-mnist", n=2, size=64)
+    with pytest.raises(cfx.Error, match="size = 0"):
+        cfx.load_dataset("shapes", n=2, size=0)
+
+
 def test_a_session_loads_once_and_equals_the_plain_calls(fashion, tmp_path):
     X, _, _ = fashion
     net = Net()
