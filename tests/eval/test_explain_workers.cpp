@@ -80,10 +80,33 @@ TEST(ExplainWorkers, BatchesSideBySideEqualBatchesOneAtATime) {
   }
   // More workers than batches: one per batch.
   EXPECT_EQ(explain(*disc(), req, 4, {}, 8).workers, 2);
-  // One batch, or a method whose runs share torch's global generator: one at a time.
+  // One batch, or a method whose runs share torch's global generator (FIDO's random
+  // in-filler, the latent method): one at a time.
   EXPECT_EQ(explain(*disc(), req, 64, {}, 2).workers, 1);
-  auto fido = make_method("fido", {{"infill", "blur"}, {"steps", 5}, {"samples", 2}});
+  auto fido = make_method("fido", {{"infill", "random"}, {"steps", 5}, {"samples", 2}});
   EXPECT_EQ(explain(*fido, req, 2, {}, 2).workers, 1);
+}
+
+// FIDO draws its Concrete noise from a generator of the run's own: side by side its maps,
+// traces and steps are those of one batch at a time; so are occlusion's and the gradient's.
+TEST(ExplainWorkers, SaliencyBatchesSideBySideEqualBatchesOneAtATime) {
+  Threads one(1);
+  auto req = toy_request(5);
+  for (auto* name : {"fido", "occlusion", "gradient"}) {
+    nlohmann::json opt = nlohmann::json::object();
+    if (std::string(name) == "fido") opt = {{"infill", "blur"}, {"steps", 30}, {"samples", 2}};
+    auto serial = explain(*make_method(name, opt), req, 2, {}, 1);
+    auto side = explain(*make_method(name, opt), req, 2, {}, 2);
+    EXPECT_EQ(side.workers, 2) << name;
+    EXPECT_TRUE(torch::equal(serial.result.saliency, side.result.saliency)) << name;
+    if (std::string(name) == "fido") {
+      EXPECT_TRUE(torch::equal(serial.result.steps, side.result.steps));
+      EXPECT_TRUE(torch::equal(serial.result.infilled, side.result.infilled));
+      EXPECT_EQ(serial.result.loss_trace, side.result.loss_trace);
+      // The draws differ between batches (each has its seed): not one map repeated.
+      EXPECT_FALSE(torch::equal(serial.result.saliency[0], serial.result.saliency[2]));
+    }
+  }
 }
 
 TEST(ExplainWorkers, TheDefaultIsOneWorkerPerThreadEachWithOneThread) {

@@ -29,7 +29,7 @@ void add_explain_flags(CLI::App* sub, ExplainFlags& f) {
   sub->add_option("--batch-size", f.batch_size, "items optimised together");
   sub->add_option("--batch-workers", f.batch_workers,
                   "batches run side by side on the CPU, each on threads/that many threads "
-                  "(0: one per thread; 1: one at a time; inversion methods)");
+                  "(0: one per thread; 1: one at a time; not latent or aip)");
   sub->add_option("--steps", f.steps, "most optimisation steps (-1: the method's default)");
   sub->add_option("--lr", f.lr, "learning rate (-1: the method's default)");
   sub->add_option("--set", f.sets, "method option key=value (repeatable; see cfx methods --json)");

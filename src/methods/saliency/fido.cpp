@@ -6,6 +6,8 @@
 // longer moves; BatchedAdam keeps them independent of the rest of the batch.
 #include "cfx/methods/saliency/fido.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -72,8 +74,14 @@ Result Fido::run(const Request& req) {
   auto t0 = std::chrono::steady_clock::now();
   const auto& o = options_;
   seed_all(req.seed);
+  // The run's random stream. On the CPU a generator of its own (same numbers as the global
+  // one after seed_all), so batches may run side by side (concurrent_runs); on a GPU the
+  // device's default generator, seeded above: a draw on the host would add a copy per step.
+  at::Generator gen =
+      req.device.is_cpu() ? at::make_generator<at::CPUGeneratorImpl>(req.seed) : at::Generator();
   auto& F = *req.classifier;
-  F.to(req.device);
+  // Moving weights rewrites them, which another thread's forward must not see.
+  if (F.device() != req.device) F.to(req.device);
   const int64_t n = req.images.size(0), H = req.images.size(2), W = req.images.size(3);
   const int64_t gh = (H + o.cell - 1) / o.cell, gw = (W + o.cell - 1) / o.cell;
   const int64_t M = o.deterministic ? 1 : o.samples;
@@ -117,7 +125,7 @@ Result Fido::run(const Request& req) {
     if (idx_cpu.numel() == 0) break;
     // Logistic noise for every item, every step, so an item's draws do not depend on which
     // other items are still running.
-    auto u = torch::rand({n * M, 1, gh, gw}, x.options()).clamp(1e-6, 1 - 1e-6);
+    auto u = torch::rand({n * M, 1, gh, gw}, gen, x.options()).clamp(1e-6, 1 - 1e-6);
     auto noise_all = (u.log() - (1 - u).log()).view({n, M, gh, gw});
     auto idx = idx_cpu.to(req.device);
     const int64_t na = idx.size(0);
@@ -132,7 +140,7 @@ Result Fido::run(const Request& req) {
     // samples of x̂ ~ G(x | mask)); its noise, like the mask noise, is drawn for every item.
     torch::Tensor xhat;
     if (zdim > 0) {
-      auto z_all = torch::randn({n, M, zdim}, x.options());
+      auto z_all = torch::randn({n, M, zdim}, gen, x.options());
       auto z = z_all.index_select(0, idx).reshape({na * M, zdim});
       xhat = infiller->sample(xr, hard, z).detach();
     } else {

@@ -25,6 +25,7 @@ class GradientSaliency : public Method {
   std::string name() const override { return "gradient"; }
   nlohmann::json config() const override;
   Result run(const Request& request) override;
+  bool concurrent_runs() const override { return true; }  // draws nothing
 
  private:
   GradientOptions options_;
@@ -51,6 +52,8 @@ class OcclusionSaliency : public Method {
   bool needs_input_gradient() const override { return false; }  // reads decisions only
   nlohmann::json config() const override;
   Result run(const Request& request) override;
+  /// Draws nothing, except the random in-filler (from torch's global generator).
+  bool concurrent_runs() const override { return options_.infill != "random"; }
 
  private:
   OcclusionOptions options_;
