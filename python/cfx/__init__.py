@@ -320,7 +320,7 @@ def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, devi
 
 
 def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64, device="cpu",
-             threads=None, progress=False, out=None, resume=False, data=None, split="test",
+             threads=None, batch_workers=0, progress=False, out=None, resume=False, data=None, split="test",
              offset=0,
              oracle="", autoencoders="", attributes="", fid_net="", fid_reference=2000,
              corrupt="none", surrogate=0, sanity=False, curve_steps=28, cout_steps=50,
@@ -329,7 +329,8 @@ def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64,
     the field's metrics, as `cfx eval` does. Returns eval.json as a dict; with `out`, also
     writes the CLI's files there (eval.json, eval.csv, report.html, one folder per method).
 
-    model, X, target, seed, batch_size, device, threads: as in explain().
+    model, X, target, seed, batch_size, device, threads, batch_workers: as in explain();
+        eval.json's methods record the batch_workers each used.
     options: method options, "key=value" for every method (steps=100) or, with the method's
         name and a double underscore, for one (disc__steps=100); a dict `sets` is also taken.
     out, resume: with resume, the finished batches an earlier run with the same settings
@@ -341,7 +342,8 @@ def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64,
     """
     X, names = _images(X)
     job, where = _eval_job(len(X), methods=methods, target=target, seed=seed,
-                           batch_size=batch_size, device=device, out=out, resume=resume,
+                           batch_size=batch_size, batch_workers=batch_workers, device=device,
+                           out=out, resume=resume,
                            data=data, split=split, offset=offset, oracle=oracle,
                            autoencoders=autoencoders, attributes=attributes, fid_net=fid_net,
                            fid_reference=fid_reference, corrupt=corrupt, surrogate=surrogate,
@@ -355,8 +357,8 @@ def evaluate(model, X, methods=("pixel",), target="auto", seed=0, batch_size=64,
     return json.loads(doc)
 
 
-def _eval_job(n, methods=("pixel",), target="auto", seed=0, batch_size=64, device="cpu",
-              out=None, resume=False, data=None, split="test", offset=0, oracle="",
+def _eval_job(n, methods=("pixel",), target="auto", seed=0, batch_size=64, batch_workers=0,
+              device="cpu", out=None, resume=False, data=None, split="test", offset=0, oracle="",
               autoencoders="", attributes="", fid_net="", fid_reference=2000, corrupt="none",
               surrogate=0, sanity=False, curve_steps=28, cout_steps=50, **options):
     """The eval job and the items' origin of evaluate()'s keywords (also cfx.distributed's)."""
@@ -368,8 +370,8 @@ def _eval_job(n, methods=("pixel",), target="auto", seed=0, batch_size=64, devic
     _check_options("eval", sets)
     job = {
         "methods": list(methods), "options": sets, "targets": _targets(target, n),
-        "seed": int(seed), "batch_size": int(batch_size), "device": str(device),
-        "corrupt": str(corrupt), "oracle": str(oracle or ""),
+        "seed": int(seed), "batch_size": int(batch_size), "batch_workers": int(batch_workers),
+        "device": str(device), "corrupt": str(corrupt), "oracle": str(oracle or ""),
         "autoencoders": str(autoencoders or ""), "attributes": str(attributes or ""),
         "fid_net": str(fid_net or ""), "fid_reference": int(fid_reference),
         "surrogate": int(surrogate), "sanity": bool(sanity), "curve_steps": int(curve_steps),

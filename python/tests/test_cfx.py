@@ -269,6 +269,15 @@ def test_evaluate_equals_cli_eval_and_writes_its_files(fashion, tmp_path):
     # A model from memory, every method's option at once, per-item targets.
     ev = cfx.evaluate(Net(), X[:3], methods="pixel", steps=5, target=[1, 2, 3], cout_steps=0)
     assert ev["items"] == 3 and ev["methods"][0]["summary"]["validity"]["n"] == 3
+    # Batches side by side, recorded per method; the one-thread numbers.
+    side = cfx.evaluate(Net(), X[:3], methods="pixel", steps=5, target=[1, 2, 3], cout_steps=0,
+                        batch_size=2, threads=2, batch_workers=2)
+    one = cfx.evaluate(Net(), X[:3], methods="pixel", steps=5, target=[1, 2, 3], cout_steps=0,
+                       batch_size=2, threads=1)
+    assert side["methods"][0]["batch_workers"] == 2 and one["methods"][0]["batch_workers"] == 1
+    assert _steady(side["methods"][0]["summary"]) == _steady(one["methods"][0]["summary"])
+    with pytest.raises(cfx.Error, match="batch_workers = 2000"):
+        cfx.evaluate(SHIPPED, X[:2], batch_workers=2000)
     assert ev["model"] == "<python Net>"
     with pytest.raises(cfx.Error, match="nope"):
         cfx.evaluate(SHIPPED, X[:2], methods=["pixel", "nope"])

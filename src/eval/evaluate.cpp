@@ -185,7 +185,7 @@ void score_saliency_run(MethodEvaluation& m, const Request& req, const EvalOptio
     BatchFiles files;
     if (!o.batch_root.empty())
       files = {(fs::path(o.batch_root) / m.method / "batches-sanity").string(), o.resume};
-    auto rand = explain(*method, rr, o.batch_size, files);
+    auto rand = explain(*method, rr, o.batch_size, files, o.batch_workers);
     m.per_item["sanity_rank_corr"] = map_rank_correlation(r.saliency, rand.result.saliency);
   }
 }
@@ -215,7 +215,7 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
     BatchFiles files;
     if (!o.batch_root.empty())
       files = {(fs::path(o.batch_root) / name / "batches").string(), o.resume};
-    m.explanation = explain(*method, req, o.batch_size, files);
+    m.explanation = explain(*method, req, o.batch_size, files, o.batch_workers);
     const auto& r = m.explanation.result;
     const auto& s = m.explanation.scores;
     const int64_t n = request.images.size(0);

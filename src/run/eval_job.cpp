@@ -191,6 +191,8 @@ void EvalJob::validate() const {
   CFX_CHECK(!targets.empty(), "eval job targets is empty (use \"auto\" or one per item)");
   CFX_CHECK(batch_size >= 1 && batch_size <= 100000, "eval job batch_size = ", batch_size,
             " (use 1 to 100000)");
+  CFX_CHECK(batch_workers >= 0 && batch_workers <= 1024, "eval job batch_workers = ", batch_workers,
+            " (use 0 for one per thread, or 1 to 1024)");
   CFX_CHECK(curve_steps >= 1 && curve_steps <= 10000, "eval job curve_steps = ", curve_steps,
             " (use 1 to 10000)");
   CFX_CHECK(cout_steps >= 0 && cout_steps <= 10000, "eval job cout_steps = ", cout_steps,
@@ -204,15 +206,25 @@ void EvalJob::validate() const {
 }
 
 json EvalJob::to_json() const {
-  return {{"methods", methods},           {"options", options},
-          {"targets", targets},           {"seed", seed},
-          {"batch_size", batch_size},     {"device", device},
-          {"corrupt", corrupt},           {"oracle", oracle},
-          {"autoencoders", autoencoders}, {"attributes", attributes},
-          {"fid_net", fid_net},           {"fid_reference", fid_reference},
-          {"surrogate", surrogate},       {"sanity", sanity},
-          {"curve_steps", curve_steps},   {"cout_steps", cout_steps},
-          {"batches_dir", batches_dir},   {"resume", resume}};
+  return {{"methods", methods},
+          {"options", options},
+          {"targets", targets},
+          {"seed", seed},
+          {"batch_size", batch_size},
+          {"batch_workers", batch_workers},
+          {"device", device},
+          {"corrupt", corrupt},
+          {"oracle", oracle},
+          {"autoencoders", autoencoders},
+          {"attributes", attributes},
+          {"fid_net", fid_net},
+          {"fid_reference", fid_reference},
+          {"surrogate", surrogate},
+          {"sanity", sanity},
+          {"curve_steps", curve_steps},
+          {"cout_steps", cout_steps},
+          {"batches_dir", batches_dir},
+          {"resume", resume}};
 }
 
 EvalJob EvalJob::from_json(const json& j) {
@@ -223,6 +235,7 @@ EvalJob EvalJob::from_json(const json& j) {
   read("targets", o.targets);
   read("seed", o.seed);
   read("batch_size", o.batch_size);
+  read("batch_workers", o.batch_workers);
   read("device", o.device);
   read("corrupt", o.corrupt);
   read("oracle", o.oracle);
@@ -252,6 +265,7 @@ EvalOutcome run_eval(const EvalJob& job, std::shared_ptr<Classifier> F, const Ev
   eo.methods = job.methods;
   eo.method_options = per_method;
   eo.batch_size = job.batch_size;
+  eo.batch_workers = job.batch_workers;
   eo.surrogate_seed = job.seed;
   eo.curve_steps = job.curve_steps;
   eo.cout_steps = job.cout_steps;
@@ -360,6 +374,7 @@ EvalOutcome run_eval(const EvalJob& job, std::shared_ptr<Classifier> F, const Ev
     doc["methods"].push_back({{"method", r.method},
                               {"kind", method_info(r.method).kind},
                               {"config", r.explanation.config},
+                              {"batch_workers", r.explanation.workers},
                               {"summary", r.summary}});
   out.document = std::move(doc);
   out.run = std::move(run_info);

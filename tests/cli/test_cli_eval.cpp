@@ -31,8 +31,9 @@ TEST(CliEval, TrainsAutoencodersAndScoresTwoMethodsOnTheSameItems) {
 
   auto r = run_cfx("eval -q --model " + shipped_model("fashion-mnist-cnn.pt") +
                    " --data fashion-mnist --n 6 --methods pixel,disc --set steps=150" +
-                   " --set disc.fit_steps=200 --oracle " + shipped_model("fashion-mnist-cnn.pt") +
-                   " --autoencoders " + aes + " --out " + dir + "/run");
+                   " --threads 2 --batch-size 3" + " --set disc.fit_steps=200 --oracle " +
+                   shipped_model("fashion-mnist-cnn.pt") + " --autoencoders " + aes + " --out " +
+                   dir + "/run");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("IM1"), std::string::npos) << r.out;
   auto j = nlohmann::json::parse(cfx::read_file(dir + "/run/eval.json"));
@@ -40,6 +41,7 @@ TEST(CliEval, TrainsAutoencodersAndScoresTwoMethodsOnTheSameItems) {
   EXPECT_EQ(j["methods"][1]["config"]["options"]["fit_steps"], 200);
   EXPECT_EQ(j["methods"][0]["config"]["options"]["steps"], 150);
   for (const auto& m : j["methods"]) {
+    EXPECT_EQ(m["batch_workers"], 2);  // two batches of 3, side by side on 2 threads
     const auto& s = m["summary"];
     for (const char* k : {"validity", "oracle_validity", "l1", "im1", "im2", "seconds"})
       ASSERT_TRUE(s.contains(k)) << k;
@@ -73,6 +75,16 @@ TEST(CliEval, BadMethodsOptionsAndFilesFailClearly) {
   expect_user_error(run_cfx(base + "--set nope.steps=3"), "nope");
   expect_user_error(run_cfx(base + "--set disc.stages=0.9,0.2 --methods disc"), "stages");
   expect_user_error(run_cfx(base + "--corrupt fog:1"), "fog");
+  expect_user_error(run_cfx(base + "--batch-workers -1"), "batch_workers = -1");
+  // One batch at a time when asked, and recorded per method.
+  auto one = run_cfx("eval -q --model " + m +
+                     " --data fashion-mnist --n 4 --batch-size 2 --threads 2 --methods gradient "
+                     "--batch-workers 1 --out " +
+                     dir + "/one");
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(
+      nlohmann::json::parse(cfx::read_file(dir + "/one/eval.json"))["methods"][0]["batch_workers"],
+      1);
   expect_user_error(run_cfx(base + "--autoencoders " + m), "not autoencoders");
   expect_user_error(run_cfx(base + "--oracle " + shipped_model("shapes-cnn.pt")),
                     "oracle " + shipped_model("shapes-cnn.pt") + " does not match");

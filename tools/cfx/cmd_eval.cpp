@@ -24,6 +24,7 @@ struct EvalFlags {
   uint64_t seed = 0;
   std::string device = "cpu";
   int64_t batch_size = 64;
+  int64_t batch_workers = 0;
   std::vector<std::string> sets;
   std::string oracle;
   std::string autoencoders;
@@ -44,6 +45,7 @@ int eval_main(const EvalFlags& f) {
   job.options = parse_option_assignments(f.sets);
   job.seed = f.seed;
   job.batch_size = f.batch_size;
+  job.batch_workers = f.batch_workers;
   job.device = f.device;
   job.corrupt = f.corrupt;
   job.oracle = f.oracle;
@@ -111,6 +113,7 @@ void add_eval_command(CLI::App& app) {
   sub->add_option("--seed", f->seed, "random seed");
   sub->add_option("--device", f->device, "cpu, cuda or cuda:<i>");
   sub->add_option("--batch-size", f->batch_size, "items optimised together");
+  add_batch_workers_flag(sub, f->batch_workers);
   sub->add_option(
       "--set", f->sets,
       "method option key=value for every method that has it, or method.key=value for one");

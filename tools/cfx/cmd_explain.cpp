@@ -27,9 +27,7 @@ void add_explain_flags(CLI::App* sub, ExplainFlags& f) {
   sub->add_option("--seed", f.seed, "random seed");
   sub->add_option("--device", f.device, "cpu, cuda or cuda:<i>");
   sub->add_option("--batch-size", f.batch_size, "items optimised together");
-  sub->add_option("--batch-workers", f.batch_workers,
-                  "batches run side by side on the CPU, each on threads/that many threads "
-                  "(0: one per thread; 1: one at a time; not latent or aip)");
+  add_batch_workers_flag(sub, f.batch_workers);
   sub->add_option("--steps", f.steps, "most optimisation steps (-1: the method's default)");
   sub->add_option("--lr", f.lr, "learning rate (-1: the method's default)");
   sub->add_option("--set", f.sets, "method option key=value (repeatable; see cfx methods --json)");

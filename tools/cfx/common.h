@@ -58,6 +58,9 @@ Queries load_queries(const ModelFlags& model, InputOptions input, uint64_t seed,
 /// --image / --images / --data with --split, --n, --offset.
 void add_input_flags(CLI::App* app, InputOptions& o);
 
+/// `--batch-workers` (explain, saliency, eval): batches side by side on the CPU.
+void add_batch_workers_flag(CLI::App* app, int64_t& workers);
+
 /// "1,2,3" -> {1,2,3}; throws cfx::Error naming `flag` on a bad value.
 std::vector<int64_t> parse_ints(const std::string& s, const std::string& flag);
 std::vector<double> parse_doubles(const std::string& s, const std::string& flag);

@@ -19,6 +19,8 @@ struct EvalOptions {
   std::vector<std::string> methods;    // registry names, run in this order
   nlohmann::json method_options;       // method name -> its options object (may be absent)
   int64_t batch_size = 64;             // items optimised together
+  int64_t batch_workers = 0;           // batches side by side (explain()'s workers; 0: one per
+                                       // thread where the method allows it)
   std::shared_ptr<Classifier> oracle;  // independent classifier for oracle validity, or null
   std::shared_ptr<ClassAutoencoders> autoencoders;  // for IM1/IM2, or null
   torch::Tensor surrogate_heldout;  // [M, C, H, W] real images: if defined, train surrogates

@@ -21,6 +21,8 @@ struct EvalJob {
   std::vector<std::string> targets = {"auto"};        // one spec for all items or one per item
   uint64_t seed = 0;             // methods' batches, corruption noise and surrogates
   int64_t batch_size = 64;       // items optimised together (1..100000)
+  int64_t batch_workers = 0;     // batches side by side on the CPU, each on threads/that many
+                                 // threads (0: one per thread; 1: one at a time; 0..1024)
   std::string device = "cpu";    // cpu, cuda or cuda:<i>
   std::string corrupt = "none";  // corrupt the queries first: noise:σ, blur:σ, contrast:f, none
   std::string oracle;            // independent classifier for oracle validity; "": none
