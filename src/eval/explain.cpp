@@ -159,7 +159,9 @@ Explanation explain(Method& method, const Request& request, int64_t batch_size,
   if (workers > 1) shared_mem.emplace(request.device);
 
   auto run_chunk = [&](int64_t c) {
-    const auto [i, j] = bounds(c);
+    // Plain variables, not a structured binding: the progress lambda below captures them
+    // (C++17 cannot capture a binding; clang refuses it).
+    const int64_t i = bounds(c).first, j = bounds(c).second;
     if (store) {
       std::lock_guard<std::mutex> lock(mutex);
       stored[c] = store->load(i, j);

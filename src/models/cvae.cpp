@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <tuple>
 
 #include "cfx/core/batch_invariance.h"
 #include "cfx/core/device.h"
@@ -264,7 +265,10 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   for (size_t k = 0; k < attributes_.size(); ++k)
     per[attributes_[k]] = rate(match.select(1, k), changed.select(1, k));
   // Leakage and fractional control: one-unit requests from D(x) of each test image.
-  auto [one, unit] = requests_of_units((a > 0.5), units, gen);
+  // Plain tensors, not a structured binding: the lambda below uses them (C++17 cannot
+  // capture a binding; clang refuses it).
+  torch::Tensor one, unit;
+  std::tie(one, unit) = requests_of_units((a > 0.5), units, gen);
   std::vector<torch::Tensor> base_seen, one_seen, half_seen;
   auto half = a + 0.5 * (one - a);
   slices([&](const torch::Tensor& z, int64_t i, int64_t j) {
