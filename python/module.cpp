@@ -419,6 +419,6 @@ PYBIND11_MODULE(_cfx, m) {
   m.def("methods", &methods);
   m.def("describe", &describe);
   m.def("load_dataset", &load_dataset, py::arg("name"), py::arg("split"), py::arg("n"),
-        py::arg("seed"), py::arg("size"), no_session);
+        py::arg("seed"), py::arg("size") = -1, no_session);
   m.def("read_image", [](const std::string& path) { return cfx::read_image(path); });
 }
