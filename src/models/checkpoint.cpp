@@ -182,6 +182,7 @@ int64_t NativeClassifier::num_parameters() const {
 }
 
 void NativeClassifier::to(torch::Device device) {
+  if (device == device_) return;
   net_->to(device);
   device_ = device;
 }

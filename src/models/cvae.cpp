@@ -62,6 +62,7 @@ Cvae::Cvae(VaeOptions options, std::vector<std::string> attributes)
 std::vector<int64_t> Cvae::output_shape() const { return detail::vae_output_shape(options_); }
 
 void Cvae::to(torch::Device device) {
+  if (device == device_) return;  // side-by-side runs call it; moving rewrites the weights
   net_->to(device);
   device_ = device;
 }

@@ -105,6 +105,7 @@ class TorchScriptGenerator : public Generator {
   int64_t latent_dim() const override { return latent_; }
   std::vector<int64_t> output_shape() const override { return shape_; }
   void to(torch::Device device) override {
+    if (device == device_) return;  // side-by-side runs call it; moving rewrites the weights
     module_.to(device);
     device_ = device;
   }

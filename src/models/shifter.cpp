@@ -120,6 +120,7 @@ Shifter::Shifter(ShifterOptions options) : options_(options) {
 }
 
 void Shifter::to(torch::Device device) {
+  if (device == device_) return;  // side-by-side runs call it; moving rewrites the weights
   net_->to(device);
   device_ = device;
 }

@@ -717,6 +717,7 @@ int64_t TorchScriptClassifier::num_parameters() const {
 }
 
 void TorchScriptClassifier::to(torch::Device device) {
+  if (device == impl_->device) return;
   impl_->module.to(device);
   impl_->device = device;
 }

@@ -64,6 +64,7 @@ Vae::Vae(VaeOptions options) : options_(options), net_(detail::make_vae_net(opti
 std::vector<int64_t> Vae::output_shape() const { return detail::vae_output_shape(options_); }
 
 void Vae::to(torch::Device device) {
+  if (device == device_) return;  // side-by-side runs call it; moving rewrites the weights
   net_->to(device);
   device_ = device;
 }

@@ -70,7 +70,9 @@ class AttributeClassifier {
   const std::vector<std::vector<std::string>>& groups() const { return groups_; }
   Classifier& net() { return *net_; }
   const Classifier& net() const { return *net_; }
-  void to(torch::Device device) { net_->to(device); }
+  void to(torch::Device device) {
+    if (device != net_->device()) net_->to(device);  // moving rewrites the weights
+  }
   torch::Device device() const { return net_->device(); }
 
  private:

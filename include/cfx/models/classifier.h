@@ -74,7 +74,9 @@ class Classifier {
   /// weight-randomisation sanity check). Empty if the implementation cannot expose them.
   virtual std::vector<torch::Tensor> weights() { return {}; }
 
-  /// Moves weights to `device`; inputs must then live there too.
+  /// Moves weights to `device`; inputs must then live there too. A no-op when they are
+  /// there already: moving rewrites the weights, which runs side by side on one classifier
+  /// (Method::concurrent_runs) must not see, and each run calls to() first.
   virtual void to(torch::Device device) = 0;
   virtual torch::Device device() const = 0;
 

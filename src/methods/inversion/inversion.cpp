@@ -51,8 +51,7 @@ Result Inversion::run(const Request& req) {
   // several threads (Method::concurrent_runs) and still draw what a serial run draws.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(req.seed);
   auto& F = *req.classifier;
-  // Moving weights rewrites them, which another thread's forward must not see.
-  if (F.device() != req.device) F.to(req.device);
+  F.to(req.device);  // a no-op where it is already
   const int64_t n = req.images.size(0);
   auto x0 = req.images.to(req.device, torch::kFloat32);
   auto targets = req.targets.to(req.device, torch::kLong);

@@ -48,7 +48,7 @@ Result GradientSaliency::run(const Request& req) {
   req.validate();
   auto t0 = std::chrono::steady_clock::now();
   auto& F = *req.classifier;
-  if (F.device() != req.device) F.to(req.device);  // moving rewrites the weights
+  F.to(req.device);  // a no-op where it is already
   auto x = req.images.to(req.device, torch::kFloat32).detach().requires_grad_(true);
   auto t = req.targets.to(req.device, torch::kLong);
   auto logp = torch::log_softmax(F.logits(x), 1).gather(1, t.unsqueeze(1));
@@ -103,7 +103,7 @@ Result OcclusionSaliency::run(const Request& req) {
   seed_all(req.seed);
   torch::NoGradGuard ng;
   auto& F = *req.classifier;
-  if (F.device() != req.device) F.to(req.device);  // moving rewrites the weights
+  F.to(req.device);  // a no-op where it is already
   auto x = req.images.to(req.device, torch::kFloat32);
   auto t = req.targets.to(req.device, torch::kLong);
   const int64_t n = x.size(0), H = x.size(2), W = x.size(3);
