@@ -12,8 +12,10 @@
 
 #include "cfx/core/error.h"
 #include "cfx/core/threads.h"
+#include "cfx/data/dataset.h"
 #include "cfx/eval/explain.h"
 #include "cfx/methods/registry.h"
+#include "cli/cli_runner.h"
 #include "helpers.h"
 #include "models/hand_written.h"
 
@@ -21,7 +23,7 @@ using namespace cfx;
 
 namespace {
 
-Request toy_request(int64_t n) { return cfx::testing::toy_flip_request(n, 3); }
+Request workers_request(int64_t n) { return cfx::testing::toy_flip_request(n, 3); }
 
 // disc with a DIP prior: the search draws its prior's noise and weights per batch, so a
 // shared generator or a mixed-up batch would show in the images.
@@ -69,7 +71,7 @@ class FailsLater : public cfx::testing::HandWritten {
 
 TEST(ExplainWorkers, BatchesSideBySideEqualBatchesOneAtATime) {
   Threads one(1);
-  auto req = toy_request(7);  // batches 0-1, 2-3, 4-5, 6
+  auto req = workers_request(7);  // batches 0-1, 2-3, 4-5, 6
   auto serial = explain(*disc(), req, 2, {}, 1);
   EXPECT_EQ(serial.workers, 1);
   for (int64_t w : {2, 3}) {
@@ -80,26 +82,28 @@ TEST(ExplainWorkers, BatchesSideBySideEqualBatchesOneAtATime) {
   }
   // More workers than batches: one per batch.
   EXPECT_EQ(explain(*disc(), req, 4, {}, 8).workers, 2);
-  // One batch, or a method whose runs share torch's global generator (FIDO's random
-  // in-filler, the latent method): one at a time.
+  // One batch, or a method whose runs share torch's global generator (occlusion with the
+  // random in-filler): one at a time.
   EXPECT_EQ(explain(*disc(), req, 64, {}, 2).workers, 1);
-  auto fido = make_method("fido", {{"infill", "random"}, {"steps", 5}, {"samples", 2}});
-  EXPECT_EQ(explain(*fido, req, 2, {}, 2).workers, 1);
+  auto occlusion = make_method("occlusion", {{"infill", "random"}});
+  EXPECT_EQ(explain(*occlusion, req, 2, {}, 2).workers, 1);
 }
 
 // FIDO draws its Concrete noise from a generator of the run's own: side by side its maps,
 // traces and steps are those of one batch at a time; so are occlusion's and the gradient's.
 TEST(ExplainWorkers, SaliencyBatchesSideBySideEqualBatchesOneAtATime) {
   Threads one(1);
-  auto req = toy_request(5);
-  for (auto* name : {"fido", "occlusion", "gradient"}) {
+  auto req = workers_request(5);
+  // FIDO with the random in-filler too: its fills come from the run's generator.
+  for (auto [name, infill] : std::vector<std::pair<std::string, std::string>>{
+           {"fido", "blur"}, {"fido", "random"}, {"occlusion", ""}, {"gradient", ""}}) {
     nlohmann::json opt = nlohmann::json::object();
-    if (std::string(name) == "fido") opt = {{"infill", "blur"}, {"steps", 30}, {"samples", 2}};
+    if (name == "fido") opt = {{"infill", infill}, {"steps", 30}, {"samples", 2}};
     auto serial = explain(*make_method(name, opt), req, 2, {}, 1);
     auto side = explain(*make_method(name, opt), req, 2, {}, 2);
-    EXPECT_EQ(side.workers, 2) << name;
-    EXPECT_TRUE(torch::equal(serial.result.saliency, side.result.saliency)) << name;
-    if (std::string(name) == "fido") {
+    EXPECT_EQ(side.workers, 2) << name << infill;
+    EXPECT_TRUE(torch::equal(serial.result.saliency, side.result.saliency)) << name << infill;
+    if (name == "fido") {
       EXPECT_TRUE(torch::equal(serial.result.steps, side.result.steps));
       EXPECT_TRUE(torch::equal(serial.result.infilled, side.result.infilled));
       EXPECT_EQ(serial.result.loss_trace, side.result.loss_trace);
@@ -109,8 +113,32 @@ TEST(ExplainWorkers, SaliencyBatchesSideBySideEqualBatchesOneAtATime) {
   }
 }
 
+// latent and aip draw nothing and share their loaded models read-only: side by side (the
+// first two runs loading the models at once) they give what one batch at a time gives.
+TEST(ExplainWorkers, LatentAndAipBatchesSideBySideEqualBatchesOneAtATime) {
+  Threads one(1);
+  Request req;
+  req.classifier = load_classifier(cfx::testing::shipped_model("shapes-cnn.pt"));
+  DatasetOptions d;
+  d.split = "test";
+  d.limit = 4;
+  req.images = load_dataset("shapes", d).images;
+  req.targets = (req.classifier->predict_proba(req.images).argmax(1) + 1) % 3;
+  for (auto* name : {"latent", "aip"}) {
+    nlohmann::json opt = nlohmann::json::object();
+    if (std::string(name) == "aip") opt = {{"steps", 20}};
+    auto serial = explain(*make_method(name, opt), req, 2, {}, 1);
+    auto side = explain(*make_method(name, opt), req, 2, {}, 2);
+    EXPECT_EQ(side.workers, 2) << name;
+    EXPECT_TRUE(torch::equal(serial.result.counterfactuals, side.result.counterfactuals)) << name;
+    EXPECT_TRUE(torch::equal(serial.result.reconstruction, side.result.reconstruction)) << name;
+    EXPECT_EQ(serial.config, side.config) << name;
+    EXPECT_FALSE(torch::equal(side.result.counterfactuals[0], side.result.counterfactuals[2]));
+  }
+}
+
 TEST(ExplainWorkers, TheDefaultIsOneWorkerPerThreadEachWithOneThread) {
-  auto req = toy_request(4);
+  auto req = workers_request(4);
   Explanation serial, side;
   {
     Threads one(1);
@@ -135,7 +163,7 @@ TEST(ExplainWorkers, TheDefaultIsOneWorkerPerThreadEachWithOneThread) {
 
 TEST(ExplainWorkers, ProgressIsOneCallerAtATimeInOrderAndWhole) {
   Threads one(1);
-  auto req = toy_request(6);
+  auto req = workers_request(6);
   std::atomic<int> inside{0};
   bool overlapped = false, backwards = false;
   int64_t last_done = -1, last_open = -1, total = 0, calls = 0;
@@ -207,7 +235,7 @@ TEST(ExplainWorkers, AFailingBatchStopsTheRunWithItsError) {
 TEST(ExplainWorkers, BatchFilesOfOneModeResumeInTheOther) {
   Threads one(1);
   auto dir = cfx::testing::temp_dir("explain_workers") + "/batches";
-  auto req = toy_request(6);
+  auto req = workers_request(6);
   auto side = explain(*disc(), req, 2, {dir, false}, 3);
   std::filesystem::remove(std::filesystem::path(dir) / "000002-000004.pt");
   auto resumed = explain(*disc(), req, 2, {dir, true}, 1);
@@ -219,7 +247,7 @@ TEST(ExplainWorkers, BatchFilesOfOneModeResumeInTheOther) {
 }
 
 TEST(ExplainWorkers, AWorkerCountOutOfRangeIsRefused) {
-  auto req = toy_request(4);
+  auto req = workers_request(4);
   EXPECT_THROW(explain(*disc(), req, 2, {}, -1), Error);
   EXPECT_THROW(explain(*disc(), req, 2, {}, 5000), Error);
 }

@@ -148,6 +148,22 @@ TEST(Infill, SimpleInfillersFillFromWhatTheyShould) {
   auto r = make_infiller("random", InfillOptions{})->infill(x, keep);
   EXPECT_GE(r.min().item<float>(), 0.f);
   EXPECT_LE(r.max().item<float>(), 1.f);
+  // FIDO hands the random in-filler its noise: a colour per channel, then a value per pixel.
+  auto rf = make_infiller("random", InfillOptions{});
+  ASSERT_EQ(rf->noise_dim(3, 16, 16), 3 * (1 + 16 * 16));
+  torch::manual_seed(1);
+  auto z = torch::randn({2, 3 * (1 + 16 * 16)});
+  auto s1 = rf->sample(x, keep, z);
+  EXPECT_TRUE(torch::equal(s1, rf->sample(x, keep, z)));  // a function of its noise alone
+  EXPECT_TRUE(torch::equal(s1[1], rf->sample(x.slice(0, 1), keep.slice(0, 1), z.slice(0, 1))[0]));
+  EXPECT_FALSE(torch::equal(s1, rf->sample(x, keep, torch::randn_like(z))));
+  // Zero pixel noise leaves the uniform colour Φ(z_c): 0.5 for z_c = 0, ~0.841 for z_c = 1.
+  auto flat = torch::zeros_like(z);
+  flat.select(1, 1).fill_(1);
+  auto s0 = rf->sample(x, keep, flat);
+  EXPECT_NEAR(s0[0][0].mean().item<float>(), 0.5f, 1e-6);
+  EXPECT_NEAR(s0[0][1].mean().item<float>(), 0.8413f, 1e-4);
+  EXPECT_THROW(rf->sample(x, keep, z.slice(1, 1)), Error);
   auto keep2 = random_infill_masks(64, 16, 16);
   EXPECT_TRUE(((keep2 == 0) | (keep2 == 1)).all().item<bool>());
   EXPECT_GT(keep2.mean().item<float>(), 0.2f);
@@ -295,10 +311,10 @@ TEST(Infill, ConditionalVaeInpainterSamplesDifferWithTheirNoise) {
   EXPECT_THROW(net->paint(x, keep, torch::randn({6, 3})), Error);
   // The in-filler interface hands FIDO the noise; a row's draw does not depend on its batch.
   auto f = make_inpainter_infiller(net);
-  EXPECT_EQ(f->noise_dim(), 4);
+  EXPECT_EQ(f->noise_dim(1, 32, 32), 4);
   auto one = f->sample(x.slice(0, 2, 3), keep.slice(0, 2, 3), z1.slice(0, 2, 3));
   EXPECT_TRUE(torch::allclose(one[0], a[2], 1e-5, 1e-6));
-  EXPECT_EQ(make_infiller("blur", InfillOptions{})->noise_dim(), 0);
+  EXPECT_EQ(make_infiller("blur", InfillOptions{})->noise_dim(1, 32, 32), 0);
   // Round trip: the latent size is in the sidecar; checkpoints without it load as latent 0.
   cfx::test::TempDir tmp("cvae_inpainter");
   net->save(tmp.str("cvae.pt"), nlohmann::json::object());

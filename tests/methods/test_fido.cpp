@@ -122,18 +122,22 @@ TEST(Fido, RandomisedModelGivesADifferentMap) {
 TEST(Fido, ItemDoesNotDependOnItsBatchAndSeedReproduces) {
   auto d = shapes_test(3);
   auto req = shapes_request(d);
-  auto opts = fast({{"infill", "blur"}, {"steps", 60}});
-  auto m = make_method("fido", opts);
-  auto full = m->run(req);
-  auto again = m->run(req);
-  EXPECT_TRUE(torch::equal(full.saliency, again.saliency));
-  // Item 0 with a different companion at index 1 and 2 (same batch size, same seed).
-  Request swapped = req;
-  swapped.images = torch::stack({d.images[0], d.images[2], d.images[1]});
-  swapped.targets = torch::stack({req.targets[0], req.targets[2], req.targets[1]});
-  auto other = m->run(swapped);
-  EXPECT_TRUE(torch::allclose(full.saliency[0], other.saliency[0], 0, 1e-5));
-  EXPECT_EQ(full.steps[0].item<int64_t>(), other.steps[0].item<int64_t>());
+  // random: its fills come from the run's noise for every item (before: from the global
+  // generator for the items still running, so item 0's fills followed its companions').
+  for (const char* infill : {"blur", "random"}) {
+    auto opts = fast({{"infill", infill}, {"steps", 60}});
+    auto m = make_method("fido", opts);
+    auto full = m->run(req);
+    auto again = m->run(req);
+    EXPECT_TRUE(torch::equal(full.saliency, again.saliency)) << infill;
+    // Item 0 with a different companion at index 1 and 2 (same batch size, same seed).
+    Request swapped = req;
+    swapped.images = torch::stack({d.images[0], d.images[2], d.images[1]});
+    swapped.targets = torch::stack({req.targets[0], req.targets[2], req.targets[1]});
+    auto other = m->run(swapped);
+    EXPECT_TRUE(torch::allclose(full.saliency[0], other.saliency[0], 0, 1e-5)) << infill;
+    EXPECT_EQ(full.steps[0].item<int64_t>(), other.steps[0].item<int64_t>()) << infill;
+  }
 }
 
 TEST(Fido, ItemsStopWhenTheirMaskSettles) {

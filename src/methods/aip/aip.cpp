@@ -45,8 +45,15 @@ AipCounterfactual::AipCounterfactual(AipOptions options) : options_(std::move(op
   options_.search.optimise_a = options_.optimise.find('a') != std::string::npos;
 }
 
+const AipModels& AipCounterfactual::models(const Classifier& F) {
+  std::lock_guard<std::mutex> lock(models_mutex_);
+  if (!models_.cvae) models_ = load_aip_models(options_.cvae, options_.attributes, &F);
+  return models_;
+}
+
 json AipCounterfactual::config() const {
   json o = options_.to_json();
+  std::lock_guard<std::mutex> lock(models_mutex_);
   // The files actually used, so a run can be repeated even when they were found by default.
   if (models_.cvae) {
     o["cvae"] = models_.cvae_path;
@@ -59,9 +66,9 @@ Result AipCounterfactual::run(const Request& request) {
   request.validate();
   auto start = std::chrono::steady_clock::now();
   auto& F = *request.classifier;
-  if (!models_.cvae) models_ = load_aip_models(options_.cvae, options_.attributes, &F);
-  auto& G = *models_.cvae;
-  auto& D = *models_.attributes;
+  const auto& models = this->models(F);
+  auto& G = *models.cvae;
+  auto& D = *models.attributes;
   G.to(request.device);
   D.to(request.device);
   F.to(request.device);

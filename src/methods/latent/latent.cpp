@@ -143,8 +143,16 @@ LatentCounterfactual::LatentCounterfactual(LatentOptions options) : options_(std
   options_.validate();
 }
 
+const LatentModels& LatentCounterfactual::models(const Classifier& F) {
+  std::lock_guard<std::mutex> lock(models_mutex_);
+  if (!models_.shifter)
+    models_ = load_latent_models(options_.shifter, options_.generator, options_.attributes, &F);
+  return models_;
+}
+
 json LatentCounterfactual::config() const {
   json o = options_.to_json();
+  std::lock_guard<std::mutex> lock(models_mutex_);
   // The files actually used, so a run can be repeated even when they were found by default.
   if (models_.shifter) {
     o["shifter"] = models_.shifter_path;
@@ -158,11 +166,10 @@ Result LatentCounterfactual::run(const Request& request) {
   request.validate();
   auto start = std::chrono::steady_clock::now();
   auto& F = *request.classifier;
-  if (!models_.shifter)
-    models_ = load_latent_models(options_.shifter, options_.generator, options_.attributes, &F);
-  auto& G = *models_.generator;
-  auto& A = *models_.attributes;
-  auto& S = *models_.shifter;
+  const auto& models = this->models(F);
+  auto& G = *models.generator;
+  auto& A = *models.attributes;
+  auto& S = *models.shifter;
   G.to(request.device);
   A.to(request.device);
   S.to(request.device);

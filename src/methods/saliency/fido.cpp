@@ -80,8 +80,7 @@ Result Fido::run(const Request& req) {
   at::Generator gen =
       req.device.is_cpu() ? at::make_generator<at::CPUGeneratorImpl>(req.seed) : at::Generator();
   auto& F = *req.classifier;
-  // Moving weights rewrites them, which another thread's forward must not see.
-  if (F.device() != req.device) F.to(req.device);
+  F.to(req.device);  // a no-op where it is already
   const int64_t n = req.images.size(0), H = req.images.size(2), W = req.images.size(3);
   const int64_t gh = (H + o.cell - 1) / o.cell, gw = (W + o.cell - 1) / o.cell;
   const int64_t M = o.deterministic ? 1 : o.samples;
@@ -91,7 +90,8 @@ Result Fido::run(const Request& req) {
   InfillOptions io = o.infill_options;
   if (o.infill == "inpainter") io.inpainter = resolve_inpainter_path(io.inpainter, F);
   auto infiller = make_infiller(o.infill, io, req.device);
-  const int64_t zdim = infiller->noise_dim();  // > 0: a generative in-filler, sampled per draw
+  // > 0: a stochastic in-filler (generative or random), sampled per draw from the run's noise
+  const int64_t zdim = infiller->noise_dim(req.images.size(1), H, W);
 
   const bool ssr = o.objective == "ssr";
   auto logits0 = torch::full({n, 1, gh, gw}, std::log(o.init / (1 - o.init)), x.options());
@@ -136,7 +136,7 @@ Result Fido::run(const Request& req) {
     auto z = keep_masks(lg, noise);
     auto xr = x.index_select(0, idx).repeat_interleave(M, 0);
     auto hard = (z.detach() > 0.5).to(torch::kFloat);
-    // A generative in-filler paints a fresh sample for every Concrete draw (the paper's M
+    // A stochastic in-filler paints a fresh sample for every Concrete draw (the paper's M
     // samples of x̂ ~ G(x | mask)); its noise, like the mask noise, is drawn for every item.
     torch::Tensor xhat;
     if (zdim > 0) {
@@ -193,7 +193,11 @@ Result Fido::run(const Request& req) {
                   .slice(3, 0, W);
   res.saliency = (ssr ? 1 - drop : drop).clamp(0, 1).cpu();
   auto keep = o.deterministic ? 1 - drop : (drop <= 0.5).to(torch::kFloat);
-  res.infilled = composite(*infiller, x, keep).clamp(0, 1).cpu();
+  // A stochastic in-filler shows its zero-noise draw (the inpainter's conditional mean, the
+  // random in-filler's mid-grey): reproducible, and drawn from no generator.
+  auto xhat = zdim > 0 ? infiller->sample(x, keep, torch::zeros({n, zdim}, x.options()))
+                       : infiller->infill(x, keep);
+  res.infilled = (keep * x + (1 - keep) * xhat).clamp(0, 1).cpu();
   res.steps = steps;
   res.converged = converged;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -95,6 +95,24 @@ class RandomInfill : public Infiller {
     auto colour = torch::rand({x.size(0), x.size(1), 1, 1}, x.options());
     return (colour + noise_ * torch::randn_like(x)).clamp(0, 1);
   }
+  // A colour per channel and a value per pixel.
+  int64_t noise_dim(int64_t channels, int64_t height, int64_t width) const override {
+    return channels * (1 + height * width);
+  }
+  /// The same draw as infill(), from the caller's noise: the colour is Φ of the first C
+  /// normals (uniform on [0, 1]), the rest is the per-pixel noise.
+  torch::Tensor sample(const torch::Tensor& x, const torch::Tensor&,
+                       const torch::Tensor& noise) override {
+    torch::NoGradGuard ng;
+    const int64_t N = x.size(0), C = x.size(1);
+    CFX_CHECK(noise.dim() == 2 && noise.size(0) == N &&
+                  noise.size(1) == noise_dim(C, x.size(2), x.size(3)),
+              "random in-fill: noise must be [", N, ", ", noise_dim(C, x.size(2), x.size(3)),
+              "], got ", noise.sizes());
+    auto colour =
+        (0.5 * (1 + torch::erf(noise.slice(1, 0, C) / std::sqrt(2.0)))).view({N, C, 1, 1});
+    return (colour + noise_ * noise.slice(1, C).reshape(x.sizes())).clamp(0, 1);
+  }
 
  private:
   double noise_;
@@ -127,7 +145,7 @@ class InpainterInfill : public Infiller {
     net_->to(x.device());
     return net_->paint(x, keep);
   }
-  int64_t noise_dim() const override { return net_->options().latent; }
+  int64_t noise_dim(int64_t, int64_t, int64_t) const override { return net_->options().latent; }
   torch::Tensor sample(const torch::Tensor& x, const torch::Tensor& keep,
                        const torch::Tensor& noise) override {
     torch::NoGradGuard ng;

@@ -4,6 +4,7 @@
 // attribute words: which attributes had to change, and by how much.
 #pragma once
 
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -29,14 +30,20 @@ class AipCounterfactual : public Method {
  public:
   explicit AipCounterfactual(AipOptions options);
   std::string name() const override { return "aip"; }
+  /// It draws nothing, and its runs share the loaded models read-only.
+  bool concurrent_runs() const override { return true; }
   nlohmann::json config() const override;
   /// Result::counterfactuals = G(z*, a*); Result::reconstruction = G(z0, a0) and its error;
   /// Result::attribute_shift = a0 and a*.
   Result run(const Request& request) override;
 
  private:
+  /// The models, loaded by the first run (the default cvae depends on F).
+  const AipModels& models(const Classifier& F);
+
   AipOptions options_;
-  AipModels models_;  // loaded on first use (the default cvae depends on F)
+  mutable std::mutex models_mutex_;  // guards models_ (runs may start side by side)
+  AipModels models_;
 };
 
 /// "slant +0.42, thickness −0.21": the attributes whose value moved by at least `min_change`,

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -62,14 +63,20 @@ class LatentCounterfactual : public Method {
   explicit LatentCounterfactual(LatentOptions options);
   std::string name() const override { return "latent"; }
   bool needs_input_gradient() const override { return false; }  // reads decisions only
+  /// It draws nothing, and its runs share the loaded models read-only.
+  bool concurrent_runs() const override { return true; }
   nlohmann::json config() const override;
   /// Result::counterfactuals are the chosen edits; Result::edits holds all of them,
   /// Result::reconstruction G(w0) and its error.
   Result run(const Request& request) override;
 
  private:
+  /// The models, loaded by the first run (the default shifter depends on F).
+  const LatentModels& models(const Classifier& F);
+
   LatentOptions options_;
-  LatentModels models_;  // loaded on first use (the default shifter depends on F)
+  mutable std::mutex models_mutex_;  // guards models_ (runs may start side by side)
+  LatentModels models_;
 };
 
 }  // namespace cfx

@@ -52,8 +52,8 @@ class Fido : public Method {
   /// higher = more important to the decision for request.targets), Result::infilled (x under
   /// the final hard mask, in-filled), traces of the loss and the mean p_c of the samples.
   Result run(const Request& request) override;
-  /// Its draws come from a generator of the run's own, except the random in-filler's.
-  bool concurrent_runs() const override { return options_.infill != "random"; }
+  /// Every draw (Concrete noise, stochastic in-fills) comes from a generator of the run's own.
+  bool concurrent_runs() const override { return true; }
 
  private:
   std::string preset_;

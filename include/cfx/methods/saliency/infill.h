@@ -34,10 +34,16 @@ class Infiller {
   /// Returns x̂ [N, C, H, W] in [0, 1]: content for the pixels where keep is 0 (values where
   /// keep is 1 are unspecified). No gradient flows through it.
   virtual torch::Tensor infill(const torch::Tensor& x, const torch::Tensor& keep) = 0;
-  /// Size of the noise one stochastic draw takes; 0 for a deterministic in-filler.
-  virtual int64_t noise_dim() const { return 0; }
-  /// One draw per row with noise [N, noise_dim()] (standard normal): a generative in-filler's
-  /// samples, which differ with the noise. Deterministic in-fillers return infill(x, keep).
+  /// Size of the noise one stochastic draw takes for a C×H×W image; 0 for a deterministic
+  /// in-filler. The caller draws it (FIDO: from the run's own generator, for every item), so
+  /// a draw depends on neither the global generator nor the other rows of the batch.
+  virtual int64_t noise_dim(int64_t channels, int64_t height, int64_t width) const {
+    (void)channels, (void)height, (void)width;
+    return 0;
+  }
+  /// One draw per row with noise [N, noise_dim(C, H, W)] (standard normal): a stochastic
+  /// in-filler's samples, which differ with the noise. Deterministic in-fillers return
+  /// infill(x, keep).
   virtual torch::Tensor sample(const torch::Tensor& x, const torch::Tensor& keep,
                                const torch::Tensor& /*noise*/) {
     return infill(x, keep);
