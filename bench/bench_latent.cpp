@@ -26,13 +26,13 @@ struct LatentFixture {
   }
 };
 
-LatentFixture& fixture() {
+LatentFixture& latent_fixture() {
   static LatentFixture fx;
   return fx;
 }
 
 void BM_LatentCounterfactuals(benchmark::State& state) {
-  auto& fx = fixture();
+  auto& fx = latent_fixture();
   int64_t batch = state.range(0);
   cfx::Request req;
   req.classifier = fx.F;
@@ -48,7 +48,7 @@ void BM_LatentCounterfactuals(benchmark::State& state) {
 }
 
 void BM_GlobalSampling(benchmark::State& state) {
-  auto& fx = fixture();
+  auto& fx = latent_fixture();
   cfx::SamplingOptions o;
   o.samples = state.range(0);
   for (auto _ : state) {
@@ -63,7 +63,7 @@ void BM_GlobalSampling(benchmark::State& state) {
 // The same through the oracle generator (the shapes renderer, exact interventions): the
 // true scores' cost, for the same classifier and number of samples.
 void BM_GlobalSamplingOracle(benchmark::State& state) {
-  auto& fx = fixture();
+  auto& fx = latent_fixture();
   cfx::ShapesOptions o;
   o.split = "test";
   o.count = state.range(0);

@@ -24,13 +24,13 @@ struct Fixture {
   }
 };
 
-Fixture& fixture() {
+Fixture& methods_fixture() {
   static Fixture f;
   return f;
 }
 
 void BM_Method(benchmark::State& state, const std::string& method) {
-  auto& fx = fixture();
+  auto& fx = methods_fixture();
   int64_t batch = state.range(0);
   cfx::Request req;
   req.classifier = method == "dip-aux" ? fx.F_loss : fx.F;
@@ -55,7 +55,7 @@ void BM_Method(benchmark::State& state, const std::string& method) {
 // (workers 1) against batches side by side (workers 0: one per thread), disc with the same
 // fixed budget: what `--batch-workers` buys on this machine (docs/performance.md, "Threads").
 void BM_ExplainBatchWorkers(benchmark::State& state) {
-  auto& fx = fixture();
+  auto& fx = methods_fixture();
   static const torch::Tensor images = [] {
     cfx::DatasetOptions o;
     o.split = "test";

@@ -24,13 +24,13 @@ struct TextFixture {
   }
 };
 
-TextFixture& fixture() {
+TextFixture& text_fixture() {
   static TextFixture fx;
   return fx;
 }
 
 void BM_TextAipCounterfactuals(benchmark::State& state) {
-  auto& fx = fixture();
+  auto& fx = text_fixture();
   const int64_t batch = state.range(0);
   std::vector<std::string> texts(fx.texts.begin(), fx.texts.begin() + batch);
   cfx::TextAipOptions o;

@@ -19,12 +19,6 @@ namespace cfx::train_detail {
 
 namespace {
 
-std::vector<TrainOption> with_data(std::vector<TrainOption> own) {
-  auto all = data_options();
-  all.insert(all.end(), own.begin(), own.end());
-  return all;
-}
-
 TrainOutcome train_classifier_kind(const json& o, const std::string& out,
                                    const std::string& command) {
   auto [train, test] = load_train_data(o);

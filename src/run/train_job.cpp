@@ -24,6 +24,12 @@ std::vector<TrainOption> data_options(const std::string& dataset) {
           {"data_seed", uint64_t{0}, "seed of generated datasets (shapes)"}};
 }
 
+std::vector<TrainOption> with_data(std::vector<TrainOption> own) {
+  auto all = data_options();
+  all.insert(all.end(), own.begin(), own.end());
+  return all;
+}
+
 std::pair<Dataset, Dataset> load_train_data(const json& o) {
   DatasetOptions d;
   d.seed = o.at("data_seed").get<uint64_t>();

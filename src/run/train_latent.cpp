@@ -21,12 +21,6 @@ namespace cfx::train_detail {
 
 namespace {
 
-std::vector<TrainOption> with_data(std::vector<TrainOption> own) {
-  auto all = data_options();
-  all.insert(all.end(), own.begin(), own.end());
-  return all;
-}
-
 // The VAE architecture of options latent and width, for the images of `train`.
 VaeOptions vae_arch(const json& o, const Dataset& train) {
   VaeOptions arch;

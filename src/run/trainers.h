@@ -15,6 +15,9 @@ namespace cfx::train_detail {
 /// shapes_size, data_seed.
 std::vector<TrainOption> data_options(const std::string& dataset = "fashion-mnist");
 
+/// data_options() followed by a trainer's own options.
+std::vector<TrainOption> with_data(std::vector<TrainOption> own);
+
 /// The train split (at most `limit` items) and the whole test split of the options' data.
 /// Throws cfx::Error if the train split is empty.
 std::pair<Dataset, Dataset> load_train_data(const nlohmann::json& o);

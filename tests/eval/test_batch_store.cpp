@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Request toy_request(int64_t n) { return cfx::testing::toy_flip_request(n, 5); }
+Request store_request(int64_t n) { return cfx::testing::toy_flip_request(n, 5); }
 
 // FIDO draws random mask samples from the batch's seed, so a batch run with another seed
 // (or in another chunking) would give other maps.
@@ -36,7 +36,7 @@ int count_batch_files(const std::string& dir) {
 
 TEST(BatchStore, ResumedRunEqualsUninterruptedRun) {
   auto dir = cfx::testing::temp_dir("batch_store") + "/batches";
-  auto req = toy_request(5);
+  auto req = store_request(5);
   auto plain = explain(*fido(), req, 2);
   auto stored = explain(*fido(), req, 2, {dir, false});
   EXPECT_EQ(count_batch_files(dir), 3);  // items 0-1, 2-3, 4
@@ -66,7 +66,7 @@ TEST(BatchStore, ResumedRunEqualsUninterruptedRun) {
 
 TEST(BatchStore, CounterfactualsAndTracesRoundTrip) {
   auto dir = cfx::testing::temp_dir("batch_store_cf") + "/batches";
-  auto req = toy_request(3);
+  auto req = store_request(3);
   auto pixel = [] { return make_method("pixel", {{"steps", 30}}); };
   auto a = explain(*pixel(), req, 2, {dir, false});
   auto b = explain(*pixel(), req, 2, {dir, true});
@@ -79,7 +79,7 @@ TEST(BatchStore, CounterfactualsAndTracesRoundTrip) {
 
 TEST(BatchStore, OtherSettingsAreRefusedWithTheDifference) {
   auto dir = cfx::testing::temp_dir("batch_store_mismatch") + "/batches";
-  auto req = toy_request(3);
+  auto req = store_request(3);
   explain(*fido(), req, 2, {dir, false});
   auto expect_refused = [&](Method& m, const Request& r, int64_t batch, const std::string& what) {
     try {
@@ -105,7 +105,7 @@ TEST(BatchStore, OtherSettingsAreRefusedWithTheDifference) {
 }
 
 TEST(BatchStore, FingerprintFollowsWeightsImagesAndTargets) {
-  auto req = toy_request(3);
+  auto req = store_request(3);
   auto& F = *req.classifier;
   auto base = run_fingerprint(F, req.images, req.targets);
   EXPECT_EQ(base.size(), 16u);
@@ -147,7 +147,7 @@ class EveryOutput : public Method {
 // and BatchFiles stores each field of Result::item_tensors(), none by hand.
 TEST(BatchStore, EveryPerItemOutputIsJoinedAndResumed) {
   auto dir = cfx::testing::temp_dir("batch_store_every") + "/batches";
-  auto req = toy_request(5);
+  auto req = store_request(5);
   EveryOutput m;
   auto whole = explain(m, req, 5);
   auto batched = explain(m, req, 2, {dir, false});
@@ -182,7 +182,7 @@ static std::pair<bool, std::string> load_and_say(const BatchStore& store, int64_
 // its batch run again, never read back as numbers (a flipped byte in a tensor would load).
 TEST(BatchStore, ACorruptedFileIsRunAgainNotRead) {
   auto dir = cfx::testing::temp_dir("batch_store_corrupt") + "/batches";
-  auto req = toy_request(2);
+  auto req = store_request(2);
   auto pixel = make_method("pixel", {{"steps", 5}});
   explain(*pixel, req, 2, {dir, false});
   const std::string file = dir + "/000000-000002.pt";  // the name load(0, 2) reads

@@ -15,7 +15,7 @@ using namespace cfx;
 
 namespace {
 
-Request toy_request(int64_t n, const std::string& arch = "cnn") {
+Request inversion_request(int64_t n, const std::string& arch = "cnn") {
   Request r;
   r.classifier = cfx::testing::toy_classifier(arch);
   r.images = cfx::testing::toy_dataset(n, 21).images;
@@ -85,7 +85,7 @@ TEST(Priors, PixelReproducesTheQueryExactly) {
 
 // A fitted DIP or INR prior reproduces the query (the search starts from x, not from noise).
 TEST(Priors, FittedDipAndInrReproduceTheQuery) {
-  auto req = toy_request(4);
+  auto req = inversion_request(4);
   for (const char* prior : {"dip", "inr"}) {
     auto o = InversionOptions::preset("dip");
     o.prior.prior = prior;
@@ -155,7 +155,7 @@ TEST(Priors, DipBelowFullSizeStartsAtTheQueryAndChangesItSmoothly) {
 // The search with a half-size DIP still reaches its targets, and its counterfactuals stay
 // close to the queries (they start there).
 TEST(Presets, DiscWithDipBelowFullSizeReachesItsTargets) {
-  auto req = toy_request(6);
+  auto req = inversion_request(6);
   auto o = quick("disc");
   o.prior.dip_scale = 2;
   Inversion m("disc", o);
@@ -179,7 +179,7 @@ TEST(Terms, FeatureConsistencyIsZeroAtTheQueryAndGrowsWithChange) {
 // another class it keeps x̄'s encoding at the layer closer to the query's than the same search
 // without it.
 TEST(Terms, PreImageTermIsZeroAtTheQueryAndPullsTheLayersEncoding) {
-  auto req = toy_request(6);
+  auto req = inversion_request(6);
   auto ref = req.classifier->capture(req.images, {"stage1"}, false).features;
   auto term = [&](const torch::Tensor& img) {
     torch::NoGradGuard ng;
@@ -203,7 +203,7 @@ TEST(Terms, PreImageTermIsZeroAtTheQueryAndPullsTheLayersEncoding) {
 // min_steps: a valid item keeps running (and its terms keep acting) until it has run this many
 // steps; without it, it stops at its first valid step.
 TEST(Presets, MinStepsKeepsAValidItemRunning) {
-  auto req = toy_request(4);
+  auto req = inversion_request(4);
   auto o = quick("dip");
   o.steps = 120;
   auto a = Inversion("dip", o).run(req);
@@ -280,7 +280,7 @@ TEST(Presets, RegistryHasTheWholeInversionFamily) {
 }
 
 TEST(Presets, DeepinvDipAndDiscReachTheirTargets) {
-  auto req = toy_request(6);
+  auto req = inversion_request(6);
   for (const char* preset : {"deepinv", "dip", "disc"}) {
     Inversion m(preset, quick(preset));
     auto e = explain(m, req);
@@ -290,7 +290,7 @@ TEST(Presets, DeepinvDipAndDiscReachTheirTargets) {
 }
 
 TEST(Presets, DiscWithInrPriorAndCoarseStagesWorks) {
-  auto req = toy_request(4);
+  auto req = inversion_request(4);
   auto o = quick("disc");
   o.prior.prior = "inr";
   Inversion m("disc", o);
@@ -301,7 +301,7 @@ TEST(Presets, DiscWithInrPriorAndCoarseStagesWorks) {
 // Each progressive stage's image reaches that stage's probability, and the stages of one item
 // form a morph: the last stage is the counterfactual.
 TEST(Presets, DiscStagesReachTheirProbabilities) {
-  auto req = toy_request(5);
+  auto req = inversion_request(5);
   auto o = quick("disc");
   Inversion m("disc", o);
   auto r = m.run(req);
@@ -321,7 +321,7 @@ TEST(Presets, DiscStagesReachTheirProbabilities) {
 }
 
 TEST(Presets, AValidDipItemStopsChanging) {
-  auto req = toy_request(4);
+  auto req = inversion_request(4);
   auto o = quick("dip");
   o.steps = 60;
   auto a = Inversion("dip", o).run(req);
@@ -338,7 +338,7 @@ TEST(Presets, AValidDipItemStopsChanging) {
 }
 
 TEST(Presets, SameSeedSameDipOutput) {
-  auto req = toy_request(3);
+  auto req = inversion_request(3);
   req.seed = 9;
   auto o = quick("dip");
   o.steps = 30;
@@ -348,7 +348,7 @@ TEST(Presets, SameSeedSameDipOutput) {
 
 // Terms that cannot apply are dropped (with a notice) unless the user asked for them.
 TEST(Presets, TermsThatCannotApplyAreDroppedOrRejected) {
-  auto req = toy_request(2, "mlp");  // no batch norm, no heads
+  auto req = inversion_request(2, "mlp");  // no batch norm, no heads
   auto deepinv = make_method("deepinv", {{"steps", 20}});
   EXPECT_NO_THROW(deepinv->run(req));
   auto explicit_bn = make_method("pixel", {{"bn", 0.1}, {"steps", 20}});

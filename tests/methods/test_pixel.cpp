@@ -10,7 +10,7 @@ using namespace cfx;
 
 namespace {
 
-Request toy_request(int64_t n, uint64_t seed = 0) {
+Request pixel_request(int64_t n, uint64_t seed = 0) {
   Request r;
   r.classifier = cfx::testing::toy_classifier("cnn");
   r.images = cfx::testing::toy_dataset(n, 21).images;
@@ -22,7 +22,7 @@ Request toy_request(int64_t n, uint64_t seed = 0) {
 }  // namespace
 
 TEST(Pixel, ReachesTargetsForABatchWithPerItemTargets) {
-  auto req = toy_request(12);
+  auto req = pixel_request(12);
   Inversion m("pixel", {});
   auto e = explain(m, req);
   EXPECT_GE(e.scores.valid.to(torch::kFloat).mean().item<double>(), 0.9);
@@ -34,7 +34,7 @@ TEST(Pixel, ReachesTargetsForABatchWithPerItemTargets) {
 }
 
 TEST(Pixel, FinishedItemsStopChanging) {
-  auto req = toy_request(8);
+  auto req = pixel_request(8);
   InversionOptions o;
   o.steps = 150;
   auto short_run = Inversion("pixel", o).run(req);
@@ -57,7 +57,7 @@ TEST(Pixel, FinishedItemsStopChanging) {
 }
 
 TEST(Pixel, ResultOfAnItemDoesNotDependOnItsBatch) {
-  auto req = toy_request(6);
+  auto req = pixel_request(6);
   Inversion m("pixel", {});
   auto all = m.run(req);
   Request one = req;
@@ -69,13 +69,13 @@ TEST(Pixel, ResultOfAnItemDoesNotDependOnItsBatch) {
 }
 
 TEST(Pixel, SameSeedSameOutput) {
-  auto req = toy_request(4, 5);
+  auto req = pixel_request(4, 5);
   auto a = Inversion("pixel", {}).run(req), b = Inversion("pixel", {}).run(req);
   EXPECT_TRUE(torch::equal(a.counterfactuals, b.counterfactuals));
 }
 
 TEST(Pixel, SigmoidParameterisationAlsoWorks) {
-  auto req = toy_request(6);
+  auto req = pixel_request(6);
   InversionOptions o;
   o.prior.param = "sigmoid";
   o.lr = 0.1;
@@ -85,7 +85,7 @@ TEST(Pixel, SigmoidParameterisationAlsoWorks) {
 }
 
 TEST(Pixel, HigherL1WeightGivesCloserCounterfactuals) {
-  auto req = toy_request(8);
+  auto req = pixel_request(8);
   InversionOptions lo, hi;
   lo.l1 = 0.0;
   lo.tv = 0.0;
@@ -110,7 +110,7 @@ TEST(Pixel, OptionsAreValidatedAndRoundTrip) {
 }
 
 TEST(Pixel, RequestValidationCatchesBadInput) {
-  auto req = toy_request(2);
+  auto req = pixel_request(2);
   Inversion m("pixel", {});
   auto bad = req;
   bad.targets = torch::tensor({0, 3}, torch::kLong);
@@ -141,7 +141,7 @@ TEST(Registry, KnowsPixelAndRejectsUnknownNames) {
 // Progress is reported per optimisation step, in work units, so a bar moves inside a long
 // batch (issue: FIDO sat at 0% for minutes), never goes back, and ends at the total.
 TEST(Explain, ProgressMovesWithinEachBatchAndEndsAtTheTotal) {
-  auto req = toy_request(6);
+  auto req = pixel_request(6);
   std::vector<int64_t> done;
   int64_t total = -1;
   req.progress = [&](int64_t d, int64_t t, int64_t active) {
