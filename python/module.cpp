@@ -16,6 +16,7 @@
 #include "cfx/core/threads.h"
 #include "cfx/data/dataset.h"
 #include "cfx/data/image_io.h"
+#include "cfx/data/inputs.h"
 #include "cfx/methods/registry.h"
 #include "cfx/models/checkpoint.h"
 #include "cfx/models/classifier.h"
@@ -366,6 +367,29 @@ py::tuple load_dataset(const std::string& name, const std::string& split, int64_
   return py::make_tuple(d->images, d->labels, d->class_names, d->sources);
 }
 
+// The query images `cfx explain --data NAME --n --offset` would run on this model: the
+// dataset's items from `offset`, rendered (shapes) or resized to the model's input shape, and
+// their names "dataset:split:index". cfx.distributed's command line uses it, so a shard sees
+// exactly what the single-machine command sees.
+py::tuple load_inputs(const std::string& data, const std::string& split, int64_t n, int64_t offset,
+                      uint64_t seed, const std::string& model_json) {
+  auto model = parse_json(model_json, "the model");
+  cfx::InputOptions in;
+  in.data = data;
+  in.split = split;
+  in.n = n;
+  in.offset = offset;
+  in.seed = seed;
+  cfx::Inputs inputs;
+  {
+    py::gil_scoped_release nogil;
+    if (model.value("fallback_shape", std::vector<int64_t>{}).empty())
+      model["fallback_shape"] = cfx::native_input_shape(in);
+    inputs = cfx::load_inputs(in, load_model(model)->input_shape());
+  }
+  return py::make_tuple(inputs.images, inputs.sources);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_cfx, m) {
@@ -420,5 +444,7 @@ PYBIND11_MODULE(_cfx, m) {
   m.def("describe", &describe);
   m.def("load_dataset", &load_dataset, py::arg("name"), py::arg("split"), py::arg("n"),
         py::arg("seed"), py::arg("size") = -1, no_session);
+  m.def("load_inputs", &load_inputs, py::arg("data"), py::arg("split"), py::arg("n"),
+        py::arg("offset"), py::arg("seed"), py::arg("model"));
   m.def("read_image", [](const std::string& path) { return cfx::read_image(path); });
 }

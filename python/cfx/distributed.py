@@ -567,10 +567,11 @@ def main(argv=None):
                 raise Error(f"{a.command} needs --data (a dataset name or image folder root)")
             if a.n < 1 or a.offset < 0:
                 raise Error(f"--n {a.n} / --offset {a.offset} (n >= 1, offset >= 0)")
-            X, _, _, names = _cfx.load_dataset(a.data, a.split, a.offset + a.n, a.seed)
-            X, names = X[a.offset:], names[a.offset:]  # inputs named as `cfx explain` names them
-            if len(X) == 0:
-                raise Error(f"--offset {a.offset} is past the end of {a.data}")
+            # The images and names `cfx explain --data` gives this model: shapes rendered at
+            # its size, other datasets resized to it.
+            with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
+                spec = _model_spec(a.model, None, tmp, None, None, None)
+                X, names = _cfx.load_inputs(a.data, a.split, a.n, a.offset, a.seed, spec)
         cluster = None
         if a.workers is not None:
             if a.workers < 1:

@@ -150,6 +150,45 @@ def _run_or_show(cmd, timeout):
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
+def test_the_command_line_gives_the_images_cfx_explain_gives(client, tmp_path):
+    # A TorchScript classifier of 3x40x40 images: shapes are rendered at its size, as the
+    # single-machine `cfx explain --data shapes` renders them (before: always 32x32).
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3 * 40 * 40, 3)
+
+        def forward(self, x):
+            return self.fc(x.flatten(1))
+
+    torch.manual_seed(0)
+    path = str(tmp_path / "net40.pt")
+    meta = {"input_shape": [3, 40, 40], "classes": ["circle", "square", "triangle"]}
+    torch.jit.script(Net()).save(path, _extra_files={"cfx.json": json.dumps(meta)})
+    args = ["--model", path, "--data", "shapes", "--n", "3", "--offset", "2", "--method",
+            "pixel", "--set", "steps=4", "--batch-size", "2"]
+    rc = cd.main(["explain", "--scheduler", client.scheduler.address] + args +
+                 ["--out", str(tmp_path / "d")])
+    assert rc == 0
+    cli = os.environ.get("CFX_CLI")
+    if cli:
+        subprocess.run([cli, "explain", "--quiet", "--threads", "1"] + args +
+                       ["--out", str(tmp_path / "one")], check=True, timeout=120)
+    for out in ["d", "one"] if cli else ["d"]:
+        doc = json.loads((tmp_path / out / "result.json").read_text())
+        assert [it["input"] for it in doc["items"]] == [
+            "shapes:test:2", "shapes:test:3", "shapes:test:4"]
+    if cli:
+        d = json.loads((tmp_path / "d" / "result.json").read_text())["items"]
+        one = json.loads((tmp_path / "one" / "result.json").read_text())["items"]
+        for a, b in zip(d, one):
+            assert (a["l1"], a["target_class"], a["valid"]) == (b["l1"], b["target_class"],
+                                                                b["valid"])
+    # A dataset the model cannot read: one error line, exit 2.
+    assert cd.main(["explain", "--scheduler", client.scheduler.address, "--model", SHIPPED,
+                    "--data", "shapes", "--n", "1", "--out", str(tmp_path / "x")]) == 2
+
+
 def test_a_killed_client_resumes_only_the_missing_shards(X, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "cfx.distributed", "explain", "--workers", "2",
