@@ -297,8 +297,7 @@ def explain(model, X, target="auto", method="pixel", seed=0, batch_size=64, devi
     options: the method's options (see cfx.methods()), e.g. steps=200, lr=0.05.
     threads: CPU threads (None: one per available CPU, or OMP_NUM_THREADS).
     batch_workers: batches run side by side, each on threads/batch_workers threads (0: one
-        per thread; 1: one at a time); the inversion methods, FIDO/BBMP, occlusion and
-        gradient run them side by side (not latent and aip).
+        per thread; 1: one at a time); every built-in method runs them side by side.
     """
     X, names = _images(X)
     _check_options(method, options)

@@ -87,7 +87,7 @@ int64_t batch_workers(const Method& method, const Request& request, int64_t chun
   if (!method.concurrent_runs()) {
     if (asked > 1)
       notice(str(method.name(), " runs its batches one at a time (", option("batch-workers"), " ",
-                 asked, " is for the methods that draw from their own generator)"));
+                 asked, " is for the methods whose runs share nothing)"));
     return 1;
   }
   return std::min<int64_t>(chunks, asked > 0 ? asked : threads());

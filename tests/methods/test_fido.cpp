@@ -155,6 +155,23 @@ TEST(Fido, ItemsStopWhenTheirMaskSettles) {
     EXPECT_EQ(r.loss_trace[i].size(), static_cast<size_t>(r.steps[i].item<int64_t>()));
 }
 
+// Occlusion with the random in-filler: each item's fill is a draw of its own (seeded with its
+// index in the run), so an item's map is the same in any batch. Before 2026-12-01 the fill came
+// from torch's global generator for whatever items shared a forward pass.
+TEST(Occlusion, RandomInfillDoesNotDependOnTheBatch) {
+  auto d = shapes_test(3);
+  auto req = shapes_request(d);
+  auto m = make_method("occlusion", {{"infill", "random"}, {"stride", 4}});
+  auto all = explain(*m, req, 3);
+  auto one = explain(*m, req, 1);
+  EXPECT_TRUE(torch::allclose(all.result.saliency, one.result.saliency, 0, 1e-5));
+  EXPECT_TRUE(torch::equal(all.result.saliency, explain(*m, req, 3).result.saliency));
+  // The fill matters: another seed gives another map.
+  Request other = req;
+  other.seed = 7;
+  EXPECT_FALSE(torch::allclose(all.result.saliency, explain(*m, other, 3).result.saliency));
+}
+
 TEST(Fido, BbmpGradientAndOcclusionPointAtTheObject) {
   auto d = shapes_test(12);
   auto req = shapes_request(d);

@@ -127,7 +127,7 @@ Queries load_queries(const ModelFlags& model, InputOptions input, uint64_t seed,
 void add_batch_workers_flag(CLI::App* app, int64_t& workers) {
   app->add_option("--batch-workers", workers,
                   "batches run side by side on the CPU, each on threads/that many threads "
-                  "(0: one per thread; 1: one at a time; not latent or aip)");
+                  "(0: one per thread; 1: one at a time)");
 }
 
 void add_input_flags(CLI::App* app, InputOptions& o) {

@@ -1,5 +1,7 @@
 #include "cfx/methods/saliency/baselines.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <chrono>
 
 #include "cfx/core/error.h"
@@ -110,6 +112,20 @@ Result OcclusionSaliency::run(const Request& req) {
   InfillOptions io = o.infill_options;
   if (o.infill == "inpainter") io.inpainter = resolve_inpainter_path(io.inpainter, F);
   auto infiller = make_infiller(o.infill, io, req.device);
+  // A stochastic in-filler (random, a sampling inpainter) fills all of an item's squares from
+  // one draw of the item's own: noise from a generator seeded with the run's seed plus the
+  // item's index. Batches are seeded with the request's seed plus their first index, so the
+  // draw does not depend on the batch, and runs can go side by side.
+  const int64_t zdim = infiller->noise_dim(x.size(1), H, W);
+  torch::Tensor noise;  // [n, zdim]
+  if (zdim > 0) {
+    std::vector<torch::Tensor> rows;
+    for (int64_t i = 0; i < n; ++i) {
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(req.seed + static_cast<uint64_t>(i));
+      rows.push_back(torch::randn({1, zdim}, gen, torch::kFloat));
+    }
+    noise = torch::cat(rows).to(x.device());
+  }
 
   // Square positions: a regular grid whose last row/column touches the border.
   std::vector<int64_t> ys, xs;
@@ -140,7 +156,9 @@ Result OcclusionSaliency::run(const Request& req) {
     auto flat = torch::arange(s, e, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     auto item = flat.div(P, "floor"), pos = flat.remainder(P);
     auto xi = x.index_select(0, item), ki = K.index_select(0, pos);
-    auto p = torch::softmax(F.logits(composite(*infiller, xi, ki)), 1)
+    auto xhat =
+        zdim > 0 ? infiller->sample(xi, ki, noise.index_select(0, item)) : infiller->infill(xi, ki);
+    auto p = torch::softmax(F.logits(ki * xi + (1 - ki) * xhat), 1)
                  .gather(1, t.index_select(0, item).unsqueeze(1));
     auto drop = (p0.index_select(0, item) - p).view({-1, 1, 1, 1}) * (1 - ki);
     drop_sum.index_add_(0, item, drop);

@@ -52,8 +52,9 @@ class OcclusionSaliency : public Method {
   bool needs_input_gradient() const override { return false; }  // reads decisions only
   nlohmann::json config() const override;
   Result run(const Request& request) override;
-  /// Draws nothing, except the random in-filler (from torch's global generator).
-  bool concurrent_runs() const override { return options_.infill != "random"; }
+  /// Draws nothing, except a stochastic in-filler's noise (one draw per item, from a
+  /// generator seeded with the item's own seed).
+  bool concurrent_runs() const override { return true; }
 
  private:
   OcclusionOptions options_;
