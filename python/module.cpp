@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 #include <torch/extension.h>
 
+#include <functional>
 #include <optional>
 
 #include "cfx/config.h"
@@ -77,9 +78,11 @@ using SessionPtr = std::shared_ptr<cfx::Session>;
 
 // The model a Python call names: a file, with what overrides its metadata (see
 // cfx/__init__.py's _model_spec). JSON keys: path, input_shape, fallback_shape, classes, mean,
-// std, source. With a session, a model it loaded before is reused.
-std::shared_ptr<cfx::Classifier> load_model(const nlohmann::json& spec,
-                                            const SessionPtr& session = nullptr) {
+// std, source. With a session, a model it loaded before is reused. images_shape, when the spec
+// has no fallback_shape, gives the query images' shape lazily (only a file without one asks).
+std::shared_ptr<cfx::Classifier> load_model(
+    const nlohmann::json& spec, const SessionPtr& session = nullptr,
+    std::function<std::vector<int64_t>()> images_shape = nullptr) {
   cfx::ClassifierOverrides ov;
   ov.input_shape = spec.value("input_shape", std::vector<int64_t>{});
   ov.class_names = spec.value("classes", std::vector<std::string>{});
@@ -88,7 +91,10 @@ std::shared_ptr<cfx::Classifier> load_model(const nlohmann::json& spec,
   ov.source = spec.value("source", std::string());
   // A model file that states no input shape takes the images'.
   auto fallback = spec.value("fallback_shape", std::vector<int64_t>{});
-  if (!fallback.empty()) ov.input_shape_fallback = [fallback] { return fallback; };
+  if (!fallback.empty())
+    ov.input_shape_fallback = [fallback] { return fallback; };
+  else if (images_shape)
+    ov.input_shape_fallback = std::move(images_shape);  // asked only if the file states none
   const auto path = spec.at("path").get<std::string>();
   return session ? session->classifier(path, ov) : cfx::load_classifier(path, ov);
 }
@@ -383,9 +389,8 @@ py::tuple load_inputs(const std::string& data, const std::string& split, int64_t
   cfx::Inputs inputs;
   {
     py::gil_scoped_release nogil;
-    if (model.value("fallback_shape", std::vector<int64_t>{}).empty())
-      model["fallback_shape"] = cfx::native_input_shape(in);
-    inputs = cfx::load_inputs(in, load_model(model)->input_shape());
+    auto F = load_model(model, nullptr, [in] { return cfx::native_input_shape(in); });
+    inputs = cfx::load_inputs(in, F->input_shape());
   }
   return py::make_tuple(inputs.images, inputs.sources);
 }

@@ -156,9 +156,8 @@ Result OcclusionSaliency::run(const Request& req) {
     auto flat = torch::arange(s, e, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
     auto item = flat.div(P, "floor"), pos = flat.remainder(P);
     auto xi = x.index_select(0, item), ki = K.index_select(0, pos);
-    auto xhat =
-        zdim > 0 ? infiller->sample(xi, ki, noise.index_select(0, item)) : infiller->infill(xi, ki);
-    auto p = torch::softmax(F.logits(ki * xi + (1 - ki) * xhat), 1)
+    auto zi = zdim > 0 ? noise.index_select(0, item) : torch::Tensor();
+    auto p = torch::softmax(F.logits(composite(*infiller, xi, ki, zi)), 1)
                  .gather(1, t.index_select(0, item).unsqueeze(1));
     auto drop = (p0.index_select(0, item) - p).view({-1, 1, 1, 1}) * (1 - ki);
     drop_sum.index_add_(0, item, drop);

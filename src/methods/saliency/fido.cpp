@@ -195,9 +195,8 @@ Result Fido::run(const Request& req) {
   auto keep = o.deterministic ? 1 - drop : (drop <= 0.5).to(torch::kFloat);
   // A stochastic in-filler shows its zero-noise draw (the inpainter's conditional mean, the
   // random in-filler's mid-grey): reproducible, and drawn from no generator.
-  auto xhat = zdim > 0 ? infiller->sample(x, keep, torch::zeros({n, zdim}, x.options()))
-                       : infiller->infill(x, keep);
-  res.infilled = (keep * x + (1 - keep) * xhat).clamp(0, 1).cpu();
+  auto zero = zdim > 0 ? torch::zeros({n, zdim}, x.options()) : torch::Tensor();
+  res.infilled = composite(*infiller, x, keep, zero).clamp(0, 1).cpu();
   res.steps = steps;
   res.converged = converged;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -188,8 +188,9 @@ std::unique_ptr<Infiller> make_inpainter_infiller(std::shared_ptr<Inpainter> inp
   return std::make_unique<InpainterInfill>(std::move(inpainter));
 }
 
-torch::Tensor composite(Infiller& infiller, const torch::Tensor& x, const torch::Tensor& keep) {
-  auto xhat = infiller.infill(x, keep);
+torch::Tensor composite(Infiller& infiller, const torch::Tensor& x, const torch::Tensor& keep,
+                        const torch::Tensor& noise) {
+  auto xhat = noise.defined() ? infiller.sample(x, keep, noise) : infiller.infill(x, keep);
   return keep * x + (1 - keep) * xhat;
 }
 

@@ -64,8 +64,11 @@ std::unique_ptr<Infiller> make_infiller(const std::string& name, const InfillOpt
 /// An in-filler around an already loaded inpainter.
 std::unique_ptr<Infiller> make_inpainter_infiller(std::shared_ptr<Inpainter> inpainter);
 
-/// keep·x + (1 − keep)·x̂ with x̂ = infiller.infill(x, keep): the image the classifier sees.
-torch::Tensor composite(Infiller& infiller, const torch::Tensor& x, const torch::Tensor& keep);
+/// keep·x + (1 − keep)·x̂: the image the classifier sees. x̂ = infiller.sample(x, keep, noise)
+/// when noise [N, noise_dim(C, H, W)] is given (a stochastic in-filler's draw), else
+/// infiller.infill(x, keep).
+torch::Tensor composite(Infiller& infiller, const torch::Tensor& x, const torch::Tensor& keep,
+                        const torch::Tensor& noise = {});
 
 /// Mean |x̂ − x| over the pixels where keep is 0 (all channels): how well an in-filler
 /// reconstructs what it did not see.
