@@ -146,15 +146,16 @@ Capture NativeClassifier::capture(const torch::Tensor& x, const std::vector<std:
     tap.want_features.insert(l);
   }
   tap.want_bn_inputs = bn_inputs;
-  // The auxiliary head reads the embedding from the same forward pass.
-  const std::string emb = net_->embedding_name();
-  bool asked_for_embedding = tap.want_features.count(emb) > 0;
-  if (options_.head != "linear") tap.want_features.insert(emb);
+  // The auxiliary head reads its features from the same forward pass.
+  const std::set<std::string> asked = tap.want_features;
+  net_->want_head_inputs(tap);
   Capture c;
   c.logits = net_->forward(normalize(as_two_rows(x)), &tap);
-  if (options_.head == "duq") c.duq = net_->duq_head()->forward(tap.features.at(emb));
-  if (options_.head == "loss") c.loss_estimate = net_->loss_head()->forward(tap.features.at(emb));
-  if (!asked_for_embedding) tap.features.erase(emb);
+  if (options_.head == "duq")
+    c.duq = net_->duq_head()->forward(tap.features.at(net_->embedding_name()));
+  if (options_.head == "loss") c.loss_estimate = net_->estimate_loss(tap);
+  for (auto it = tap.features.begin(); it != tap.features.end();)
+    it = asked.count(it->first) ? std::next(it) : tap.features.erase(it);
   c.features = std::move(tap.features);
   c.bn_inputs = std::move(tap.bn_inputs);
   return from_two_rows(std::move(c), x);

@@ -45,13 +45,25 @@ void DuqHeadImpl::update_centroids(const torch::Tensor& f, const torch::Tensor& 
   sum_.mul_(gamma).add_(class_sums, 1 - gamma);
 }
 
-LossHeadImpl::LossHeadImpl(int64_t embedding_dim) {
-  fc1_ = register_module("fc1", torch::nn::Linear(embedding_dim, kHidden));
-  fc2_ = register_module("fc2", torch::nn::Linear(kHidden, 1));
+LossHeadImpl::LossHeadImpl(std::vector<int64_t> channels) {
+  CFX_ASSERT(!channels.empty());
+  for (size_t i = 0; i < channels.size(); ++i)
+    branches_.push_back(
+        register_module("branch" + std::to_string(i), torch::nn::Linear(channels[i], kHidden)));
+  out_ =
+      register_module("out", torch::nn::Linear(kHidden * static_cast<int64_t>(channels.size()), 1));
 }
 
-torch::Tensor LossHeadImpl::forward(const torch::Tensor& f) {
-  return torch::softplus(fc2_->forward(torch::relu(fc1_->forward(f)))).squeeze(1);
+torch::Tensor LossHeadImpl::forward(const std::vector<torch::Tensor>& features) {
+  CFX_ASSERT(features.size() == branches_.size());
+  std::vector<torch::Tensor> parts;
+  for (size_t i = 0; i < features.size(); ++i) {
+    // Global average pooling, as in the loss prediction module: the branch sees what each
+    // stage detects, not where.
+    auto f = features[i].dim() == 4 ? features[i].mean({2, 3}) : features[i];
+    parts.push_back(torch::relu(branches_[i]->forward(f)));
+  }
+  return torch::softplus(out_->forward(torch::cat(parts, 1))).squeeze(1);
 }
 
 torch::Tensor duq_bce(const torch::Tensor& d, const torch::Tensor& y) {

@@ -1,5 +1,7 @@
 #include "cfx/models/train.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <chrono>
 #include <cmath>
 
@@ -9,6 +11,7 @@
 #include "cfx/core/seed.h"
 #include "cfx/core/surface.h"
 #include "cfx/core/tensor.h"
+#include "cfx/models/loss_inputs.h"
 
 using nlohmann::json;
 
@@ -29,6 +32,8 @@ void TrainOptions::validate() const {
   CFX_CHECK(loss_margin >= 0 && std::isfinite(loss_margin), "invalid loss_margin: ", loss_margin);
   CFX_CHECK(loss_mse_weight >= 0 && std::isfinite(loss_mse_weight),
             "invalid loss_mse_weight: ", loss_mse_weight);
+  CFX_CHECK(loss_perturbed >= 0 && loss_perturbed <= 4, "invalid loss_perturbed: ", loss_perturbed,
+            " (use [0, 4])");
 }
 
 json TrainOptions::to_json() const {
@@ -47,7 +52,9 @@ json TrainOptions::to_json() const {
           {"duq_gamma", duq_gamma},
           {"loss_weight", loss_weight},
           {"loss_margin", loss_margin},
-          {"loss_mse_weight", loss_mse_weight}};
+          {"loss_mse_weight", loss_mse_weight},
+          {"loss_perturbed", loss_perturbed},
+          {"head_only", head_only}};
 }
 
 json TrainReport::to_json() const {
@@ -112,34 +119,111 @@ double evaluate_accuracy(ZooNetImpl& net, const Dataset& data, const std::vector
 json evaluate_head(ZooNetImpl& net, const Dataset& data, const std::vector<double>& mean,
                    const std::vector<double>& std, torch::Device device) {
   if (net.head() == "linear" || data.size() == 0) return json::object();
-  torch::NoGradGuard no_grad;
   bool was_training = net.is_training();
   net.eval();
-  Tap tap;
-  tap.want_features.insert(net.embedding_name());
-  std::vector<torch::Tensor> outs, losses;
+  const bool loss_head = net.head() == "loss";
+  // A fixed draw, so that reports of different trainings compare the same kind of inputs.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(20261201);
+  std::vector<torch::Tensor> outs, losses, outs_p, losses_p;
   for (int64_t i = 0; i < data.size(); i += 512) {
     int64_t j = std::min(i + 512, data.size());
-    auto x = normalize_channels(data.images.slice(0, i, j).to(device), mean, std);
-    auto logits = net.forward(x, &tap);
-    auto f = tap.features.at(net.embedding_name());
+    auto x = data.images.slice(0, i, j).to(device);
     auto y = data.labels.slice(0, i, j).to(device);
-    losses.push_back(torch::cross_entropy_loss(logits, y, {}, at::Reduction::None).cpu());
-    outs.push_back(
-        (net.head() == "duq" ? net.duq_head()->forward(f) : net.loss_head()->forward(f)).cpu());
+    auto score = [&](const torch::Tensor& images, std::vector<torch::Tensor>& out,
+                     std::vector<torch::Tensor>& loss) {
+      torch::NoGradGuard no_grad;
+      Tap tap;
+      net.want_head_inputs(tap);
+      auto logits = net.forward(normalize_channels(images, mean, std), &tap);
+      loss.push_back(torch::cross_entropy_loss(logits, y, {}, at::Reduction::None).cpu());
+      out.push_back((loss_head ? net.estimate_loss(tap)
+                               : net.duq_head()->forward(tap.features.at(net.embedding_name())))
+                        .cpu());
+      return logits.size(1);
+    };
+    int64_t classes = score(x, outs, losses);
+    if (loss_head) {
+      auto logits_of = [&](const torch::Tensor& t) {
+        return net.forward(normalize_channels(t, mean, std));
+      };
+      score(perturb_for_loss_head(logits_of, x, y, classes, gen), outs_p, losses_p);
+    }
   }
   net.train(was_training);
   auto out = torch::cat(outs);
-  if (net.head() == "duq") {
+  if (!loss_head) {
     auto acc = out.argmax(1).eq(data.labels).to(torch::kDouble).mean().item<double>();
     return {{"duq_accuracy", acc},
             {"duq_mean_max_k", std::get<0>(out.max(1)).mean().item<double>()}};
   }
   auto loss = torch::cat(losses);
+  auto out_p = torch::cat(outs_p), loss_p = torch::cat(losses_p);
   return {{"loss_rank_correlation", rank_correlation(out, loss)},
           {"loss_estimate_mean", out.mean().item<double>()},
-          {"loss_mean", loss.mean().item<double>()}};
+          {"loss_mean", loss.mean().item<double>()},
+          {"loss_rank_correlation_perturbed", rank_correlation(out_p, loss_p)},
+          {"loss_rank_correlation_clean_and_perturbed",
+           rank_correlation(torch::cat({out, out_p}), torch::cat({loss, loss_p}))},
+          {"loss_estimate_mean_perturbed", out_p.mean().item<double>()},
+          {"loss_mean_perturbed", loss_p.mean().item<double>()}};
 }
+
+namespace {
+
+// Keeps every parameter outside the auxiliary head frozen while it lives (head-only training).
+class FreezeBackbone {
+ public:
+  FreezeBackbone(ZooNetImpl& net, bool active) {
+    if (!active) return;
+    for (auto& p : net.named_parameters(true))
+      if (!is_head(p.key()) && p.value().requires_grad()) {
+        p.value().requires_grad_(false);
+        frozen_.push_back(p.value());
+      }
+  }
+  ~FreezeBackbone() {
+    for (auto& p : frozen_) p.requires_grad_(true);
+  }
+  FreezeBackbone(const FreezeBackbone&) = delete;
+  FreezeBackbone& operator=(const FreezeBackbone&) = delete;
+
+  static bool is_head(const std::string& name) {
+    return name.rfind("duq.", 0) == 0 || name.rfind("loss_head.", 0) == 0;
+  }
+
+ private:
+  std::vector<torch::Tensor> frozen_;
+};
+
+// The loss estimator's predictions s [M] on perturbed copies of a batch (pixels [N, C, H, W],
+// labels y [N]; M = round(ratio * N), rows repeated when ratio > 1) and the classifier's
+// per-sample cross-entropy on them against the original labels [M]. The forward runs in eval
+// mode, so perturbed images never enter the BN statistics.
+std::pair<torch::Tensor, torch::Tensor> perturbed_losses(
+    ZooNetImpl& net, const torch::Tensor& pixels, const torch::Tensor& y, int64_t classes,
+    double ratio, const std::vector<double>& mean, const std::vector<double>& std,
+    at::Generator& gen) {
+  const int64_t n = pixels.size(0);
+  const int64_t m = std::max<int64_t>(1, std::llround(ratio * static_cast<double>(n)));
+  auto rows = (torch::arange(m, torch::kLong) % n).to(pixels.device());
+  auto y_rows = y.index_select(0, rows);
+  bool was_training = net.is_training();
+  net.eval();
+  auto logits_of = [&](const torch::Tensor& t) {
+    return net.forward(normalize_channels(t, mean, std));
+  };
+  auto perturbed =
+      perturb_for_loss_head(logits_of, pixels.index_select(0, rows), y_rows, classes, gen);
+  Tap tap;
+  net.want_head_inputs(tap);
+  auto logits = net.forward(normalize_channels(perturbed, mean, std), &tap);
+  auto ce = torch::cross_entropy_loss(logits, y_rows, {}, at::Reduction::None);
+  auto s = net.estimate_loss(tap);
+  net.train(was_training);
+  return {s, ce};
+}
+
+}  // namespace
 
 TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Dataset& test,
                              const std::vector<double>& mean, const std::vector<double>& std,
@@ -149,16 +233,25 @@ TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Datase
   auto device = parse_device(o.device);
   seed_all(o.seed);
   net.to(device);
-  net.train();
-  torch::optim::AdamW opt(net.parameters(),
-                          torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  const std::string head = net.head();
+  CFX_CHECK(!o.head_only || head != "linear", option("head-only"),
+            " needs an auxiliary head to train (", option("head"), " duq or loss)");
+  // Head-only: the classifier is fixed, BN uses its running statistics and dropout is off.
+  net.train(!o.head_only);
+  FreezeBackbone freeze(net, o.head_only);
+  std::vector<torch::Tensor> params;
+  for (auto& p : net.named_parameters(true))
+    if (!o.head_only || FreezeBackbone::is_head(p.key())) params.push_back(p.value());
+  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  // The loss estimator's perturbed inputs have their own stream, so that turning them on
+  // leaves shuffling and augmentation as they were.
+  auto perturb_gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + 3);
   const int64_t n = train.size();
   const int64_t steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
   const int64_t total_steps = steps_per_epoch * o.epochs;
   const int64_t warmup = std::max<int64_t>(1, total_steps / 20);
   auto t0 = std::chrono::steady_clock::now();
   TrainReport report;
-  const std::string head = net.head();
   const std::string embedding = net.embedding_name();
   int64_t step = 0;
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
@@ -179,15 +272,16 @@ TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Datase
       auto x = train.images.index_select(0, idx);
       auto y = train.labels.index_select(0, idx).to(device);
       if (o.augment) x = augment_batch(x, o);
-      x = normalize_channels(x.to(device), mean, std);
+      auto pixels = x.to(device);
+      x = normalize_channels(pixels, mean, std);
       // DUQ's gradient penalty is taken with respect to the normalised input.
       bool penalty = head == "duq" && o.duq_gp_weight > 0 && step % o.duq_gp_every == 0;
       if (penalty) x.requires_grad_(true);
       Tap tap;
-      tap.want_features.insert(embedding);
+      net.want_head_inputs(tap);
       auto logits = net.forward(x, head == "linear" ? nullptr : &tap);
       auto ce = torch::cross_entropy_loss(logits, y, {}, at::Reduction::None);
-      auto loss = ce.mean();
+      auto loss = o.head_only ? torch::zeros({}, logits.options()) : ce.mean();
       torch::Tensor f, aux;
       if (head == "duq") {
         f = tap.features.at(embedding);
@@ -196,9 +290,15 @@ TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Datase
         if (penalty) aux = aux + o.duq_gp_weight * duq_gradient_penalty(torch::exp(-d), x);
         loss = loss + o.duq_weight * aux;
       } else if (head == "loss") {
-        f = tap.features.at(embedding);
-        aux =
-            loss_head_objective(net.loss_head()->forward(f), ce, o.loss_margin, o.loss_mse_weight);
+        auto s = net.estimate_loss(tap);
+        auto target = ce;
+        if (o.loss_perturbed > 0) {
+          auto [s_p, ce_p] = perturbed_losses(net, pixels, y, logits.size(1), o.loss_perturbed,
+                                              mean, std, perturb_gen);
+          s = torch::cat({s, s_p});
+          target = torch::cat({ce, ce_p});
+        }
+        aux = loss_head_objective(s, target, o.loss_margin, o.loss_mse_weight);
         loss = loss + o.loss_weight * aux;
       }
       opt.zero_grad();

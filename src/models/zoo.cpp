@@ -22,10 +22,23 @@ void ZooOptions::validate() const {
             "' (known: linear, duq, loss)");
 }
 
-void ZooNetImpl::add_head(const ZooOptions& o, int64_t dim) {
+void ZooNetImpl::add_head(const ZooOptions& o, int64_t dim, std::vector<int64_t> loss_channels) {
   head_ = o.head;
   if (head_ == "duq") duq_ = register_module("duq", DuqHead(dim, o.num_classes));
-  if (head_ == "loss") loss_ = register_module("loss_head", LossHead(dim));
+  if (head_ == "loss") loss_ = register_module("loss_head", LossHead(std::move(loss_channels)));
+}
+
+void ZooNetImpl::want_head_inputs(Tap& tap) const {
+  if (head_ == "duq") tap.want_features.insert(embedding_name());
+  if (head_ == "loss")
+    for (const auto& name : loss_features()) tap.want_features.insert(name);
+}
+
+torch::Tensor ZooNetImpl::estimate_loss(const Tap& tap) {
+  CFX_ASSERT(loss_);
+  std::vector<torch::Tensor> features;
+  for (const auto& name : loss_features()) features.push_back(tap.features.at(name));
+  return loss_->forward(features);
 }
 
 namespace {
@@ -59,7 +72,7 @@ class CnnImpl : public ZooNetImpl {
     fc1_ = register_module("fc1", nn::Linear(flat, 128));
     fc2_ = register_module("fc2", nn::Linear(128, o.num_classes));
     dropout_ = register_module("dropout", nn::Dropout(o.dropout));
-    add_head(o, 128);
+    add_head(o, 128, {w, 2 * w});
   }
 
   torch::Tensor forward(const torch::Tensor& x, Tap* tap) override {
@@ -84,6 +97,7 @@ class CnnImpl : public ZooNetImpl {
     return {"conv1", "conv2", "stage1", "conv3", "conv4", "stage2", "fc1", "logits"};
   }
   std::string embedding_name() const override { return "fc1"; }
+  std::vector<std::string> loss_features() const override { return {"stage1", "stage2"}; }
 
   std::vector<std::pair<std::string, nn::BatchNorm2d>> bn_modules() const override {
     std::vector<std::pair<std::string, nn::BatchNorm2d>> out;
@@ -143,7 +157,7 @@ class ResNetImpl : public ZooNetImpl {
     blocks_.push_back(register_module("layer3", BasicBlock(2 * w, 4 * w, 2)));
     fc_ = register_module("fc", nn::Linear(4 * w, o.num_classes));
     dropout_ = register_module("dropout", nn::Dropout(o.dropout));
-    add_head(o, 4 * w);
+    add_head(o, 4 * w, {w, 2 * w, 4 * w});
   }
 
   torch::Tensor forward(const torch::Tensor& x, Tap* tap) override {
@@ -165,6 +179,7 @@ class ResNetImpl : public ZooNetImpl {
     return {"stem", "layer1", "layer2", "layer3", "pool", "logits"};
   }
   std::string embedding_name() const override { return "pool"; }
+  std::vector<std::string> loss_features() const override { return {"layer1", "layer2", "layer3"}; }
 
   std::vector<std::pair<std::string, nn::BatchNorm2d>> bn_modules() const override {
     std::vector<std::pair<std::string, nn::BatchNorm2d>> out{{"stem_bn", stem_bn_}};
@@ -194,7 +209,7 @@ class MlpImpl : public ZooNetImpl {
     fc2_ = register_module("fc2", nn::Linear(hidden, hidden / 2));
     fc3_ = register_module("fc3", nn::Linear(hidden / 2, o.num_classes));
     dropout_ = register_module("dropout", nn::Dropout(o.dropout));
-    add_head(o, hidden / 2);
+    add_head(o, hidden / 2, {hidden, hidden / 2});
   }
   torch::Tensor forward(const torch::Tensor& x, Tap* tap) override {
     auto h = torch::relu(fc1_->forward(x.flatten(1)));
@@ -207,6 +222,7 @@ class MlpImpl : public ZooNetImpl {
   }
   std::vector<std::string> feature_names() const override { return {"fc1", "fc2", "logits"}; }
   std::string embedding_name() const override { return "fc2"; }
+  std::vector<std::string> loss_features() const override { return {"fc1", "fc2"}; }
   std::vector<std::pair<std::string, nn::BatchNorm2d>> bn_modules() const override { return {}; }
 
  private:

@@ -39,6 +39,8 @@ TrainOutcome train_classifier_kind(const json& o, const std::string& out,
   t.loss_weight = o["loss_weight"];
   t.loss_margin = o["loss_margin"];
   t.loss_mse_weight = o["loss_mse_weight"];
+  t.loss_perturbed = o["loss_perturbed"];
+  t.head_only = o["head_only"];
   t.epochs = o["epochs"];
   t.batch_size = o["batch_size"];
   t.lr = o["lr"];
@@ -216,6 +218,10 @@ std::vector<Trainer> image_trainers() {
            {"loss_weight", t.loss_weight, "weight of the loss estimator's loss"},
            {"loss_margin", t.loss_margin, "loss estimator: ranking margin"},
            {"loss_mse_weight", t.loss_mse_weight, "loss estimator: weight of the regression term"},
+           {"loss_perturbed", t.loss_perturbed,
+            "loss estimator: perturbed copies (noise, blends, gradient steps) per item, 0-4"},
+           {"head_only", t.head_only,
+            "train only the auxiliary head; the classifier stays as --init gave it"},
            {"epochs", t.epochs, "passes over the training set"},
            {"batch_size", t.batch_size, "items per step"},
            {"lr", t.lr, "peak learning rate (AdamW, warm-up then cosine)"},

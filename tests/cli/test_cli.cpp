@@ -170,9 +170,28 @@ TEST(Cli, TrainWithHeadsRecordsThemAndInfoShowsThem) {
   auto j = nlohmann::json::parse(run_cfx("info --json " + duq).out);
   EXPECT_EQ(j["heads"], nlohmann::json({"duq"}));
 
+  // A loss head trained alone beside the duq model's classifier: the classifier is unchanged.
+  auto head_only = dir + "/head-only.pt";
+  r = run_cfx(common + "--head loss --head-only --loss-perturbed 0.5 --init " + duq + " --out " +
+              head_only);
+  ASSERT_EQ(r.code, 0) << r.err;
+  side = nlohmann::json::parse(cfx::read_file(dir + "/head-only.json"));
+  EXPECT_EQ(side["train_options"]["head_only"], true);
+  EXPECT_EQ(side["train_options"]["loss_perturbed"], 0.5);
+  EXPECT_TRUE(side["training"]["head"].contains("loss_rank_correlation_perturbed"));
+  auto before = nlohmann::json::parse(cfx::read_file(dir + "/duq.json"));
+  EXPECT_EQ(side["training"]["test_accuracy"], before["training"]["test_accuracy"]);
+
   auto bad = run_cfx(common + "--head rbf --out " + dir + "/bad.pt");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("'rbf'"), std::string::npos) << bad.err;
+  bad = run_cfx(common + "--head-only --out " + dir + "/bad.pt");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--head-only"), std::string::npos) << bad.err;
+  bad = run_cfx(common + "--head loss --loss-perturbed 9 --out " + dir + "/bad.pt");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("loss_perturbed"), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/bad.pt"));
   auto help = run_cfx("train classifier --help");
   EXPECT_NE(help.out.find("--head"), std::string::npos);
   EXPECT_NE(help.out.find("linear"), std::string::npos);

@@ -6,15 +6,19 @@
 //   Deterministic Neural Network"): per class c a projection W_c and a centroid e_c;
 //   K_c(x) = exp(-mean((W_c f(x) - e_c)^2) / (2 sigma^2)) is high only near the class's
 //   training data.
-// - Loss estimator ("learning loss", as used by DIP counterfactuals): a small MLP s(f(x))
-//   trained to rank items by the classifier's own per-sample cross-entropy; low s means
-//   "looks like training data the classifier gets right".
+// - Loss estimator ("learning loss", Yoo & Kweon 2019, as used by DIP counterfactuals): the
+//   loss prediction module reads the network's intermediate (convolutional) features, each
+//   globally average-pooled and passed through its own linear layer + ReLU, concatenated and
+//   mapped to one number; trained to rank items by the classifier's own per-sample
+//   cross-entropy; low s means "looks like inputs the classifier gets right".
 #pragma once
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
+
+#include <vector>
 
 namespace cfx {
 
@@ -46,15 +50,18 @@ TORCH_MODULE(DuqHead);
 
 class LossHeadImpl : public torch::nn::Module {
  public:
-  static constexpr int64_t kHidden = 64;  // hidden units of the estimator MLP
+  static constexpr int64_t kHidden = 64;  // units of each feature's branch
 
-  explicit LossHeadImpl(int64_t embedding_dim);
-  /// f: [N, E] -> predicted loss s [N] >= 0 (softplus, so it reads like a loss and cannot be
-  /// driven to -infinity by an optimiser using it as a penalty).
-  torch::Tensor forward(const torch::Tensor& f);
+  /// One branch per feature; `channels[i]` is the channel count of feature i.
+  explicit LossHeadImpl(std::vector<int64_t> channels);
+  /// features[i]: [N, C_i, H_i, W_i] (average-pooled) or [N, C_i] -> predicted loss s [N] >= 0
+  /// (softplus, so it reads like a loss and cannot be driven to -infinity by an optimiser
+  /// using it as a penalty).
+  torch::Tensor forward(const std::vector<torch::Tensor>& features);
 
  private:
-  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+  std::vector<torch::nn::Linear> branches_;
+  torch::nn::Linear out_{nullptr};
 };
 TORCH_MODULE(LossHead);
 

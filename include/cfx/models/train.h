@@ -28,6 +28,11 @@ struct TrainOptions {
   double loss_weight = 1.0;      // weight of the loss estimator's objective, head "loss"
   double loss_margin = 0.1;      // margin of the loss estimator's pairwise ranking loss
   double loss_mse_weight = 0.1;  // weight of its regression term MSE(s, per-sample loss)
+  double loss_perturbed = 0.0;   // perturbed copies (loss_inputs.h) per batch item the loss
+                                 // estimator also learns from, in [0, 4]; 0: clean items only
+                                 // (as Yoo & Kweon); the shipped loss model uses 1
+  bool head_only = false;        // train only the auxiliary head: the classifier (backbone,
+                                 // class logits, BN statistics) stays as initialised (--init)
 
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
@@ -56,7 +61,8 @@ TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Datase
 
 /// How well the auxiliary head of `net` does on `data` (empty for head "linear"): for "duq",
 /// the accuracy of argmax_c K_c and the mean max_c K_c; for "loss", the rank correlation of
-/// the predicted and the true per-sample cross-entropy and their means.
+/// the predicted and the true per-sample cross-entropy and their means, on `data` and on a
+/// perturbed copy of it (loss_inputs.h, fixed seed; losses against the original labels).
 nlohmann::json evaluate_head(ZooNetImpl& net, const Dataset& data, const std::vector<double>& mean,
                              const std::vector<double>& std, torch::Device device);
 

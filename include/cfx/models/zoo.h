@@ -59,6 +59,15 @@ class ZooNetImpl : public torch::nn::Module {
   /// The feature the auxiliary heads read: the penultimate embedding [N, E] (the input of
   /// the linear class head, before dropout).
   virtual std::string embedding_name() const = 0;
+  /// The features the loss estimator reads, in forward order: the outputs of the
+  /// convolutional stages (cnn: stage1, stage2; resnet: layer1-3; mlp: its hidden layers).
+  virtual std::vector<std::string> loss_features() const = 0;
+
+  /// Asks `tap` for what the auxiliary head reads (nothing for head "linear").
+  void want_head_inputs(Tap& tap) const;
+  /// The loss estimator's prediction s [N] from a forward pass recorded by a Tap that
+  /// want_head_inputs() prepared. Requires head() == "loss".
+  torch::Tensor estimate_loss(const Tap& tap);
 
   /// ZooOptions::head: "linear", "duq" or "loss".
   const std::string& head() const { return head_; }
@@ -68,9 +77,10 @@ class ZooNetImpl : public torch::nn::Module {
   LossHead loss_head() const { return loss_; }
 
  protected:
-  /// Registers the auxiliary head named by o.head (if any) on an embedding of `dim`
-  /// features. Called last by each architecture's constructor.
-  void add_head(const ZooOptions& o, int64_t dim);
+  /// Registers the auxiliary head named by o.head (if any): DUQ on an embedding of `dim`
+  /// features, the loss estimator on loss_features() of `loss_channels` channels. Called
+  /// last by each architecture's constructor.
+  void add_head(const ZooOptions& o, int64_t dim, std::vector<int64_t> loss_channels);
 
  private:
   std::string head_ = "linear";
