@@ -14,7 +14,8 @@ OUT=${2:-out/claims-dip-aux}
 cd "$(dirname "$0")/.."
 COMMON=(--data fashion-mnist --split test --n 200
   --target auto --oracle models/fashion-mnist-oracle-resnet.pt
-  --autoencoders models/fashion-mnist-ae.pt --fid-reference 2000)
+  --autoencoders models/fashion-mnist-ae.pt --fid-net models/fashion-mnist-oracle-resnet.pt
+  --fid-reference 2000)
 MODEL=(--model models/fashion-mnist-cnn-loss.pt)
 CLEAN_HEAD="$OUT/fashion-mnist-cnn-loss-clean.pt"
 run() { echo "+ $*" >&2; "$@"; }
