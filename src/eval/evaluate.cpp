@@ -13,6 +13,7 @@
 #include "cfx/eval/perturbation_curve.h"
 #include "cfx/eval/realism.h"
 #include "cfx/eval/saliency_metrics.h"
+#include "cfx/methods/latent/latent.h"
 #include "cfx/methods/registry.h"
 #include "cfx/models/train.h"
 #include "cfx/models/zoo.h"
@@ -97,9 +98,10 @@ json wilson_ci(int64_t successes, int64_t n) {
 
 json metric_ci(const std::string& key, const torch::Tensor& v) {
   constexpr double kInf = std::numeric_limits<double>::infinity();  // counts, ratios, costs
-  static const std::set<std::string> rates = {"validity",      "oracle_validity",
-                                              "pointing_game", "loc_error",
-                                              "converged",     "reconstruction_already_target"};
+  static const std::set<std::string> rates = {
+      "validity",   "oracle_validity", "pointing_game",
+      "loc_error",  "converged",       "reconstruction_already_target",
+      "route_edit", "route_request",   "route_latent"};
   static const std::map<std::string, std::pair<double, double>> ranges = {
       {"class_prob", {0, 1}},   {"target_prob", {0, 1}},
       {"infill_prob", {0, 1}},  {"saliency_area", {0, 1}},
@@ -249,6 +251,11 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
       if (r.attribute_shift.base_class.defined())
         m.per_item["reconstruction_already_target"] =
             f(r.attribute_shift.base_class.cpu().eq(targets));
+      // Latent: which route reached the target (none: the best single edit, invalid).
+      if (r.edits.route.defined())
+        for (auto route : {LatentRoute::kEdit, LatentRoute::kRequest, LatentRoute::kLatent})
+          m.per_item[std::string("route_") + latent_route_name(static_cast<int64_t>(route))] =
+              f(r.edits.route.cpu().eq(static_cast<int64_t>(route)));
       if (o.attributes)
         m.per_item["mnac"] = attribute_flips(*o.attributes, request.images, r.counterfactuals);
       if (o.morphometry) {

@@ -44,6 +44,8 @@ std::vector<std::pair<const char*, torch::Tensor*>> Result::item_tensors() {
           {"edits_chosen", &edits.chosen},
           {"edits_base_class", &edits.base_class},
           {"edits_base_target_prob", &edits.base_target_prob},
+          {"edits_route", &edits.route},
+          {"edits_request", &edits.request},
           {"shift_before", &attribute_shift.before},
           {"shift_after", &attribute_shift.after},
           {"shift_read", &attribute_shift.read},

@@ -65,7 +65,7 @@ void check_classifier_outputs(Classifier& F, const torch::Tensor& x, bool needs_
   CFX_CHECK(logits.requires_grad(), "model ", model,
             " passes no gradient to its input (does its forward detach the output or run "
             "under no_grad?); this method follows gradients, use one that does not ",
-            "(occlusion, latent)");
+            "(occlusion, or latent with search_steps=0)");
 }
 
 torch::Tensor Classifier::normalize(const torch::Tensor& x) const {

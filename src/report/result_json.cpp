@@ -5,9 +5,11 @@
 
 #include "cfx/config.h"
 #include "cfx/core/fs.h"
+#include "cfx/core/tensor.h"
 #include "cfx/data/image_io.h"
 #include "cfx/eval/evaluate.h"
 #include "cfx/methods/aip/aip.h"
+#include "cfx/methods/latent/latent.h"
 #include "cfx/report/images.h"
 #include "cfx/report/npy.h"
 
@@ -63,6 +65,16 @@ void write_edits(const std::string& out_dir, const char* stem, const Classifier&
   item["reconstruction_target_prob"] = e.base_target_prob[i].item<double>();
   item["chosen_edit"] = e.names.at(static_cast<size_t>(e.chosen[i].item<int64_t>()));
   item["attribute_edits"] = list;
+  // How the counterfactual reached the target, and the request it was rendered from.
+  if (e.route.defined()) item["route"] = latent_route_name(e.route[i].item<int64_t>());
+  if (e.request.defined()) {
+    auto req = e.request[i];
+    item["request"] = to_vector<float>(req.contiguous());
+    item["request_summary"] =
+        (req.abs() < 0.05).all().item<bool>()
+            ? std::string("nothing requested")
+            : describe_attribute_changes(e.names, torch::zeros_like(req), req, 0.05);
+  }
 }
 
 // AIP: every attribute before and after (the code a* and what D reads in x̄), largest change
@@ -215,6 +227,12 @@ json write_explain_outputs(const std::string& out_dir, const Classifier& F,
     summary[summary_key] = mean_of(v);
     if (n > 0) intervals[metric] = metric_ci(metric, v.to(torch::kFloat32).cpu().flatten());
   };
+  if (r.edits.route.defined()) {  // latent: how many items each route reached
+    json routes = json::object();
+    for (int64_t k = 0; k <= static_cast<int64_t>(LatentRoute::kNone); ++k)
+      routes[latent_route_name(k)] = (r.edits.route == k).sum().item<int64_t>();
+    summary["routes"] = routes;
+  }
   if (r.converged.defined() && n > 0)
     intervals["converged"] = metric_ci("converged", r.converged.to(torch::kFloat32).cpu());
   if (r.prior_psnr.defined()) add("mean_prior_psnr", "prior_psnr", r.prior_psnr);

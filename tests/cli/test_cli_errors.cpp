@@ -176,6 +176,14 @@ torch.jit.script(OneLogit()).save(sys.argv[1] + "/onelogit-nonames.pt", _extra_f
   auto r = run_cfx("saliency -q --method occlusion --model " + dir +
                    "/detached.pt --data fashion-mnist --n 2 --out " + dir + "/occ");
   EXPECT_EQ(r.code, 0) << r.err;
+  // latent's single edits read decisions only; its refinement follows the gradient.
+  const std::string latent = "explain -q --method latent --model " + dir +
+                             "/detached.pt --data fashion-mnist --n 2 --set shifter=" +
+                             shipped_model("fashion-mnist-shifter.pt");
+  r = run_cfx(latent + " --set search_steps=0 --out " + dir + "/latent");
+  EXPECT_EQ(r.code, 0) << r.err;
+  expect_user_error(run_cfx(latent + " --out " + dir + "/latent-refined"),
+                    "latent with search_steps=0");
 }
 
 // Found by fuzz_options: a --set value that is not UTF-8 made the option's error message

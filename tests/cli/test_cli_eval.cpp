@@ -268,5 +268,14 @@ TEST(CliEval, LatentAndAipOnFashionMnistMatchExplain) {
   for (const auto& m : j["methods"]) {
     ASSERT_TRUE(m["summary"].contains("mnac")) << m["summary"].dump();
     EXPECT_EQ(m["summary"]["mnac"]["n"], 3);
+    if (m["method"] != "latent") continue;
+    // Which route reached each item, as rates; an item none reached is invalid.
+    double reached = 0;
+    for (const char* k : {"route_edit", "route_request", "route_latent"}) {
+      ASSERT_TRUE(m["summary"].contains(k)) << k;
+      EXPECT_EQ(m["summary"][k]["interval"], "wilson");
+      reached += m["summary"][k]["mean"].get<double>();
+    }
+    EXPECT_NEAR(reached, m["summary"]["validity"]["mean"].get<double>(), 1e-9);
   }
 }

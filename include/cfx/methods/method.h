@@ -42,6 +42,10 @@ struct AttributeEdits {
   torch::Tensor chosen;            // [N] int64: the edit returned as the counterfactual
   torch::Tensor base_class;        // [N] int64: the classifier's decision on G(w0)
   torch::Tensor base_target_prob;  // [N] its p_target on G(w0)
+  torch::Tensor route;             // [N] int64: how the counterfactual reached the target
+                                   // (LatentRoute: 0 edit, 1 request, 2 latent, 3 none)
+  torch::Tensor request;           // [N, K] float in [−1, 1]: the request t of the
+                                   // counterfactual (a single edit: ±1 at its attribute)
   bool defined() const { return images.defined(); }
 };
 

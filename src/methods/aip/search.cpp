@@ -9,40 +9,40 @@
 
 namespace cfx {
 
-void AipSearchOptions::validate() const {
-  CFX_CHECK(steps >= 0 && steps <= 100000, "aip option steps = ", steps, " (use 0 to 100000)");
-  CFX_CHECK(lr > 0 && std::isfinite(lr), "aip option lr = ", lr, " (must be > 0)");
-  CFX_CHECK(attribute_lr > 0 && std::isfinite(attribute_lr),
-            "aip option attribute_lr = ", attribute_lr, " (must be > 0)");
-  CFX_CHECK(alpha >= 0 && std::isfinite(alpha), "aip option alpha = ", alpha, " (must be >= 0)");
-  CFX_CHECK(beta >= 0 && std::isfinite(beta), "aip option beta = ", beta, " (must be >= 0)");
-  CFX_CHECK(confidence >= 0 && confidence < 1, "aip option confidence = ", confidence,
+void AipSearchOptions::validate(const std::string& label) const {
+  CFX_CHECK(steps >= 0 && steps <= 100000, label, "steps = ", steps, " (use 0 to 100000)");
+  CFX_CHECK(lr > 0 && std::isfinite(lr), label, "lr = ", lr, " (must be > 0)");
+  CFX_CHECK(attribute_lr > 0 && std::isfinite(attribute_lr), label, "attribute_lr = ", attribute_lr,
+            " (must be > 0)");
+  CFX_CHECK(alpha >= 0 && std::isfinite(alpha), label, "alpha = ", alpha, " (must be >= 0)");
+  CFX_CHECK(beta >= 0 && std::isfinite(beta), label, "beta = ", beta, " (must be >= 0)");
+  CFX_CHECK(confidence >= 0 && confidence < 1, label, "confidence = ", confidence,
             " (use 0 <= confidence < 1)");
-  CFX_CHECK(optimise_z || optimise_a,
-            "aip options optimise_z and optimise_a are both false: nothing would move");
+  CFX_CHECK(optimise_z || optimise_a, label,
+            "optimise_z and optimise_a are both false: nothing would move");
 }
 
-nlohmann::json AipSearchOptions::to_json() const {
-  return {{"steps", steps},
-          {"lr", lr},
-          {"attribute_lr", attribute_lr},
-          {"alpha", alpha},
-          {"beta", beta},
-          {"confidence", confidence},
-          {"optimise_z", optimise_z},
-          {"optimise_a", optimise_a}};
+nlohmann::json AipSearchOptions::to_json(const std::string& p) const {
+  return {{p + "steps", steps},
+          {p + "lr", lr},
+          {p + "attribute_lr", attribute_lr},
+          {p + "alpha", alpha},
+          {p + "beta", beta},
+          {p + "confidence", confidence},
+          {p + "optimise_z", optimise_z},
+          {p + "optimise_a", optimise_a}};
 }
 
-void AipSearchOptions::read(const nlohmann::json& j, bool optimise_flags) {
-  read_option(j, "steps", steps);
-  read_option(j, "lr", lr);
-  read_option(j, "attribute_lr", attribute_lr);
-  read_option(j, "alpha", alpha);
-  read_option(j, "beta", beta);
-  read_option(j, "confidence", confidence);
+void AipSearchOptions::read(const nlohmann::json& j, bool optimise_flags, const std::string& p) {
+  read_option(j, p + "steps", steps);
+  read_option(j, p + "lr", lr);
+  read_option(j, p + "attribute_lr", attribute_lr);
+  read_option(j, p + "alpha", alpha);
+  read_option(j, p + "beta", beta);
+  read_option(j, p + "confidence", confidence);
   if (!optimise_flags) return;
-  read_option(j, "optimise_z", optimise_z);
-  read_option(j, "optimise_a", optimise_a);
+  read_option(j, p + "optimise_z", optimise_z);
+  read_option(j, p + "optimise_a", optimise_a);
 }
 
 AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0,

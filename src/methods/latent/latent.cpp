@@ -115,13 +115,48 @@ void LatentOptions::validate() const {
   CFX_CHECK(strength > 0 && std::isfinite(strength), "invalid strength: ", strength, " (use > 0)");
   CFX_CHECK(steps >= 0 && steps <= 100000, "invalid steps: ", steps, " (use 0 to 100000)");
   CFX_CHECK(lr > 0 && std::isfinite(lr), "invalid lr: ", lr, " (use > 0)");
+  search.validate("latent option search_");
+  CFX_CHECK(search.optimise_a && !search.optimise_z,
+            "latent's search moves the request (and w only with search_latent)");
+}
+
+AipSearchOptions LatentOptions::default_search() {
+  AipSearchOptions s;
+  s.steps = 100;  // per phase; a request saturates its attributes within about 1/attribute_lr
+  s.confidence = 0;
+  s.optimise_z = false;  // the first phase moves the request alone
+  return s;
+}
+
+const char* latent_route_name(int64_t route) {
+  switch (static_cast<LatentRoute>(route)) {
+    case LatentRoute::kEdit:
+      return "edit";
+    case LatentRoute::kRequest:
+      return "request";
+    case LatentRoute::kLatent:
+      return "latent";
+    case LatentRoute::kNone:
+      return "none";
+  }
+  CFX_ASSERT(false && "unknown latent route");
+  return "";
 }
 
 json LatentOptions::to_json() const {
-  return {{"shifter", shifter},       {"generator", generator},
-          {"attributes", attributes}, {"strength", strength},
-          {"steps", steps},           {"lr", lr},
-          {"refine", refine},         {"edit", edit}};
+  json j = search.to_json("search_");
+  j.erase("search_optimise_z");  // the phases set them
+  j.erase("search_optimise_a");
+  j.update({{"shifter", shifter},
+            {"generator", generator},
+            {"attributes", attributes},
+            {"strength", strength},
+            {"steps", steps},
+            {"lr", lr},
+            {"refine", refine},
+            {"edit", edit},
+            {"search_latent", search_latent}});
+  return j;
 }
 
 LatentOptions LatentOptions::from_json(const json& j) {
@@ -135,6 +170,8 @@ LatentOptions LatentOptions::from_json(const json& j) {
   read_option(j, "lr", o.lr);
   read_option(j, "refine", o.refine);
   read_option(j, "edit", o.edit);
+  o.search.read(j, false, "search_");
+  read_option(j, "search_latent", o.search_latent);
   o.validate();
   return o;
 }
@@ -160,6 +197,61 @@ json LatentCounterfactual::config() const {
     o["attributes"] = models_.attributes_path;
   }
   return {{"method", name()}, {"options", o}};
+}
+
+void LatentCounterfactual::refine_misses(Classifier& F, Generator& G, Shifter& S,
+                                         int64_t num_attributes, const std::vector<int64_t>& ks,
+                                         const torch::Tensor& w0, const torch::Tensor& targets,
+                                         Result& r, const ProgressFn& progress) const {
+  auto& e = r.edits;
+  constexpr auto kNone = static_cast<int64_t>(LatentRoute::kNone);
+  auto miss = (e.route == kNone).nonzero().flatten();
+  if (options_.search.steps == 0 || miss.numel() == 0) return;
+  const auto device = w0.device();
+  const auto K = static_cast<int64_t>(ks.size());
+  auto columns = torch::tensor(ks, torch::kLong).to(device);
+  // a ∈ [0, 1]^K over the edited attributes is the request t = 2a − 1 over all of A's.
+  auto render = [&](const torch::Tensor& w, const torch::Tensor& a) {
+    auto t =
+        torch::zeros({a.size(0), num_attributes}, a.options()).index_copy(1, columns, 2 * a - 1);
+    return G.decode(w + options_.strength * S.shift(w, t));
+  };
+  AipLogitsFn logits_of = [&](const torch::Tensor& w, const torch::Tensor& a,
+                              const torch::Tensor&) { return F.logits(render(w, a)); };
+  auto rows = miss.to(device);
+  auto y = targets.index_select(0, miss).to(device);
+  AipSearchOptions o = options_.search;
+  o.optimise_z = false;
+  auto found = aip_search(logits_of, w0.index_select(0, rows),
+                          torch::full({miss.numel(), K}, 0.5, w0.options()), y, o, progress);
+  auto route_of = [&](const torch::Tensor& converged, LatentRoute reached) {
+    return torch::full({converged.size(0)}, kNone, converged.options().dtype(torch::kLong))
+        .masked_fill_(converged, static_cast<int64_t>(reached));
+  };
+  auto route = route_of(found.converged, LatentRoute::kRequest);
+  auto steps = found.steps.cpu();
+  auto w = found.z, a = found.a;
+  auto left = (~found.converged.cpu()).nonzero().flatten();
+  if (options_.search_latent && left.numel() > 0) {
+    o.optimise_z = true;  // anchored at w0 by alpha
+    auto l = left.to(device);
+    auto more = aip_search(logits_of, w.index_select(0, l), a.index_select(0, l),
+                           y.index_select(0, l), o, progress);
+    w = w.index_copy(0, l, more.z);
+    a = a.index_copy(0, l, more.a);
+    steps.index_add_(0, left, more.steps.cpu());
+    route.index_copy_(0, l, route_of(more.converged, LatentRoute::kLatent));
+  }
+  route = route.cpu();
+  // Items a route reached take its image and request; the rest keep the best single edit.
+  auto ok = (route != kNone).nonzero().flatten();
+  torch::NoGradGuard ng;
+  auto images = render(w.index_select(0, ok.to(device)), a.index_select(0, ok.to(device))).cpu();
+  auto items = miss.index_select(0, ok);
+  r.counterfactuals.index_copy_(0, items, images);
+  e.request.index_copy_(0, items, (2 * a - 1).cpu().index_select(0, ok));
+  e.route.index_copy_(0, miss, route);
+  r.steps.index_add_(0, miss, steps);
 }
 
 Result LatentCounterfactual::run(const Request& request) {
@@ -227,9 +319,17 @@ Result LatentCounterfactual::run(const Request& request) {
           .gather(1, e.chosen.view({n, 1, 1, 1, 1})
                          .expand({n, 1, e.images.size(2), e.images.size(3), e.images.size(4)}))
           .squeeze(1);
-  r.converged = valid.gather(1, e.chosen.unsqueeze(1)).squeeze(1) > 0;
+  auto reached = valid.gather(1, e.chosen.unsqueeze(1)).squeeze(1) > 0;
+  e.route = torch::full({n}, static_cast<int64_t>(LatentRoute::kNone), torch::kLong)
+                .masked_fill_(reached, static_cast<int64_t>(LatentRoute::kEdit));
+  e.request = torch::zeros({n, K}).scatter_(
+      1, e.chosen.unsqueeze(1), e.direction.gather(1, e.chosen.unsqueeze(1)).to(torch::kFloat));
   r.steps =
       torch::full({n}, G.has_encoder() && !options_.refine ? 0 : options_.steps, torch::kLong);
+  refine_misses(F, G, S, A.size(), ks, w0, t, r, [&](int64_t, int64_t, int64_t active) {
+    if (request.progress) request.progress(1, 2, active);
+  });
+  r.converged = e.route != static_cast<int64_t>(LatentRoute::kNone);
   if (request.progress) request.progress(2, 2, 0);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;

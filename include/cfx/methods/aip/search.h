@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "cfx/methods/method.h"
@@ -29,12 +30,16 @@ struct AipSearchOptions {
   double confidence = 0.5;  // an item stops once F's argmax is its target and p_target ≥ this
   bool optimise_z = true;   // false: z stays z0 and only the attributes move
   bool optimise_a = true;   // false: a stays a0 and only z moves
-  /// Throws cfx::Error naming the first invalid field.
-  void validate() const;
-  nlohmann::json to_json() const;
+  /// Throws cfx::Error naming the first invalid field, after `label` ("latent option
+  /// search_" for latent's refinement).
+  void validate(const std::string& label = "aip option ") const;
+  /// steps, lr, attribute_lr, alpha, beta, confidence, optimise_z, optimise_a, each key
+  /// behind `prefix` (latent's refinement names them search_steps, ...).
+  nlohmann::json to_json(const std::string& prefix = "") const;
   /// Sets the fields `j` has (steps, lr, attribute_lr, alpha, beta, confidence and, with
-  /// `optimise_flags`, optimise_z/optimise_a); the owner checks for unknown keys.
-  void read(const nlohmann::json& j, bool optimise_flags);
+  /// `optimise_flags`, optimise_z/optimise_a; each key behind `prefix`); the owner checks
+  /// for unknown keys.
+  void read(const nlohmann::json& j, bool optimise_flags, const std::string& prefix = "");
 };
 
 /// (z [n, L], a [n, K], idx [n] int64 rows of the batch being evaluated) → F's logits [n, C],

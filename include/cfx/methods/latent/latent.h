@@ -3,6 +3,9 @@
 // predictor S turns each attribute the attribute classifier A knows on (or off), and G renders
 // the edit. Every item gets one contrastive counterfactual per attribute, with F's decision
 // before and after; the edit that best reaches the item's target class is the counterfactual.
+// Where no single edit reaches the target, a refinement (docs/methods.md) searches a request
+// over all edited attributes at once, then, if asked, the latent too, and says per item which
+// of these reached the target (Result::edits.route).
 #pragma once
 
 #include <functional>
@@ -12,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cfx/methods/aip/search.h"
 #include "cfx/methods/method.h"
 #include "cfx/models/attributes.h"
 #include "cfx/models/generator.h"
@@ -51,18 +55,39 @@ struct LatentOptions {
   double lr = 0.05;        // its Adam learning rate
   bool refine = false;     // also optimise the encoder's latent (lower reconstruction error)
   std::string edit;        // attributes to edit, comma-separated ("": every attribute)
+  /// The refinement of items whose best single edit misses the target: AIP's search
+  /// (aip/search.h) over a request t ∈ [−1, 1]^K of the edited attributes, t = 2a − 1, its ℓ1
+  /// prox pulling t to 0 ("don't care"), through x' = G(w + strength·S(w, t)). JSON keys
+  /// search_steps (0: single edits only, the paper's method), search_lr (on w),
+  /// search_attribute_lr, search_alpha (‖w − w0‖²), search_beta (‖t‖₁), search_confidence.
+  AipSearchOptions search = default_search();
+  bool search_latent = true;  // after the request alone, also move w (route "latent")
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
   nlohmann::json to_json() const;
   /// Unknown keys and bad values throw cfx::Error.
   static LatentOptions from_json(const nlohmann::json& j);
+  /// The refinement's defaults: AIP's, but 100 steps per phase and stopping where F's argmax
+  /// is the target (confidence 0, as a single edit counts as valid).
+  static AipSearchOptions default_search();
 };
+
+/// How an item's latent counterfactual reached its target (AttributeEdits::route).
+enum class LatentRoute : int64_t {
+  kEdit = 0,     // one attribute edit, as in the paper
+  kRequest = 1,  // the refinement's request over several attributes, w = w0
+  kLatent = 2,   // the request and a step of w away from w0
+  kNone = 3,     // nothing reached it: the counterfactual is the best single edit
+};
+/// "edit", "request", "latent", "none".
+const char* latent_route_name(int64_t route);
 
 class LatentCounterfactual : public Method {
  public:
   explicit LatentCounterfactual(LatentOptions options);
   std::string name() const override { return "latent"; }
-  bool needs_input_gradient() const override { return false; }  // reads decisions only
+  /// Single edits read F's decisions only; the refinement follows F's gradient.
+  bool needs_input_gradient() const override { return options_.search.steps > 0; }
   /// It draws nothing, and its runs share the loaded models read-only.
   bool concurrent_runs() const override { return true; }
   nlohmann::json config() const override;
@@ -73,6 +98,13 @@ class LatentCounterfactual : public Method {
  private:
   /// The models, loaded by the first run (the default shifter depends on F).
   const LatentModels& models(const Classifier& F);
+
+  /// The refinement: items of `r` whose route is still kNone search a request, then (if
+  /// search_latent) w too; sets their counterfactual, request, route and steps. w0: [N, L]
+  /// on G's device; targets: [N] int64; ks: the edited attributes' indices in A.
+  void refine_misses(Classifier& F, Generator& G, Shifter& S, int64_t num_attributes,
+                     const std::vector<int64_t>& ks, const torch::Tensor& w0,
+                     const torch::Tensor& targets, Result& r, const ProgressFn& progress) const;
 
   LatentOptions options_;
   mutable std::mutex models_mutex_;  // guards models_ (runs may start side by side)
