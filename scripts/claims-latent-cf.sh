@@ -5,10 +5,12 @@
 # towards its runner-up class; three disjoint item sets (offsets 0, 100, 200 — the method draws
 # nothing, so sets, not seeds, are what varies). Per set: `latent` with search_steps=0 (the
 # paper: the best of one edit per attribute), the request only (search_latent=false), and the
-# default (request, then latent). Scored by `cfx eval`: validity, oracle validity, MNAC, IM1,
-# FID, route rates. Then scripts/paired.py per dataset (validity/oracle vs the paper's).
+# default (request, then latent); and the same edits made in the cvae's attribute code instead
+# (via=code: code-paper without, code with the refinement). Scored by `cfx eval`: validity,
+# oracle validity, MNAC, IM1, FID, route rates. Then scripts/paired.py per dataset (against the
+# paper's configuration).
 # Usage: scripts/claims-latent-cf.sh [CFX_BINARY] [OUT_DIR]   (env SETS, default "0 100 200";
-# about 40 minutes on 2 cores)
+# about 40 minutes on one core)
 set -euo pipefail
 CFX=${1:-build/cfx}
 OUT=${2:-out/claims-latent-cf}
@@ -23,8 +25,12 @@ for d in mnist fashion-mnist shapes; do
     run "$CFX" -q eval "${C[@]}" --set search_steps=0 --out "$OUT/$d/seed$off/paper"
     run "$CFX" -q eval "${C[@]}" --set search_latent=false --out "$OUT/$d/seed$off/request"
     run "$CFX" -q eval "${C[@]}" --out "$OUT/$d/seed$off/default"
+    run "$CFX" -q eval "${C[@]}" --set via=code --set search_steps=0 \
+      --out "$OUT/$d/seed$off/code-paper"
+    run "$CFX" -q eval "${C[@]}" --set via=code --out "$OUT/$d/seed$off/code"
   done
   echo "## $d"
   /usr/bin/python3 scripts/paired.py "$OUT/$d" --metrics validity,oracle_validity,mnac,im1 \
-    paper=paper/latent request=request/latent default=default/latent
+    paper=paper/latent request=request/latent default=default/latent \
+    code-paper=code-paper/latent code=code/latent
 done

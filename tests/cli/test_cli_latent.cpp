@@ -60,6 +60,39 @@ TEST(CliLatent, ExplainWritesOneEditPerAttributeAndChoosesTheBest) {
   EXPECT_TRUE(fs::exists(out + "/report.html"));
 }
 
+// via=code: the same per-attribute edits in the cvae's attribute code (change a, keep z),
+// which the cvae was trained to obey: D reads the requested state in most edits.
+TEST(CliLatent, EditsThroughTheCvaeCode) {
+  auto dir = cfx::testing::temp_dir("cli_latent_code");
+  const std::string base = "explain -q --model " + shipped_model("shapes-cnn.pt") +
+                           " --method latent --data shapes --split test --n 8 --set via=code";
+  auto r = run_cfx(base + " --set search_steps=0 --out " + dir + "/paper");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = json::parse(cfx::read_file(dir + "/paper/result.json"));
+  EXPECT_EQ(j["config"]["options"]["via"], "code");
+  EXPECT_NE(j["config"]["options"]["cvae"].get<std::string>().find("shapes-cvae.pt"),
+            std::string::npos);
+  int took = 0, edits = 0, valid = 0;
+  for (const auto& it : j["items"]) {
+    ASSERT_EQ(it["attribute_edits"].size(), 11u);
+    for (const auto& e : it["attribute_edits"]) {
+      const bool on = e["edit"] == "on";
+      took += (e["attribute_prob_after"].get<double>() > 0.5) == on;
+      ++edits;
+    }
+    valid += it["valid"].get<bool>();
+  }
+  EXPECT_GE(took, 0.8 * edits) << took << " of " << edits;
+  r = run_cfx(base + " --out " + dir + "/refined");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto k = json::parse(cfx::read_file(dir + "/refined/result.json"));
+  int refined_valid = 0;
+  for (const auto& it : k["items"]) refined_valid += it["valid"].get<bool>();
+  EXPECT_GE(refined_valid, valid);
+  EXPECT_EQ(k["summary"]["routes"]["edit"], valid);
+  expect_user_error(run_cfx(base + " --set via=pixels --out " + dir + "/bad"), "via = 'pixels'");
+}
+
 // The refinement (docs/methods.md): on MNIST, where one morphometric edit reaches the runner-up
 // class for under half of the items, items whose best single edit misses search a request over
 // every attribute, then the latent. Items a single edit reached are left exactly as the paper's

@@ -115,6 +115,8 @@ void LatentOptions::validate() const {
   CFX_CHECK(strength > 0 && std::isfinite(strength), "invalid strength: ", strength, " (use > 0)");
   CFX_CHECK(steps >= 0 && steps <= 100000, "invalid steps: ", steps, " (use 0 to 100000)");
   CFX_CHECK(lr > 0 && std::isfinite(lr), "invalid lr: ", lr, " (use > 0)");
+  CFX_CHECK(via == "shift" || via == "code", "latent option via = '", via,
+            "' (use shift: through the shift predictor, or code: the cvae's attribute code)");
   search.validate("latent option search_");
   CFX_CHECK(search.optimise_a && !search.optimise_z,
             "latent's search moves the request (and w only with search_latent)");
@@ -155,6 +157,8 @@ json LatentOptions::to_json() const {
             {"lr", lr},
             {"refine", refine},
             {"edit", edit},
+            {"via", via},
+            {"cvae", cvae},
             {"search_latent", search_latent}});
   return j;
 }
@@ -170,6 +174,8 @@ LatentOptions LatentOptions::from_json(const json& j) {
   read_option(j, "lr", o.lr);
   read_option(j, "refine", o.refine);
   read_option(j, "edit", o.edit);
+  read_option(j, "via", o.via);
+  read_option(j, "cvae", o.cvae);
   o.search.read(j, false, "search_");
   read_option(j, "search_latent", o.search_latent);
   o.validate();
@@ -187,6 +193,12 @@ const LatentModels& LatentCounterfactual::models(const Classifier& F) {
   return models_;
 }
 
+const AipModels& LatentCounterfactual::code_models(const Classifier& F) {
+  std::lock_guard<std::mutex> lock(models_mutex_);
+  if (!code_models_.cvae) code_models_ = load_aip_models(options_.cvae, options_.attributes, &F);
+  return code_models_;
+}
+
 json LatentCounterfactual::config() const {
   json o = options_.to_json();
   std::lock_guard<std::mutex> lock(models_mutex_);
@@ -196,10 +208,73 @@ json LatentCounterfactual::config() const {
     o["generator"] = models_.generator_path;
     o["attributes"] = models_.attributes_path;
   }
+  if (code_models_.cvae) {
+    o["cvae"] = code_models_.cvae_path;
+    o["attributes"] = code_models_.attributes_path;
+  }
   return {{"method", name()}, {"options", o}};
 }
 
-void LatentCounterfactual::refine_misses(Classifier& F, Generator& G, Shifter& S,
+namespace {
+
+// The space the edits are made in (option `via`): where an item starts (w0), what the attribute
+// classifier saw before any edit, and the image of a request t ∈ [−1, 1]^K (all of the
+// classifier's attributes) from a latent w of the items `rows` of the batch.
+struct EditSpace {
+  torch::Tensor w0;      // [N, L] on the device
+  torch::Tensor before;  // [N, K] attribute probabilities before any edit, on the CPU
+  torch::Tensor rec;     // [N, C, H, W] the reconstruction, on the device
+  LatentRenderFn render;
+  AttributeClassifier* reader = nullptr;  // reads the attributes of an image
+};
+
+// via=shift (the paper): w0 inverts x into G, and t goes through the shift predictor.
+EditSpace shift_space(const LatentModels& m, const LatentOptions& o, const torch::Tensor& x) {
+  auto& G = *m.generator;
+  auto& S = *m.shifter;
+  InvertOptions io;
+  io.steps = o.steps;
+  io.lr = o.lr;
+  io.refine = o.refine;
+  EditSpace e;
+  e.w0 = invert_generator(G, x, io);
+  torch::NoGradGuard ng;
+  e.rec = G.decode(e.w0);
+  e.before = m.attributes->probs(e.rec).cpu();
+  const double strength = o.strength;
+  e.render = [&G, &S, strength](const torch::Tensor& w, const torch::Tensor& t,
+                                const torch::Tensor&) {
+    return G.decode(w + strength * S.shift(w, t));
+  };
+  e.reader = m.attributes.get();
+  return e;
+}
+
+// via=code: the cvae's own code. w0 = E(x, a0) with a0 = D(x); t moves the code a0 directly
+// (a = a0 + t, clamped to [0, 1]), and turning an attribute on turns its exclusive group's
+// others off by as much, so one edit keeps one shape and one colour.
+EditSpace code_space(const AipModels& m, const torch::Tensor& x) {
+  auto& G = *m.cvae;
+  auto& D = *m.attributes;
+  EditSpace e;
+  torch::NoGradGuard ng;
+  auto a0 = D.probs(x);
+  e.w0 = G.encode(x, a0);
+  e.rec = G.decode(e.w0, a0);
+  e.before = a0.cpu();
+  auto excl = D.exclusive().to(x.device(), torch::kFloat);
+  e.render = [&G, a0, excl](const torch::Tensor& w, const torch::Tensor& t,
+                            const torch::Tensor& rows) {
+    auto a = a0.index_select(0, rows) + t - torch::matmul(torch::relu(t), excl);
+    return G.decode(w, a.clamp(0, 1));
+  };
+  e.reader = m.attributes.get();
+  return e;
+}
+
+}  // namespace
+
+void LatentCounterfactual::refine_misses(Classifier& F, const LatentRenderFn& render,
                                          int64_t num_attributes, const std::vector<int64_t>& ks,
                                          const torch::Tensor& w0, const torch::Tensor& targets,
                                          Result& r, const ProgressFn& progress) const {
@@ -210,15 +285,19 @@ void LatentCounterfactual::refine_misses(Classifier& F, Generator& G, Shifter& S
   const auto device = w0.device();
   const auto K = static_cast<int64_t>(ks.size());
   auto columns = torch::tensor(ks, torch::kLong).to(device);
-  // a ∈ [0, 1]^K over the edited attributes is the request t = 2a − 1 over all of A's.
-  auto render = [&](const torch::Tensor& w, const torch::Tensor& a) {
+  // a ∈ [0, 1]^K over the edited attributes is the request t = 2a − 1 over all of A's;
+  // `rows` are the items' rows in the batch.
+  auto image = [&](const torch::Tensor& w, const torch::Tensor& a, const torch::Tensor& rows) {
     auto t =
         torch::zeros({a.size(0), num_attributes}, a.options()).index_copy(1, columns, 2 * a - 1);
-    return G.decode(w + options_.strength * S.shift(w, t));
+    return render(w, t, rows);
   };
-  AipLogitsFn logits_of = [&](const torch::Tensor& w, const torch::Tensor& a,
-                              const torch::Tensor&) { return F.logits(render(w, a)); };
   auto rows = miss.to(device);
+  torch::Tensor searched = rows;  // the batch rows of the items aip_search is given
+  AipLogitsFn logits_of = [&](const torch::Tensor& w, const torch::Tensor& a,
+                              const torch::Tensor& idx) {
+    return F.logits(image(w, a, searched.index_select(0, idx)));
+  };
   auto y = targets.index_select(0, miss).to(device);
   AipSearchOptions o = options_.search;
   o.optimise_z = false;
@@ -228,25 +307,28 @@ void LatentCounterfactual::refine_misses(Classifier& F, Generator& G, Shifter& S
     return torch::full({converged.size(0)}, kNone, converged.options().dtype(torch::kLong))
         .masked_fill_(converged, static_cast<int64_t>(reached));
   };
-  auto route = route_of(found.converged, LatentRoute::kRequest);
+  auto route = route_of(found.converged.cpu(), LatentRoute::kRequest);  // on the CPU
   auto steps = found.steps.cpu();
   auto w = found.z, a = found.a;
   auto left = (~found.converged.cpu()).nonzero().flatten();
   if (options_.search_latent && left.numel() > 0) {
     o.optimise_z = true;  // anchored at w0 by alpha
     auto l = left.to(device);
+    searched = rows.index_select(0, l);
     auto more = aip_search(logits_of, w.index_select(0, l), a.index_select(0, l),
                            y.index_select(0, l), o, progress);
     w = w.index_copy(0, l, more.z);
     a = a.index_copy(0, l, more.a);
     steps.index_add_(0, left, more.steps.cpu());
-    route.index_copy_(0, l, route_of(more.converged, LatentRoute::kLatent));
+    route.index_copy_(0, left, route_of(more.converged.cpu(), LatentRoute::kLatent));
   }
-  route = route.cpu();
   // Items a route reached take its image and request; the rest keep the best single edit.
   auto ok = (route != kNone).nonzero().flatten();
   torch::NoGradGuard ng;
-  auto images = render(w.index_select(0, ok.to(device)), a.index_select(0, ok.to(device))).cpu();
+  auto ok_dev = ok.to(device);
+  auto images =
+      image(w.index_select(0, ok_dev), a.index_select(0, ok_dev), rows.index_select(0, ok_dev))
+          .cpu();
   auto items = miss.index_select(0, ok);
   r.counterfactuals.index_copy_(0, items, images);
   e.request.index_copy_(0, items, (2 * a - 1).cpu().index_select(0, ok));
@@ -258,52 +340,56 @@ Result LatentCounterfactual::run(const Request& request) {
   request.validate();
   auto start = std::chrono::steady_clock::now();
   auto& F = *request.classifier;
-  const auto& models = this->models(F);
-  auto& G = *models.generator;
-  auto& A = *models.attributes;
-  auto& S = *models.shifter;
-  G.to(request.device);
-  A.to(request.device);
-  S.to(request.device);
   F.to(request.device);
-
-  const int64_t n = request.images.size(0);
-  const auto ks = attribute_indices(A, options_.edit);
-  const auto K = static_cast<int64_t>(ks.size());
   auto x = request.images.to(request.device);
+  EditSpace space;
+  bool optimised_w0 = false;  // w0 came from an optimisation of `steps` steps
+  if (options_.via == "code") {
+    const auto& m = code_models(F);
+    m.cvae->to(request.device);
+    m.attributes->to(request.device);
+    space = code_space(m, x);
+  } else {
+    const auto& m = models(F);
+    m.generator->to(request.device);
+    m.attributes->to(request.device);
+    m.shifter->to(request.device);
+    space = shift_space(m, options_, x);
+    optimised_w0 = !m.generator->has_encoder() || options_.refine;
+  }
+  AttributeClassifier* A = space.reader;
+  const int64_t n = request.images.size(0);
+  const int64_t num_attributes = A->size();
+  const auto ks = attribute_indices(*A, options_.edit);
+  const auto K = static_cast<int64_t>(ks.size());
   auto t = request.targets.to(torch::kLong).cpu();
-  InvertOptions io;
-  io.steps = options_.steps;
-  io.lr = options_.lr;
-  io.refine = options_.refine;
-  auto w0 = invert_generator(G, x, io);
   if (request.progress) request.progress(1, 2, n);
 
   torch::NoGradGuard ng;
   Result r;
-  auto rec = G.decode(w0);
-  r.reconstruction = rec.cpu();
-  r.reconstruction_error = (rec - x).pow(2).flatten(1).mean(1).cpu();
+  r.reconstruction = space.rec.cpu();
+  r.reconstruction_error = (space.rec - x).pow(2).flatten(1).mean(1).cpu();
   auto& e = r.edits;
   auto idx = torch::tensor(ks, torch::kLong);
-  for (int64_t k : ks) e.names.push_back(A.names()[k]);
-  auto all_before = A.probs(rec).cpu();
-  e.before = all_before.index_select(1, idx);
+  for (int64_t k : ks) e.names.push_back(A->names()[k]);
+  e.before = space.before.index_select(1, idx);
   e.direction = 1 - 2 * (e.before > 0.5).to(torch::kLong);
   auto target_prob_of = [&](const torch::Tensor& p) {
     return p.gather(1, t.unsqueeze(1)).squeeze(1);
   };
-  auto base = F.predict_proba(rec).cpu();
+  auto base = F.predict_proba(space.rec).cpu();
   e.base_class = base.argmax(1);
   e.base_target_prob = target_prob_of(base);
+  auto all_rows = torch::arange(n, torch::kLong).to(request.device);
   std::vector<torch::Tensor> imgs, after, classes, tprob;
   for (int64_t j = 0; j < K; ++j) {
     const int64_t k = ks[j];
-    auto wk = intervene(S, w0, k, e.direction.select(1, j), options_.strength);
-    auto img = G.decode(wk.to(G.device()));
+    auto req = torch::zeros({n, num_attributes}, space.w0.options());
+    req.select(1, k).copy_(e.direction.select(1, j).to(req.options()));
+    auto img = space.render(space.w0, req, all_rows);
     auto p = F.predict_proba(img).cpu();
     imgs.push_back(img.cpu());
-    after.push_back(A.probs(img).select(1, k).cpu());
+    after.push_back(A->probs(img).select(1, k).cpu());
     classes.push_back(p.argmax(1));
     tprob.push_back(target_prob_of(p));
   }
@@ -324,11 +410,11 @@ Result LatentCounterfactual::run(const Request& request) {
                 .masked_fill_(reached, static_cast<int64_t>(LatentRoute::kEdit));
   e.request = torch::zeros({n, K}).scatter_(
       1, e.chosen.unsqueeze(1), e.direction.gather(1, e.chosen.unsqueeze(1)).to(torch::kFloat));
-  r.steps =
-      torch::full({n}, G.has_encoder() && !options_.refine ? 0 : options_.steps, torch::kLong);
-  refine_misses(F, G, S, A.size(), ks, w0, t, r, [&](int64_t, int64_t, int64_t active) {
-    if (request.progress) request.progress(1, 2, active);
-  });
+  r.steps = torch::full({n}, optimised_w0 ? options_.steps : 0, torch::kLong);
+  refine_misses(F, space.render, num_attributes, ks, space.w0, t, r,
+                [&](int64_t, int64_t, int64_t active) {
+                  if (request.progress) request.progress(1, 2, active);
+                });
   r.converged = e.route != static_cast<int64_t>(LatentRoute::kNone);
   if (request.progress) request.progress(2, 2, 0);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
