@@ -49,6 +49,10 @@ void ShifterTrainOptions::validate() const {
             "invalid cycle_weight: ", cycle_weight);
   CFX_CHECK(!latents.defined() || (latents.dim() == 2 && latents.size(0) >= 1),
             "training latents must be [M, L]");
+  CFX_CHECK(check_every >= 0, "invalid check_every: ", check_every, " (0: no checks)");
+  CFX_CHECK(check_n >= 1, "invalid check_n: ", check_n);
+  CFX_CHECK(patience >= 1, "invalid patience: ", patience, " (use >= 1)");
+  CFX_CHECK(tolerance >= 0 && std::isfinite(tolerance), "invalid tolerance: ", tolerance);
 }
 
 json ShifterTrainOptions::to_json() const {
@@ -62,6 +66,10 @@ json ShifterTrainOptions::to_json() const {
           {"device", device},
           {"eval_n", eval_n},
           {"cycle_weight", cycle_weight},
+          {"check_every", check_every},
+          {"check_n", check_n},
+          {"patience", patience},
+          {"tolerance", tolerance},
           {"latents", latents.defined() ? "data" : "prior"}};
 }
 
@@ -150,10 +158,14 @@ json Shifter::train(Generator& G, AttributeClassifier& A, const ShifterTrainOpti
   o.validate();
   check_shifter_fits(*this, G, A);
   auto device = parse_device(o.device);
+  seed_all(o.seed);
+  // The initialisation is the seed's too: the constructor drew it from whatever state the
+  // global generator had, so two runs with one seed trained different predictors.
+  net_ = ShiftNet(options_).ptr();
+  device_ = torch::kCPU;
   to(device);
   G.to(device);
   A.to(device);
-  seed_all(o.seed);
   auto& net = net_of(net_);
   net.train();
   auto params = net.parameters();
@@ -162,6 +174,26 @@ json Shifter::train(Generator& G, AttributeClassifier& A, const ShifterTrainOpti
   ProgressBar bar("shifter", o.steps);
   double ema = 0;
   json curve = json::array();
+  // Convergence checks on held-out latents (never trained on: the eval latents, or draws
+  // from a stream of their own).
+  json checks = json::array();
+  double best = -1;
+  int64_t since_best = 0, taken = o.steps;
+  bool converged = false;
+  torch::Tensor check_latents;
+  if (o.check_every > 0) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + 2);
+    check_latents = o.eval_latents.defined()
+                        ? o.eval_latents.slice(0, 0, std::min(o.check_n, o.eval_latents.size(0)))
+                        : torch::randn({o.check_n, options_.latent}, gen);
+  }
+  auto score_of = [](const json& rates) {
+    double sum = 0;
+    int n = 0;
+    for (const char* k : {"mean_on_rate", "mean_off_rate", "mean_keep_rate"})
+      if (!rates[k].is_null()) sum += rates[k].get<double>(), ++n;
+    return n ? sum / n : 0.0;
+  };
   for (int64_t step = 0; step < o.steps; ++step) {
     auto w = o.latents.defined()
                  ? o.latents
@@ -197,6 +229,25 @@ json Shifter::train(Generator& G, AttributeClassifier& A, const ShifterTrainOpti
     ema = step == 0 ? l : 0.98 * ema + 0.02 * l;
     if ((step + 1) % 100 == 0 || step + 1 == o.steps) curve.push_back(ema);
     bar.update(step + 1);
+    if (o.check_every > 0 && (step + 1) % o.check_every == 0 && step + 1 < o.steps) {
+      net.eval();
+      json rates = measure_shifter(*this, G, A, 0, 0, 256, check_latents);
+      net.train();
+      const double score = score_of(rates);
+      checks.push_back({{"step", step + 1},
+                        {"on", rates["mean_on_rate"]},
+                        {"off", rates["mean_off_rate"]},
+                        {"keep", rates["mean_keep_rate"]},
+                        {"score", score}});
+      if (score > best + o.tolerance) {
+        best = score;
+        since_best = 0;
+      } else if (++since_best >= o.patience) {
+        taken = step + 1;
+        converged = true;
+        break;
+      }
+    }
   }
   net.eval();
   json rates = measure_shifter(*this, G, A, o.eval_n, o.seed + 1, 256, o.eval_latents);
@@ -206,7 +257,13 @@ json Shifter::train(Generator& G, AttributeClassifier& A, const ShifterTrainOpti
                 num(rates["mean_on_rate"]), num(rates["mean_off_rate"]),
                 num(rates["mean_keep_rate"]));
   bar.finish(status);
-  return {{"loss_curve", curve}, {"final_loss", ema}, {"flip_rates", rates}};
+  json report = {{"loss_curve", curve}, {"final_loss", ema}, {"flip_rates", rates}};
+  if (o.check_every > 0) {
+    report["checks"] = checks;
+    report["steps_taken"] = taken;
+    report["converged"] = converged;
+  }
+  return report;
 }
 
 torch::Tensor intervene(Shifter& S, const torch::Tensor& w, int64_t k, const torch::Tensor& value,

@@ -48,6 +48,7 @@ TrainOutcome train_vae_kind(const json& o, const std::string& out, const std::st
   t.beta = o["beta"];
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
+  seed_all(t.seed);  // the initial weights are part of what the seed fixes
   auto vae = std::make_shared<Vae>(arch);
   auto report = vae->train(train, test, t);
   TrainOutcome r;
@@ -139,6 +140,10 @@ TrainOutcome train_shifter_kind(const json& o, const std::string& out, const std
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
   t.eval_n = o["eval_n"];
+  t.check_every = o["check_every"];
+  t.check_n = o["check_n"];
+  t.patience = o["patience"];
+  t.tolerance = o["tolerance"];
   const std::string data = o["data"];
   // Only --data and --data-seed are the shifter's; the rest keep their defaults.
   json data_opts = o;
@@ -189,6 +194,11 @@ TrainOutcome train_shifter_kind(const json& o, const std::string& out, const std
     row(name, a["on_rate"], a["off_rate"], a["keep_rate"]);
   }
   row("mean", rates["mean_on_rate"], rates["mean_off_rate"], rates["mean_keep_rate"]);
+  if (report.contains("steps_taken"))
+    s << (report["converged"].get<bool>() ? "flip rates converged after "
+                                          : "flip rates still rising at the cap of ")
+      << report["steps_taken"].get<int64_t>() << " steps (" << report["checks"].size()
+      << " checks)\n";
   r.summary = s.str();
   return r;
 }
@@ -219,6 +229,7 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
   t.validate();
+  seed_all(t.seed);  // the initial weights are part of what the seed fixes
   if (!cvae) cvae = std::make_shared<Cvae>(arch, D->names());
   CFX_CHECK(cvae->attributes() == D->names(), option("init"), " ", init,
             " was trained with other attributes than ", attributes, " has");
@@ -306,6 +317,13 @@ std::vector<Trainer> latent_trainers() {
            {"seed", st.seed, "seed for initialisation, latents and requests"},
            {"device", st.device, "cpu or cuda"},
            {"eval_n", st.eval_n, "fresh latents for the reported flip rates"},
+           {"check_every", st.check_every,
+            "measure the flip rates every this many steps and stop once they converge "
+            "(steps is then the cap); 0: train exactly steps"},
+           {"check_n", st.check_n, "held-out latents per check"},
+           {"patience", st.patience, "checks without progress before stopping"},
+           {"tolerance", st.tolerance,
+            "rise of the mean of the on, off and keep rates that counts as progress"},
        },
        train_shifter_kind},
       {"cvae",

@@ -264,6 +264,15 @@ TEST(CliLatent, TrainVaeAttributesShifterThenExplain) {
   EXPECT_EQ(vae["kind"], "vae");
   EXPECT_EQ(vae["split"], "test");
   EXPECT_TRUE(vae["training"].contains("test_recon_mse"));
+  // Same seed, same generator: the initial weights are seeded too (they were not before
+  // 2026-12-01 for the VAE, cvae and shift predictor).
+  r = run_cfx(
+      "train vae -q --data shapes --split test --limit 300 --epochs 1 --latent 8 "
+      "--width 8 --seed 1 --out " +
+      dir + "/vae2.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(cfx::read_file(dir + "/vae2.json"))["training"]["test_recon_mse"],
+            vae["training"]["test_recon_mse"]);
   r = run_cfx("train attributes -q --data shapes --limit 300 --epochs 1 --width 8 --seed 1 --out " +
               dir + "/attr.pt");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -274,6 +283,35 @@ TEST(CliLatent, TrainVaeAttributesShifterThenExplain) {
   auto s = json::parse(cfx::read_file(dir + "/s.json"));
   EXPECT_EQ(s["generator"], "vae.pt");
   EXPECT_EQ(s["training"]["flip_rates"]["attributes"].size(), 11u);
+  EXPECT_FALSE(s["training"].contains("checks"));
+  // Until the flip rates converge: with a tolerance no check can beat, training stops at the
+  // second check (step 10) — and is then the plain 10-step run (the checks draw nothing);
+  // with no tolerance and much patience it runs to the cap and says it did not converge.
+  const std::string shifter = "train shifter -q --generator " + dir + "/vae.pt --attributes " +
+                              dir + "/attr.pt --batch-size 16 --eval-n 32 --check-n 32 ";
+  r = run_cfx(shifter + "--steps 40 --check-every 5 --patience 1 --tolerance 1 --out " + dir +
+              "/conv.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto conv = json::parse(cfx::read_file(dir + "/conv.json"))["training"];
+  EXPECT_EQ(conv["steps_taken"], 10);
+  EXPECT_TRUE(conv["converged"].get<bool>());
+  ASSERT_EQ(conv["checks"].size(), 2u);
+  EXPECT_EQ(conv["checks"][1]["step"], 10);
+  r = run_cfx(shifter + "--steps 10 --out " + dir + "/ten.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto ten = json::parse(cfx::read_file(dir + "/ten.json"))["training"];
+  EXPECT_EQ(conv["flip_rates"], ten["flip_rates"]);
+  EXPECT_EQ(conv["final_loss"], ten["final_loss"]);
+  r = run_cfx(shifter + "--steps 40 --check-every 5 --patience 50 --tolerance 0 --out " + dir +
+              "/cap.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto cap = json::parse(cfx::read_file(dir + "/cap.json"))["training"];
+  EXPECT_EQ(cap["steps_taken"], 40);
+  EXPECT_FALSE(cap["converged"].get<bool>());
+  EXPECT_EQ(cap["checks"].size(), 7u);  // steps 5 to 35; the cap's own rates are flip_rates
+  expect_user_error(run_cfx(shifter + "--check-every 5 --patience 0 --out " + dir + "/p0.pt"),
+                    "invalid patience");
+  EXPECT_FALSE(fs::exists(dir + "/p0.pt"));
   r = run_cfx("explain -q --model " + shipped_model("shapes-cnn.pt") +
               " --method latent --data shapes --n 2 --set shifter=" + dir + "/s.pt --out " + dir +
               "/explain");

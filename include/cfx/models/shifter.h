@@ -36,6 +36,15 @@ struct ShifterTrainOptions {
   uint64_t seed = 0;           // initialisation and the random latents and requests
   std::string device = "cpu";  // where to train
   int64_t eval_n = 1000;       // fresh latents for the flip rates reported after training
+  /// Training until the flip rates converge (issue 14 part 3): every `check_every` steps the
+  /// flip rates are measured on `check_n` held-out latents (the first of eval_latents, else
+  /// fresh draws), and training stops once their score — the mean of the on, off and keep
+  /// rates — has not risen by `tolerance` in `patience` checks; `steps` is then the most it
+  /// may take. 0: exactly `steps` steps.
+  int64_t check_every = 0;
+  int64_t check_n = 500;       // latents per check, >= 1
+  int64_t patience = 3;        // checks without a rise of `tolerance` before stopping, >= 1
+  double tolerance = 0.005;    // the rise of the score that counts as progress, >= 0
   double cycle_weight = 1.0;   // weight of ||E(G(w + Δw)) − (w + Δw)||² when G has an encoder:
                                // edits whose image the encoder does not map back lie off the
                                // data, where the attribute classifier is easily fooled
@@ -53,8 +62,10 @@ class Shifter {
   /// w: [N, L], t: [N, K] in {-1, 0, 1} (on S's device). Returns Δw [N, L], differentiable in
   /// S's weights and in w.
   torch::Tensor shift(const torch::Tensor& w, const torch::Tensor& t);
-  /// Trains S against frozen G and A; returns the loss curve's last values and the flip rates
-  /// of measure_shifter on eval_n fresh latents.
+  /// Trains S against frozen G and A; returns the loss curve's last values, the flip rates
+  /// of measure_shifter on eval_n fresh latents, and with check_every the checks made
+  /// ("checks": step, rates, score), "steps_taken" and "converged" (stopped by patience
+  /// before the `steps` cap).
   nlohmann::json train(Generator& G, AttributeClassifier& A, const ShifterTrainOptions& options);
   void save(const std::string& path, nlohmann::json meta) const;
   /// Loads a checkpoint written by save(); throws cfx::Error naming the path on any problem.
