@@ -196,7 +196,7 @@ TrainOutcome train_shifter_kind(const json& o, const std::string& out, const std
   row("mean", rates["mean_on_rate"], rates["mean_off_rate"], rates["mean_keep_rate"]);
   if (report.contains("steps_taken"))
     s << (report["converged"].get<bool>() ? "flip rates converged after "
-                                          : "flip rates still rising at the cap of ")
+                                          : "flip rates had not converged by the cap of ")
       << report["steps_taken"].get<int64_t>() << " steps (" << report["checks"].size()
       << " checks)\n";
   r.summary = s.str();
