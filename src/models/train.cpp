@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <set>
 
 #include "cfx/core/device.h"
 #include "cfx/core/error.h"
@@ -98,6 +100,16 @@ torch::Tensor augment_batch(const torch::Tensor& x, const TrainOptions& o) {
   return out;
 }
 
+// net's logits of images in pixel space ([N, C, H, W] in [0, 1]), as perturb_for_loss_head
+// asks for them.
+std::function<torch::Tensor(const torch::Tensor&)> pixel_logits(ZooNetImpl& net,
+                                                                const std::vector<double>& mean,
+                                                                const std::vector<double>& std) {
+  return [&net, &mean, &std](const torch::Tensor& t) {
+    return net.forward(normalize_channels(t, mean, std));
+  };
+}
+
 }  // namespace
 
 double evaluate_accuracy(ZooNetImpl& net, const Dataset& data, const std::vector<double>& mean,
@@ -142,12 +154,9 @@ json evaluate_head(ZooNetImpl& net, const Dataset& data, const std::vector<doubl
       return logits.size(1);
     };
     int64_t classes = score(x, outs, losses);
-    if (loss_head) {
-      auto logits_of = [&](const torch::Tensor& t) {
-        return net.forward(normalize_channels(t, mean, std));
-      };
-      score(perturb_for_loss_head(logits_of, x, y, classes, gen), outs_p, losses_p);
-    }
+    if (loss_head)
+      score(perturb_for_loss_head(pixel_logits(net, mean, std), x, y, classes, gen), outs_p,
+            losses_p);
   }
   net.train(was_training);
   auto out = torch::cat(outs);
@@ -170,15 +179,24 @@ json evaluate_head(ZooNetImpl& net, const Dataset& data, const std::vector<doubl
 
 namespace {
 
+// The parameters of net's auxiliary head (none for head "linear").
+std::vector<torch::Tensor> head_parameters(ZooNetImpl& net) {
+  if (net.head() == "duq") return net.duq_head()->parameters();
+  if (net.head() == "loss") return net.loss_head()->parameters();
+  return {};
+}
+
 // Keeps every parameter outside the auxiliary head frozen while it lives (head-only training).
 class FreezeBackbone {
  public:
   FreezeBackbone(ZooNetImpl& net, bool active) {
     if (!active) return;
-    for (auto& p : net.named_parameters(true))
-      if (!is_head(p.key()) && p.value().requires_grad()) {
-        p.value().requires_grad_(false);
-        frozen_.push_back(p.value());
+    std::set<const void*> head;
+    for (const auto& p : head_parameters(net)) head.insert(p.unsafeGetTensorImpl());
+    for (auto& p : net.parameters())
+      if (!head.count(p.unsafeGetTensorImpl()) && p.requires_grad()) {
+        p.requires_grad_(false);
+        frozen_.push_back(p);
       }
   }
   ~FreezeBackbone() {
@@ -186,10 +204,6 @@ class FreezeBackbone {
   }
   FreezeBackbone(const FreezeBackbone&) = delete;
   FreezeBackbone& operator=(const FreezeBackbone&) = delete;
-
-  static bool is_head(const std::string& name) {
-    return name.rfind("duq.", 0) == 0 || name.rfind("loss_head.", 0) == 0;
-  }
 
  private:
   std::vector<torch::Tensor> frozen_;
@@ -209,11 +223,8 @@ std::pair<torch::Tensor, torch::Tensor> perturbed_losses(
   auto y_rows = y.index_select(0, rows);
   bool was_training = net.is_training();
   net.eval();
-  auto logits_of = [&](const torch::Tensor& t) {
-    return net.forward(normalize_channels(t, mean, std));
-  };
-  auto perturbed =
-      perturb_for_loss_head(logits_of, pixels.index_select(0, rows), y_rows, classes, gen);
+  auto perturbed = perturb_for_loss_head(pixel_logits(net, mean, std), pixels.index_select(0, rows),
+                                         y_rows, classes, gen);
   Tap tap;
   net.want_head_inputs(tap);
   auto logits = net.forward(normalize_channels(perturbed, mean, std), &tap);
@@ -239,9 +250,7 @@ TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Datase
   // Head-only: the classifier is fixed, BN uses its running statistics and dropout is off.
   net.train(!o.head_only);
   FreezeBackbone freeze(net, o.head_only);
-  std::vector<torch::Tensor> params;
-  for (auto& p : net.named_parameters(true))
-    if (!o.head_only || FreezeBackbone::is_head(p.key())) params.push_back(p.value());
+  auto params = o.head_only ? head_parameters(net) : net.parameters();
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   // The loss estimator's perturbed inputs have their own stream, so that turning them on
   // leaves shuffling and augmentation as they were.

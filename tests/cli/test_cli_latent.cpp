@@ -289,23 +289,21 @@ TEST(CliLatent, TrainVaeAttributesShifterThenExplain) {
   // with no tolerance and much patience it runs to the cap and says it did not converge.
   const std::string shifter = "train shifter -q --generator " + dir + "/vae.pt --attributes " +
                               dir + "/attr.pt --batch-size 16 --eval-n 32 --check-n 32 ";
-  r = run_cfx(shifter + "--steps 40 --check-every 5 --patience 1 --tolerance 1 --out " + dir +
-              "/conv.pt");
-  ASSERT_EQ(r.code, 0) << r.err;
-  auto conv = json::parse(cfx::read_file(dir + "/conv.json"))["training"];
+  // Trains a shifter with `args` into <dir>/<name>.pt and returns its sidecar's training report.
+  auto train_shifter = [&](const std::string& args, const std::string& name) {
+    auto run = run_cfx(shifter + args + " --out " + dir + "/" + name + ".pt");
+    EXPECT_EQ(run.code, 0) << run.err;
+    return json::parse(cfx::read_file(dir + "/" + name + ".json"))["training"];
+  };
+  auto conv = train_shifter("--steps 40 --check-every 5 --patience 1 --tolerance 1", "conv");
   EXPECT_EQ(conv["steps_taken"], 10);
   EXPECT_TRUE(conv["converged"].get<bool>());
   ASSERT_EQ(conv["checks"].size(), 2u);
   EXPECT_EQ(conv["checks"][1]["step"], 10);
-  r = run_cfx(shifter + "--steps 10 --out " + dir + "/ten.pt");
-  ASSERT_EQ(r.code, 0) << r.err;
-  auto ten = json::parse(cfx::read_file(dir + "/ten.json"))["training"];
+  auto ten = train_shifter("--steps 10", "ten");
   EXPECT_EQ(conv["flip_rates"], ten["flip_rates"]);
   EXPECT_EQ(conv["final_loss"], ten["final_loss"]);
-  r = run_cfx(shifter + "--steps 40 --check-every 5 --patience 50 --tolerance 0 --out " + dir +
-              "/cap.pt");
-  ASSERT_EQ(r.code, 0) << r.err;
-  auto cap = json::parse(cfx::read_file(dir + "/cap.json"))["training"];
+  auto cap = train_shifter("--steps 40 --check-every 5 --patience 50 --tolerance 0", "cap");
   EXPECT_EQ(cap["steps_taken"], 40);
   EXPECT_FALSE(cap["converged"].get<bool>());
   EXPECT_EQ(cap["checks"].size(), 7u);  // steps 5 to 35; the cap's own rates are flip_rates
