@@ -11,6 +11,7 @@
 #include "cfx/models/heads.h"
 #include "cfx/models/train.h"
 #include "cli/cli_runner.h"
+#include "data/temp_dir.h"
 #include "helpers.h"
 
 using namespace cfx;
@@ -56,12 +57,7 @@ TEST(Heads, UnknownHeadNameIsAUserErrorNamingTheValue) {
 TEST(Heads, TrainOptionsForHeadsAreValidated) {
   TrainOptions o;
   o.duq_gp_every = 0;
-  try {
-    o.validate();
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("duq_gp_every"), std::string::npos);
-  }
+  EXPECT_TRUE(test::throws_naming([&] { o.validate(); }, "duq_gp_every"));
   o = TrainOptions();
   o.loss_weight = -1;
   EXPECT_THROW(o.validate(), Error);
@@ -70,12 +66,7 @@ TEST(Heads, TrainOptionsForHeadsAreValidated) {
   EXPECT_THROW(o.validate(), Error);
   o = TrainOptions();
   o.loss_perturbed = 4.5;
-  try {
-    o.validate();
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("loss_perturbed"), std::string::npos);
-  }
+  EXPECT_TRUE(test::throws_naming([&] { o.validate(); }, "loss_perturbed"));
   auto j = TrainOptions().to_json();
   for (auto k : {"duq_weight", "duq_gp_weight", "duq_gp_every", "duq_gamma", "loss_weight",
                  "loss_margin", "loss_mse_weight", "loss_perturbed", "head_only"})
