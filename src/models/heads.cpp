@@ -105,4 +105,30 @@ double rank_correlation(const torch::Tensor& a, const torch::Tensor& b) {
   return den > 0 ? (ra * rb).sum().item<double>() / den : 0.0;
 }
 
+double auroc(const torch::Tensor& positive, const torch::Tensor& negative) {
+  CFX_CHECK(positive.numel() > 0 && negative.numel() > 0, "auroc needs items on both sides, got ",
+            positive.numel(), " positive and ", negative.numel(), " negative");
+  const int64_t p = positive.numel();
+  auto all = torch::cat({positive.flatten(), negative.flatten()})
+                 .to(torch::kCPU, torch::kDouble)
+                 .contiguous();
+  auto order = all.argsort();
+  auto sorted = all.index_select(0, order);
+  const double* v = sorted.data_ptr<double>();
+  const int64_t* idx = order.data_ptr<int64_t>();
+  const int64_t n = all.numel();
+  // Sum of the positives' ranks, tied values sharing their mean rank.
+  double rank_sum = 0;
+  for (int64_t i = 0; i < n;) {
+    int64_t j = i;
+    while (j + 1 < n && v[j + 1] == v[i]) ++j;
+    const double mean_rank = 0.5 * static_cast<double>(i + j) + 1;
+    for (int64_t k = i; k <= j; ++k)
+      if (idx[k] < p) rank_sum += mean_rank;
+    i = j + 1;
+  }
+  const double m = static_cast<double>(n - p), pd = static_cast<double>(p);
+  return (rank_sum - pd * (pd + 1) / 2) / (pd * m);
+}
+
 }  // namespace cfx

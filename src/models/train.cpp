@@ -128,12 +128,67 @@ double evaluate_accuracy(ZooNetImpl& net, const Dataset& data, const std::vector
   return data.size() ? static_cast<double>(correct) / data.size() : 0.0;
 }
 
+namespace {
+
+// The DUQ kernel K [N, C] and the softmax probabilities [N, C] of `net` (eval mode) on images.
+std::pair<torch::Tensor, torch::Tensor> duq_and_softmax(ZooNetImpl& net,
+                                                        const torch::Tensor& images,
+                                                        const std::vector<double>& mean,
+                                                        const std::vector<double>& std,
+                                                        torch::Device device) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> ks, ps;
+  for (int64_t i = 0; i < images.size(0); i += 512) {
+    auto x = images.slice(0, i, std::min(i + 512, images.size(0))).to(device);
+    Tap tap;
+    net.want_head_inputs(tap);
+    auto logits = net.forward(normalize_channels(x, mean, std), &tap);
+    ks.push_back(net.duq_head()->forward(tap.features.at(net.embedding_name())).cpu());
+    ps.push_back(torch::softmax(logits, 1).cpu());
+  }
+  return {torch::cat(ks), torch::cat(ps)};
+}
+
+// AUROC of `score` [N] with the items where `positive` [N] holds as positives; NaN when one
+// side is empty (a classifier with no mistakes on the split).
+double auroc_or_nan(const torch::Tensor& score, const torch::Tensor& positive) {
+  auto pos = score.masked_select(positive), neg = score.masked_select(~positive);
+  return pos.numel() && neg.numel() ? auroc(pos, neg) : std::nan("");
+}
+
+json evaluate_duq(ZooNetImpl& net, const Dataset& data, const std::vector<double>& mean,
+                  const std::vector<double>& std, torch::Device device, const Dataset* ood) {
+  auto [k, p] = duq_and_softmax(net, data.images, mean, std, device);
+  auto max_k = std::get<0>(k.max(1));
+  auto max_p = std::get<0>(p.max(1));
+  auto right = p.argmax(1).eq(data.labels);
+  json r = {{"duq_accuracy", k.argmax(1).eq(data.labels).to(torch::kDouble).mean().item<double>()},
+            {"duq_mean_max_k", max_k.mean().item<double>()},
+            {"duq_auroc_errors", auroc_or_nan(max_k, right)},
+            {"softmax_auroc_errors", auroc_or_nan(max_p, right)}};
+  if (ood && ood->size()) {
+    auto [k_o, p_o] = duq_and_softmax(net, ood->images, mean, std, device);
+    auto max_k_o = std::get<0>(k_o.max(1));
+    r["ood_items"] = ood->size();
+    r["duq_mean_max_k_ood"] = max_k_o.mean().item<double>();
+    r["duq_auroc_ood"] = auroc(max_k, max_k_o);
+    r["softmax_auroc_ood"] = auroc(max_p, std::get<0>(p_o.max(1)));
+  }
+  return r;
+}
+
+}  // namespace
+
 json evaluate_head(ZooNetImpl& net, const Dataset& data, const std::vector<double>& mean,
-                   const std::vector<double>& std, torch::Device device) {
+                   const std::vector<double>& std, torch::Device device, const Dataset* ood) {
   if (net.head() == "linear" || data.size() == 0) return json::object();
   bool was_training = net.is_training();
   net.eval();
-  const bool loss_head = net.head() == "loss";
+  if (net.head() == "duq") {
+    auto r = evaluate_duq(net, data, mean, std, device, ood);
+    net.train(was_training);
+    return r;
+  }
   // A fixed draw, so that reports of different trainings compare the same kind of inputs.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(20261201);
   std::vector<torch::Tensor> outs, losses, outs_p, losses_p;
@@ -148,23 +203,15 @@ json evaluate_head(ZooNetImpl& net, const Dataset& data, const std::vector<doubl
       net.want_head_inputs(tap);
       auto logits = net.forward(normalize_channels(images, mean, std), &tap);
       loss.push_back(torch::cross_entropy_loss(logits, y, {}, at::Reduction::None).cpu());
-      out.push_back((loss_head ? net.estimate_loss(tap)
-                               : net.duq_head()->forward(tap.features.at(net.embedding_name())))
-                        .cpu());
+      out.push_back(net.estimate_loss(tap).cpu());
       return logits.size(1);
     };
     int64_t classes = score(x, outs, losses);
-    if (loss_head)
-      score(perturb_for_loss_head(pixel_logits(net, mean, std), x, y, classes, gen), outs_p,
-            losses_p);
+    score(perturb_for_loss_head(pixel_logits(net, mean, std), x, y, classes, gen), outs_p,
+          losses_p);
   }
   net.train(was_training);
   auto out = torch::cat(outs);
-  if (!loss_head) {
-    auto acc = out.argmax(1).eq(data.labels).to(torch::kDouble).mean().item<double>();
-    return {{"duq_accuracy", acc},
-            {"duq_mean_max_k", std::get<0>(out.max(1)).mean().item<double>()}};
-  }
   auto loss = torch::cat(losses);
   auto out_p = torch::cat(outs_p), loss_p = torch::cat(losses_p);
   return {{"loss_rank_correlation", rank_correlation(out, loss)},
@@ -238,7 +285,7 @@ std::pair<torch::Tensor, torch::Tensor> perturbed_losses(
 
 TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Dataset& test,
                              const std::vector<double>& mean, const std::vector<double>& std,
-                             const TrainOptions& o) {
+                             const TrainOptions& o, const Dataset* ood) {
   o.validate();
   CFX_CHECK(train.size() > 0, "training set is empty");
   auto device = parse_device(o.device);
@@ -338,9 +385,13 @@ TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Datase
                              {"train_loss", report.train_loss},
                              {"train_accuracy", report.train_accuracy},
                              {"test_accuracy", report.test_accuracy}});
-    if (head != "linear") report.epochs.back()["head_loss"] = head_loss;
+    if (head != "linear") {
+      // The head's scores per epoch are its training curve (is it still improving?).
+      report.head = evaluate_head(net, test, mean, std, device, ood);
+      report.epochs.back()["head_loss"] = head_loss;
+      report.epochs.back()["head"] = report.head;
+    }
   }
-  report.head = evaluate_head(net, test, mean, std, device);
   net.eval();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;

@@ -1,6 +1,7 @@
 // Trainers of image models that need no other model: the zoo classifier, the class
 // autoencoders (IM1/IM2) and FIDO's in-painter.
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "cfx/core/error.h"
@@ -66,7 +67,26 @@ TrainOutcome train_classifier_kind(const json& o, const std::string& out,
               << o["data"].get<std::string>() << " (" << train.size() << " train, " << test.size()
               << " test items, " << zo.num_classes << " classes"
               << (init.empty() ? "" : ", starting from " + init) << ")\n";
-  TrainReport report = train_classifier(*net, train, test, mean, sd, t);
+  // Out-of-distribution images for the DUQ head's uncertainty report: another dataset's test
+  // split, read at the classifier's input shape.
+  const std::string ood_name = o["ood_data"];
+  std::optional<Dataset> ood;
+  if (!ood_name.empty()) {
+    CFX_CHECK(zo.head == "duq", option("ood-data"), " ", ood_name,
+              " scores DUQ's certainty; it needs ", option("head"), " duq (this is ", zo.head, ")");
+    DatasetOptions d;  // as the training data's where they apply (shapes' size, seeds)
+    d.seed = o.at("data_seed").get<uint64_t>();
+    d.shapes_rule = o.at("shapes_rule").get<std::string>();
+    d.shapes_size = o.at("shapes_size").get<int64_t>();
+    d.split = "test";
+    d.limit = -1;  // the whole split, as the test split the head is scored on
+    ood = load_dataset(ood_name, d);
+    CFX_CHECK(ood->images.sizes().slice(1) == test.images.sizes().slice(1), option("ood-data"), " ",
+              ood_name, " has images of shape ", ood->images.sizes().slice(1),
+              " but the classifier reads ", test.images.sizes().slice(1));
+  }
+  TrainReport report = train_classifier(*net, train, test, mean, sd, t, ood ? &*ood : nullptr);
+  if (ood) report.head["ood_data"] = ood_name;
 
   save_module(*net, out);
   json data = data_json(o);
@@ -222,6 +242,9 @@ std::vector<Trainer> image_trainers() {
             "loss estimator: perturbed copies (noise, blends, gradient steps) per item, 0-4"},
            {"head_only", t.head_only,
             "train only the auxiliary head; the classifier stays as --init gave it"},
+           {"ood_data", "",
+            "duq: a dataset whose test images are out of distribution; the report gives how "
+            "well DUQ's certainty (and the softmax's) separates them from the test split (AUROC)"},
            {"epochs", t.epochs, "passes over the training set"},
            {"batch_size", t.batch_size, "items per step"},
            {"lr", t.lr, "peak learning rate (AdamW, warm-up then cosine)"},

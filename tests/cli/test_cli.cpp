@@ -169,6 +169,36 @@ TEST(Cli, TrainWithHeadsRecordsThemAndInfoShowsThem) {
   EXPECT_EQ(side["train_options"]["duq_gp_every"], 2);
   auto j = nlohmann::json::parse(run_cfx("info --json " + duq).out);
   EXPECT_EQ(j["heads"], nlohmann::json({"duq"}));
+  // Its uncertainty report, per epoch: DUQ's certainty and the softmax's against the
+  // classifier's mistakes, and against "out-of-distribution" images that here are the test
+  // split itself, which no score can separate from itself (AUROC exactly 0.5).
+  auto ood = dir + "/duq-ood.pt";
+  auto two_epochs = common;
+  two_epochs.replace(two_epochs.find("--epochs 1"), 10, "--epochs 2");
+  r = run_cfx(two_epochs + "--head duq --init " + base + " --ood-data shapes --out " + ood);
+  ASSERT_EQ(r.code, 0) << r.err;
+  side = nlohmann::json::parse(cfx::read_file(dir + "/duq-ood.json"));
+  const auto& h = side["training"]["head"];
+  for (auto k : {"duq_auroc_errors", "softmax_auroc_errors"}) {
+    ASSERT_TRUE(h[k].is_number()) << h.dump();
+    EXPECT_GE(h[k].get<double>(), 0.0);
+    EXPECT_LE(h[k].get<double>(), 1.0);
+  }
+  EXPECT_EQ(h["duq_auroc_ood"], 0.5);
+  EXPECT_EQ(h["softmax_auroc_ood"], 0.5);
+  EXPECT_EQ(h["ood_data"], "shapes");
+  ASSERT_EQ(side["training"]["epochs"].size(), 2u);
+  auto last = h;
+  last.erase("ood_data");
+  EXPECT_EQ(side["training"]["epochs"][1]["head"], last);
+  EXPECT_TRUE(side["training"]["epochs"][0]["head"].contains("duq_auroc_ood"));
+  auto bad = run_cfx(common + "--head duq --ood-data mnist --out " + dir + "/bad.pt");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--ood-data mnist has images of shape"), std::string::npos) << bad.err;
+  bad = run_cfx(common + "--head loss --ood-data shapes --out " + dir + "/bad.pt");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("needs --head duq"), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/bad.pt"));
 
   // A loss head trained alone beside the duq model's classifier: the classifier is unchanged.
   auto head_only = dir + "/head-only.pt";
@@ -182,7 +212,7 @@ TEST(Cli, TrainWithHeadsRecordsThemAndInfoShowsThem) {
   auto before = nlohmann::json::parse(cfx::read_file(dir + "/duq.json"));
   EXPECT_EQ(side["training"]["test_accuracy"], before["training"]["test_accuracy"]);
 
-  auto bad = run_cfx(common + "--head rbf --out " + dir + "/bad.pt");
+  bad = run_cfx(common + "--head rbf --out " + dir + "/bad.pt");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("'rbf'"), std::string::npos) << bad.err;
   bad = run_cfx(common + "--head-only --out " + dir + "/bad.pt");

@@ -1,6 +1,7 @@
 // Auxiliary classifier heads: DUQ and the loss estimator (heads.h), trained on the toy data.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -247,6 +248,25 @@ TEST(Heads, LossObjectivePrefersTheRightOrder) {
   EXPECT_NEAR(rank_correlation(l, -l), -1.0, 1e-9);
 }
 
+// AUROC as the Mann-Whitney probability, ties counted half, checked against hand counts.
+TEST(Heads, AurocCountsPairsInOrderAndTiesAsHalf) {
+  EXPECT_EQ(auroc(torch::tensor({3.0, 4.0}), torch::tensor({1.0, 2.0})), 1.0);
+  EXPECT_EQ(auroc(torch::tensor({1.0, 2.0}), torch::tensor({3.0, 4.0})), 0.0);
+  EXPECT_EQ(auroc(torch::tensor({1.0}), torch::tensor({1.0})), 0.5);
+  // Pairs (pos, neg): (1,2) lost, (3,2) won, (1,0) won, (3,0) won, (1,1) tie, (3,1) won.
+  EXPECT_DOUBLE_EQ(auroc(torch::tensor({1.0, 3.0}), torch::tensor({2.0, 0.0, 1.0})), 4.5 / 6);
+  // Against a brute-force count on random scores with many ties.
+  cfx::seed_all(3);
+  auto p = torch::randint(0, 5, {37}).to(torch::kFloat),
+       n = torch::randint(0, 5, {23}).to(torch::kFloat);
+  auto diff = p.unsqueeze(1) - n.unsqueeze(0);
+  double want = (diff.gt(0).to(torch::kDouble).sum() + 0.5 * diff.eq(0).to(torch::kDouble).sum())
+                    .item<double>() /
+                (37.0 * 23.0);
+  EXPECT_NEAR(auroc(p, n), want, 1e-12);
+  EXPECT_THROW(auroc(torch::tensor({1.0}), torch::zeros({0})), Error);
+}
+
 TEST(Heads, LossEstimateRanksHeldOutLosses) {
   auto F = toy_head_classifier("loss");
   auto test = held_out();
@@ -316,6 +336,26 @@ TEST(Heads, ShippedFashionMnistHeadModels) {
   double in = std::get<0>(c.duq.max(1)).mean().item<double>();
   EXPECT_LT(max_k(inverted), 0.5 * in) << "test items " << in;
   EXPECT_LT(max_k(grey), 0.5 * in) << "test items " << in;
+  // Uncertainty quality, as in the DUQ paper: the certainty max K should separate MNIST
+  // digits (out of distribution) from Fashion-MNIST test items, and flag the classifier's
+  // mistakes; the softmax's max probability is the baseline.
+  DatasetOptions mo;
+  mo.split = "test";
+  mo.limit = 1000;
+  auto digits = load_dataset("mnist", mo).images;
+  auto cd = D->capture(digits, {}, false);
+  auto max_of = [](const torch::Tensor& t) { return std::get<0>(t.max(1)); };
+  auto right = c.logits.argmax(1).eq(test.labels);
+  auto p_in = max_of(torch::softmax(c.logits, 1)), p_ood = max_of(torch::softmax(cd.logits, 1));
+  const double k_ood = auroc(max_of(c.duq), max_of(cd.duq)), p_ood_auc = auroc(p_in, p_ood);
+  const double k_err =
+      auroc(max_of(c.duq).masked_select(right), max_of(c.duq).masked_select(~right));
+  const double p_err = auroc(p_in.masked_select(right), p_in.masked_select(~right));
+  std::ostringstream q;
+  q << "AUROC vs MNIST: max K " << k_ood << ", softmax " << p_ood_auc
+    << "; AUROC of the classifier's errors: max K " << k_err << ", softmax " << p_err;
+  RecordProperty("duq_uncertainty", q.str());
+  std::cout << q.str() << "\n";
 
   auto L = load_classifier(cfx::testing::shipped_model("fashion-mnist-cnn-loss.pt"));
   ASSERT_TRUE(L->has_head("loss"));

@@ -83,4 +83,10 @@ torch::Tensor loss_head_objective(const torch::Tensor& s, const torch::Tensor& l
 /// report how well the loss estimator ranks items.
 double rank_correlation(const torch::Tensor& a, const torch::Tensor& b);
 
+/// Area under the ROC curve of a score that should be higher on `positive` [P] than on
+/// `negative` [M] items: the Mann-Whitney probability P(s_pos > s_neg) + P(tie) / 2. Used to
+/// report how well DUQ's certainty tells correct from wrong decisions and data from
+/// out-of-distribution images. Throws cfx::Error when either side is empty.
+double auroc(const torch::Tensor& positive, const torch::Tensor& negative);
+
 }  // namespace cfx

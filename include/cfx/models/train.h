@@ -46,25 +46,34 @@ struct TrainReport {
   double test_accuracy = 0;   // on the test split after the last epoch
   double seconds = 0;
   nlohmann::json head = nlohmann::json::object();   // auxiliary head's scores on the test split
-  nlohmann::json epochs = nlohmann::json::array();  // per-epoch numbers
+                                                    // after the last epoch (evaluate_head)
+  nlohmann::json epochs = nlohmann::json::array();  // per-epoch numbers, with the head's
+                                                    // scores as "head" (the training curve)
   nlohmann::json to_json() const;
 };
 
 /// Per-channel mean and std of a dataset's images ([N, C, H, W]).
 std::pair<std::vector<double>, std::vector<double>> channel_stats(const torch::Tensor& images);
 
-/// Trains `net` on `train` with inputs normalised by mean/std, evaluating on `test` after
-/// each epoch. Deterministic for a given seed on one machine.
+/// Trains `net` on `train` with inputs normalised by mean/std, evaluating on `test` (and the
+/// head on `ood`, when given) after each epoch. Deterministic for a given seed on one machine.
 TrainReport train_classifier(ZooNetImpl& net, const Dataset& train, const Dataset& test,
                              const std::vector<double>& mean, const std::vector<double>& std,
-                             const TrainOptions& options);
+                             const TrainOptions& options, const Dataset* ood = nullptr);
 
-/// How well the auxiliary head of `net` does on `data` (empty for head "linear"): for "duq",
-/// the accuracy of argmax_c K_c and the mean max_c K_c; for "loss", the rank correlation of
-/// the predicted and the true per-sample cross-entropy and their means, on `data` and on a
-/// perturbed copy of it (loss_inputs.h, fixed seed; losses against the original labels).
+/// How well the auxiliary head of `net` does on `data` (empty for head "linear").
+/// "duq": the accuracy of argmax_c K_c, the mean max_c K_c, and how well the certainty
+/// max_c K_c flags the classifier's wrong decisions (duq_auroc_errors: AUROC of correct vs
+/// wrong items by the class logits' argmax) beside the same AUROC of the softmax's max
+/// probability (softmax_auroc_errors, the baseline DUQ is meant to beat); with `ood`
+/// (images of another dataset, same shape), the AUROC of max K separating `data` from `ood`
+/// (duq_auroc_ood; the DUQ paper's Fashion-MNIST vs MNIST test) and the softmax's
+/// (softmax_auroc_ood). "loss": the rank correlation of the predicted and the true per-sample
+/// cross-entropy and their means, on `data` and on a perturbed copy of it (loss_inputs.h,
+/// fixed seed; losses against the original labels).
 nlohmann::json evaluate_head(ZooNetImpl& net, const Dataset& data, const std::vector<double>& mean,
-                             const std::vector<double>& std, torch::Device device);
+                             const std::vector<double>& std, torch::Device device,
+                             const Dataset* ood = nullptr);
 
 /// Accuracy of `net` (eval mode) on a dataset, inputs normalised by mean/std.
 double evaluate_accuracy(ZooNetImpl& net, const Dataset& data, const std::vector<double>& mean,
