@@ -48,11 +48,11 @@ std::string train_call(const std::string& kind,
   if (surface() == Surface::python) {
     s = "`cfx.train(\"" + kind + "\", out=PATH";
     for (const auto& [k, v] : args)
-      if (k != "out") s += ", " + python_name(k) + "=" + python_value(v);
+      if (k != "out") s += ", " + python_name(k) + "=" + (v.empty() ? "True" : python_value(v));
     return s + ")`";
   }
   s = "`cfx train " + kind;
-  for (const auto& [k, v] : args) s += " --" + k + " " + v;
+  for (const auto& [k, v] : args) s += " --" + k + (v.empty() ? "" : " " + v);
   return s + "`";
 }
 

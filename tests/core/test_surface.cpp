@@ -20,6 +20,8 @@ TEST(Surface, OptionsAreFlagsOnTheCommandLine) {
   EXPECT_EQ(train_call("classifier", {{"head", "duq"}}), "`cfx train classifier --head duq`");
   EXPECT_EQ(train_call("inpainter", {{"data", "D"}, {"out", "PATH"}}),
             "`cfx train inpainter --data D --out PATH`");
+  EXPECT_EQ(train_call("classifier", {{"head", "loss"}, {"head-only", ""}}),
+            "`cfx train classifier --head loss --head-only`");
   EXPECT_EQ(for_surface("`cfx methods`", "cfx.methods()"), "`cfx methods`");
 }
 
@@ -32,6 +34,8 @@ TEST(Surface, OptionsAreKeywordsInPython) {
             "`cfx.train(\"classifier\", out=PATH, head=\"duq\")`");
   EXPECT_EQ(train_call("inpainter", {{"data", "D"}, {"out", "PATH"}, {"epochs", "4"}}),
             "`cfx.train(\"inpainter\", out=PATH, data=D, epochs=4)`");
+  EXPECT_EQ(train_call("classifier", {{"head", "loss"}, {"head-only", ""}}),
+            "`cfx.train(\"classifier\", out=PATH, head=\"loss\", head_only=True)`");
   EXPECT_EQ(for_surface("`cfx methods`", "cfx.methods()"), "cfx.methods()");
 }
 

@@ -361,7 +361,8 @@ TEST(Presets, TermsThatCannotApplyAreDroppedOrRejected) {
     make_method("dip-aux", {{"steps", 5}, {"fit_steps", 5}})->run(req);
     FAIL() << "dip-aux ran without a loss head";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--head loss"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--head loss --init MODEL --head-only"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -31,7 +31,7 @@ std::string option(const std::string& name, const std::string& cli_value,
 std::string for_surface(const std::string& cli, const std::string& python);
 
 /// How to train a model of `kind` with the options `args` (name, example value as the command
-/// line takes it): "`cfx train classifier --head duq`" or
+/// line takes it; "" for a switch such as head-only): "`cfx train classifier --head duq`" or
 /// "`cfx.train("classifier", out=PATH, head="duq")`".
 std::string train_call(const std::string& kind,
                        const std::vector<std::pair<std::string, std::string>>& args);

@@ -85,7 +85,8 @@ Result Inversion::run(const Request& req) {
   }
   if (terms.loss_head > 0 && !F.has_head("loss"))
     fail(preset_, ": the loss-estimator term needs a classifier trained with a loss head ", "(",
-         train_call("classifier", {{"head", "loss"}}), "); ", F.info().source, " has none");
+         train_call("classifier", {{"head", "loss"}, {"init", "MODEL"}, {"head-only", ""}}),
+         ", which adds one to MODEL and keeps its classifier); ", F.info().source, " has none");
   if (terms.bn > 0) {
     terms.bn_layers = F.bn_layers();
     if (terms.bn_layers.empty()) {
