@@ -226,7 +226,8 @@ def test_messages_name_python_keywords_not_cli_flags(fashion, monkeypatch):
     monkeypatch.delenv("CFX_MEMORY_LIMIT_MB")
     with pytest.raises(cfx.Error) as e:
         cfx.explain(SHIPPED, X[:2], method="dip-aux", steps=2)
-    assert 'cfx.train("classifier", out=PATH, head="loss")' in str(e.value), str(e.value)
+    assert ('cfx.train("classifier", out=PATH, head="loss", init=MODEL, head_only=True)'
+            in str(e.value)), str(e.value)
     with pytest.raises(cfx.Error) as e:
         cfx.saliency(SHIPPED, X[:2], method="pixel")
     assert "use cfx.explain() (see cfx.methods())" in str(e.value), str(e.value)
