@@ -74,13 +74,7 @@ TrainOutcome train_classifier_kind(const json& o, const std::string& out,
   if (!ood_name.empty()) {
     CFX_CHECK(zo.head == "duq", option("ood-data"), " ", ood_name,
               " scores DUQ's certainty; it needs ", option("head"), " duq (this is ", zo.head, ")");
-    DatasetOptions d;  // as the training data's where they apply (shapes' size, seeds)
-    d.seed = o.at("data_seed").get<uint64_t>();
-    d.shapes_rule = o.at("shapes_rule").get<std::string>();
-    d.shapes_size = o.at("shapes_size").get<int64_t>();
-    d.split = "test";
-    d.limit = -1;  // the whole split, as the test split the head is scored on
-    ood = load_dataset(ood_name, d);
+    ood = load_test_split(o, ood_name);
     CFX_CHECK(ood->images.sizes().slice(1) == test.images.sizes().slice(1), option("ood-data"), " ",
               ood_name, " has images of shape ", ood->images.sizes().slice(1),
               " but the classifier reads ", test.images.sizes().slice(1));

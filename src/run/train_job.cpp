@@ -30,20 +30,31 @@ std::vector<TrainOption> with_data(std::vector<TrainOption> own) {
   return all;
 }
 
-std::pair<Dataset, Dataset> load_train_data(const json& o) {
+namespace {
+
+// The data options' dataset settings (seed, shapes rule and size) for `split`, all items.
+DatasetOptions dataset_options(const json& o, const std::string& split) {
   DatasetOptions d;
   d.seed = o.at("data_seed").get<uint64_t>();
   d.shapes_rule = o.at("shapes_rule").get<std::string>();
   d.shapes_size = o.at("shapes_size").get<int64_t>();
+  d.split = split;
+  return d;
+}
+
+}  // namespace
+
+std::pair<Dataset, Dataset> load_train_data(const json& o) {
+  DatasetOptions d = dataset_options(o, "train");
   d.limit = o.at("limit").get<int64_t>();
-  d.split = "train";
   const auto name = o.at("data").get<std::string>();
   Dataset train = load_dataset(name, d);
-  d.split = "test";
-  d.limit = -1;
-  Dataset test = load_dataset(name, d);
   CFX_CHECK(train.size() > 0, "dataset ", name, " has no training items");
-  return {std::move(train), std::move(test)};
+  return {std::move(train), load_test_split(o, name)};
+}
+
+Dataset load_test_split(const json& o, const std::string& name) {
+  return load_dataset(name, dataset_options(o, "test"));
 }
 
 json data_json(const json& o) {

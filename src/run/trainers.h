@@ -22,6 +22,11 @@ std::vector<TrainOption> with_data(std::vector<TrainOption> own);
 /// Throws cfx::Error if the train split is empty.
 std::pair<Dataset, Dataset> load_train_data(const nlohmann::json& o);
 
+/// The whole test split of dataset `name`, read with the options' dataset settings (seed,
+/// shapes rule and size), as load_train_data reads its own: e.g. out-of-distribution images
+/// at the training data's shape.
+Dataset load_test_split(const nlohmann::json& o, const std::string& name);
+
 /// {"dataset", "dataset_options"} for a sidecar.
 nlohmann::json data_json(const nlohmann::json& o);
 

@@ -192,12 +192,10 @@ TEST(Cli, TrainWithHeadsRecordsThemAndInfoShowsThem) {
   last.erase("ood_data");
   EXPECT_EQ(side["training"]["epochs"][1]["head"], last);
   EXPECT_TRUE(side["training"]["epochs"][0]["head"].contains("duq_auroc_ood"));
-  auto bad = run_cfx(common + "--head duq --ood-data mnist --out " + dir + "/bad.pt");
-  EXPECT_EQ(bad.code, 2);
-  EXPECT_NE(bad.err.find("--ood-data mnist has images of shape"), std::string::npos) << bad.err;
-  bad = run_cfx(common + "--head loss --ood-data shapes --out " + dir + "/bad.pt");
-  EXPECT_EQ(bad.code, 2);
-  EXPECT_NE(bad.err.find("needs --head duq"), std::string::npos) << bad.err;
+  expect_user_error(run_cfx(common + "--head duq --ood-data mnist --out " + dir + "/bad.pt"),
+                    "--ood-data mnist has images of shape");
+  expect_user_error(run_cfx(common + "--head loss --ood-data shapes --out " + dir + "/bad.pt"),
+                    "needs --head duq");
   EXPECT_FALSE(std::filesystem::exists(dir + "/bad.pt"));
 
   // A loss head trained alone beside the duq model's classifier: the classifier is unchanged.
@@ -212,15 +210,10 @@ TEST(Cli, TrainWithHeadsRecordsThemAndInfoShowsThem) {
   auto before = nlohmann::json::parse(cfx::read_file(dir + "/duq.json"));
   EXPECT_EQ(side["training"]["test_accuracy"], before["training"]["test_accuracy"]);
 
-  bad = run_cfx(common + "--head rbf --out " + dir + "/bad.pt");
-  EXPECT_EQ(bad.code, 2);
-  EXPECT_NE(bad.err.find("'rbf'"), std::string::npos) << bad.err;
-  bad = run_cfx(common + "--head-only --out " + dir + "/bad.pt");
-  EXPECT_EQ(bad.code, 2);
-  EXPECT_NE(bad.err.find("--head-only"), std::string::npos) << bad.err;
-  bad = run_cfx(common + "--head loss --loss-perturbed 9 --out " + dir + "/bad.pt");
-  EXPECT_EQ(bad.code, 2);
-  EXPECT_NE(bad.err.find("loss_perturbed"), std::string::npos) << bad.err;
+  expect_user_error(run_cfx(common + "--head rbf --out " + dir + "/bad.pt"), "'rbf'");
+  expect_user_error(run_cfx(common + "--head-only --out " + dir + "/bad.pt"), "--head-only");
+  expect_user_error(run_cfx(common + "--head loss --loss-perturbed 9 --out " + dir + "/bad.pt"),
+                    "loss_perturbed");
   EXPECT_FALSE(std::filesystem::exists(dir + "/bad.pt"));
   auto help = run_cfx("train classifier --help");
   EXPECT_NE(help.out.find("--head"), std::string::npos);

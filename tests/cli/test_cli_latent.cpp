@@ -289,21 +289,25 @@ TEST(CliLatent, TrainVaeAttributesShifterThenExplain) {
   // with no tolerance and much patience it runs to the cap and says it did not converge.
   const std::string shifter = "train shifter -q --generator " + dir + "/vae.pt --attributes " +
                               dir + "/attr.pt --batch-size 16 --eval-n 32 --check-n 32 ";
-  // Trains a shifter with `args` into <dir>/<name>.pt and returns its sidecar's training report.
-  auto train_shifter = [&](const std::string& args, const std::string& name) {
+  // Trains a shifter with `args` into <dir>/<name>.pt and reads its sidecar's training report
+  // into `training`; a failed run is fatal (called through ASSERT_NO_FATAL_FAILURE).
+  auto train_shifter = [&](const std::string& args, const std::string& name, json& training) {
     auto run = run_cfx(shifter + args + " --out " + dir + "/" + name + ".pt");
-    EXPECT_EQ(run.code, 0) << run.err;
-    return json::parse(cfx::read_file(dir + "/" + name + ".json"))["training"];
+    ASSERT_EQ(run.code, 0) << run.err;
+    training = json::parse(cfx::read_file(dir + "/" + name + ".json"))["training"];
   };
-  auto conv = train_shifter("--steps 40 --check-every 5 --patience 1 --tolerance 1", "conv");
+  json conv, ten, cap;
+  ASSERT_NO_FATAL_FAILURE(
+      train_shifter("--steps 40 --check-every 5 --patience 1 --tolerance 1", "conv", conv));
   EXPECT_EQ(conv["steps_taken"], 10);
   EXPECT_TRUE(conv["converged"].get<bool>());
   ASSERT_EQ(conv["checks"].size(), 2u);
   EXPECT_EQ(conv["checks"][1]["step"], 10);
-  auto ten = train_shifter("--steps 10", "ten");
+  ASSERT_NO_FATAL_FAILURE(train_shifter("--steps 10", "ten", ten));
   EXPECT_EQ(conv["flip_rates"], ten["flip_rates"]);
   EXPECT_EQ(conv["final_loss"], ten["final_loss"]);
-  auto cap = train_shifter("--steps 40 --check-every 5 --patience 50 --tolerance 0", "cap");
+  ASSERT_NO_FATAL_FAILURE(
+      train_shifter("--steps 40 --check-every 5 --patience 50 --tolerance 0", "cap", cap));
   EXPECT_EQ(cap["steps_taken"], 40);
   EXPECT_FALSE(cap["converged"].get<bool>());
   EXPECT_EQ(cap["checks"].size(), 7u);  // steps 5 to 35; the cap's own rates are flip_rates
