@@ -38,6 +38,8 @@ void CvaeTrainOptions::validate() const {
             " (use 0 to 1)");
   CFX_CHECK(adversary >= 0 && std::isfinite(adversary), "invalid adversary: ", adversary,
             " (must be >= 0)");
+  CFX_CHECK(realism >= 0 && std::isfinite(realism), "invalid realism: ", realism,
+            " (must be >= 0)");
 }
 
 json CvaeTrainOptions::to_json() const {
@@ -49,6 +51,7 @@ json CvaeTrainOptions::to_json() const {
           {"single", single},
           {"fractional", fractional},
           {"adversary", adversary},
+          {"realism", realism},
           {"seed", seed},
           {"device", device}};
 }
@@ -118,6 +121,24 @@ std::pair<torch::Tensor, torch::Tensor> requests_of_units(
   return {out, mask};
 }
 
+// The realism critic: a PatchGAN-style discriminator (as in pix2pix and AIP's training) whose
+// output is one logit per overlapping patch of about 10 x 10 pixels, [B, 1, H/4, W/4]: it judges
+// local texture and edges, which is where a VAE's edits fall short (they blur).
+torch::nn::Sequential patch_discriminator(int64_t channels) {
+  namespace nn = torch::nn;
+  auto leaky = [] { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)); };
+  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(channels, 32, 4).stride(2).padding(1)),
+                        leaky(), nn::Conv2d(nn::Conv2dOptions(32, 64, 4).stride(2).padding(1)),
+                        leaky(), nn::Conv2d(nn::Conv2dOptions(64, 1, 3).padding(1)));
+}
+
+// Mean absolute difference of neighbouring pixels (both directions) of x [N, C, H, W].
+double mean_gradient(const torch::Tensor& x) {
+  auto dx = (x.slice(3, 1) - x.slice(3, 0, -1)).abs().mean();
+  auto dy = (x.slice(2, 1) - x.slice(2, 0, -1)).abs().mean();
+  return 0.5 * (dx + dy).item<double>();
+}
+
 }  // namespace
 
 std::pair<torch::Tensor, torch::Tensor> one_unit_requests(const torch::Tensor& hard,
@@ -172,6 +193,17 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
     adversary->to(device);
     adversary_opt.emplace(adversary->parameters(), torch::optim::AdamOptions(o.lr));
   }
+  // The realism critic, likewise made only when used.
+  torch::nn::Sequential critic;
+  std::optional<torch::optim::Adam> critic_opt;
+  if (o.realism > 0) {
+    critic = patch_discriminator(options_.channels);
+    critic->to(device);
+    // β1 = 0.5, as GANs are usually trained: momentum from the generator's past moves
+    // destabilises the min-max game.
+    critic_opt.emplace(critic->parameters(),
+                       torch::optim::AdamOptions(o.lr).betas(std::make_tuple(0.5, 0.999)));
+  }
   const int64_t n = train.size(), per_epoch = (n + o.batch_size - 1) / o.batch_size;
   ProgressBar bar("cvae", o.epochs * per_epoch);
   double last_epoch_loss = 0;
@@ -197,7 +229,8 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
         u = torch::where(torch::rand({B, 1}, request_gen) < o.fractional, u, torch::ones_like(u));
         wanted = ab + u.to(device) * (wanted - ab);
       }
-      auto shown = D.logits(torch::sigmoid(net.decode_logits(t.z, wanted)));
+      auto edited = torch::sigmoid(net.decode_logits(t.z, wanted));
+      auto shown = D.logits(edited);
       auto attr =
           torch::binary_cross_entropy_with_logits(shown, wanted, {}, {}, at::Reduction::None)
               .sum(1);
@@ -212,6 +245,14 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                                  .sum(1)
                                  .mean();
       }
+      if (o.realism > 0) {
+        // Non-saturating: G raises the critic's log-probability that its edits are real.
+        auto judged = critic->forward(edited);
+        loss = loss + o.realism * torch::binary_cross_entropy_with_logits(
+                                      judged, torch::ones_like(judged), {}, {}, at::Reduction::None)
+                                      .mean({1, 2, 3})
+                                      .mean();
+      }
       // Gradients for E and G only: D stays frozen and untouched.
       auto grads = torch::autograd::grad({loss}, params);
       for (size_t k = 0; k < params.size(); ++k) params[k].mutable_grad() = grads[k];
@@ -223,6 +264,14 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                                                 (ab > 0.5).to(torch::kFloat))
             .backward();
         adversary_opt->step();
+      }
+      if (o.realism > 0) {
+        critic_opt->zero_grad();
+        auto real = critic->forward(xb), fake = critic->forward(edited.detach());
+        (torch::binary_cross_entropy_with_logits(real, torch::ones_like(real)) +
+         torch::binary_cross_entropy_with_logits(fake, torch::zeros_like(fake)))
+            .backward();
+        critic_opt->step();
       }
       sum += loss.item<double>();
       bar.update(step + 1);
@@ -252,10 +301,12 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
       body(codes[k], i, j);
     }
   };
-  std::vector<torch::Tensor> seen;
+  std::vector<torch::Tensor> seen, edits;
   slices([&](const torch::Tensor& z, int64_t i, int64_t j) {
-    seen.push_back(D.probs(decode(z, wanted.slice(0, i, j))).cpu() > 0.5);
+    edits.push_back(decode(z, wanted.slice(0, i, j)).cpu());
+    seen.push_back(D.probs(edits.back()).cpu() > 0.5);
   });
+  auto all_edits = torch::cat(edits);
   auto match = (torch::cat(seen) == (wanted > 0.5)).to(torch::kDouble);
   auto changed = (wanted > 0.5) != (a > 0.5);
   auto rate = [](const torch::Tensor& m, const torch::Tensor& where) -> json {
@@ -293,7 +344,22 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                    {"changed_per_attribute", per},
                    {"n", x.size(0)}}},
                  {"leakage", leakage},
-                 {"fractional_error", half_error.mean().item<double>()}};
+                 {"fractional_error", half_error.mean().item<double>()},
+                 {"sharpness", mean_gradient(all_edits) / mean_gradient(x)}};
+  if (o.realism > 0) {
+    critic->eval();
+    auto score = [&](const torch::Tensor& images) {
+      std::vector<torch::Tensor> s;
+      for (int64_t i = 0; i < images.size(0); i += 256)
+        s.push_back(
+            critic->forward(images.slice(0, i, std::min(images.size(0), i + 256)).to(device))
+                .mean({1, 2, 3})
+                .cpu());
+      return torch::cat(s);
+    };
+    auto right = torch::cat({score(x) > 0, score(all_edits) < 0}).to(torch::kDouble);
+    report["discriminator_accuracy"] = right.mean().item<double>();
+  }
   if (o.adversary > 0) {
     std::vector<torch::Tensor> guesses;
     for (auto& z : codes) guesses.push_back(adversary->forward(z.to(device)).cpu() > 0);

@@ -226,6 +226,7 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   t.single = o["single"];
   t.fractional = o["fractional"];
   t.adversary = o["adversary"];
+  t.realism = o["realism"];
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
   t.validate();
@@ -348,6 +349,9 @@ std::vector<Trainer> latent_trainers() {
             "[0, 1] as AIP's search uses them (0..1)"},
            {"adversary", ct.adversary,
             "weight of the z-adversary that keeps attribute information out of z (0: none)"},
+           {"realism", ct.realism,
+            "weight of the adversarial realism term: a patch discriminator against G's edits "
+            "(0: none)"},
            {"init", "", "start from this cvae checkpoint (fine-tuning; its architecture is kept)"},
            {"seed", ct.seed, "seed for initialisation, shuffling and noise"},
            {"device", ct.device, "cpu or cuda"},

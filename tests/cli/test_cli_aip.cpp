@@ -70,7 +70,7 @@ TEST(CliAip, TrainCvaeEndToEndAndBadInputs) {
 
   // Fine-tuning it with the disentangling terms keeps its architecture and says where it began.
   r = run_cfx("train cvae -q --data shapes --limit 100 --epochs 1 --batch-size 16 --init " + dir +
-              "/c.pt --single 0.5 --fractional 0.5 --adversary 1 --attributes " +
+              "/c.pt --single 0.5 --fractional 0.5 --adversary 1 --realism 100 --attributes " +
               shipped_model("shapes-attributes.pt") + " --seed 3 --out " + dir + "/f.pt");
   ASSERT_EQ(r.code, 0) << r.err;
   auto f = json::parse(cfx::read_file(dir + "/f.json"));
@@ -79,10 +79,16 @@ TEST(CliAip, TrainCvaeEndToEndAndBadInputs) {
   EXPECT_EQ(f["train_options"]["fractional"], 0.5);
   auto acc = f["training"]["z_adversary_accuracy"].get<double>();
   EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
+  EXPECT_EQ(f["train_options"]["realism"], 100);
+  acc = f["training"]["discriminator_accuracy"].get<double>();
+  EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
+  EXPECT_GT(f["training"]["sharpness"].get<double>(), 0);
+  EXPECT_FALSE(s["training"].contains("discriminator_accuracy"));
   const std::string tune = "train cvae -q --data shapes --limit 50 --attributes " +
                            shipped_model("shapes-attributes.pt") + " --out " + dir + "/y.pt";
   expect_user_error(run_cfx(tune + " --single 1.5"), "single");
   expect_user_error(run_cfx(tune + " --adversary -1"), "adversary");
+  expect_user_error(run_cfx(tune + " --realism -1"), "realism");
   expect_user_error(run_cfx(tune + " --init " + shipped_model("shapes-vae.pt")), "not a cvae");
   expect_user_error(run_cfx(tune + " --init " + shipped_model("mnist-cvae.pt")),
                     "other attributes");

@@ -33,7 +33,10 @@ struct CvaeTrainOptions {
                                  // searches inside the cube, where G is otherwise untrained (0..1)
   double adversary = 0;          // weight of the z-adversary: an MLP trained beside E to read D(x)
                          // from z, and E pushed to make it answer 0.5 (z free of attributes)
-  uint64_t seed = 0;           // initialisation, shuffling and the reparameterisation noise
+  double realism = 0;  // weight of the adversarial realism term: a patch discriminator trained
+                       // beside G to tell real images from G's edits G(z, a'), and G pushed to
+                       // make its edits pass as real (non-saturating GAN loss; 0: none)
+  uint64_t seed = 0;   // initialisation, shuffling and the reparameterisation noise
   std::string device = "cpu";  // where to train
   void validate() const;
   nlohmann::json to_json() const;
@@ -58,7 +61,11 @@ class Cvae {
   /// often any does ("rate"); "fractional_error": mean |D(G(z, a½)) − a½| on the changed
   /// unit's attributes, a½ halfway from a0 to such a request; "z_adversary_accuracy" (with
   /// `adversary`): how often the adversary reads D(x)'s attributes from held-out z, beside
-  /// "z_majority_accuracy", what always answering the commoner value gets.
+  /// "z_majority_accuracy", what always answering the commoner value gets; "sharpness": the
+  /// mean gradient magnitude (neighbouring-pixel differences) of held-out edits G(z, a') over
+  /// that of the real images (1: as sharp as real; a VAE's blur gives less);
+  /// "discriminator_accuracy" (with `realism`): how often the patch discriminator's mean
+  /// patch score tells held-out real images (> 0) from edits (< 0), 0.5 being chance.
   /// Starts from the weights the cvae has (load() one to fine-tune it).
   nlohmann::json train(const Dataset& train, const Dataset& test, AttributeClassifier& D,
                        const CvaeTrainOptions& options);
