@@ -2,6 +2,12 @@
 
 namespace cfx {
 
+torch::Tensor total_variation(const torch::Tensor& x) {
+  auto dh = (x.slice(2, 1) - x.slice(2, 0, -1)).abs().flatten(1).mean(1);
+  auto dw = (x.slice(3, 1) - x.slice(3, 0, -1)).abs().flatten(1).mean(1);
+  return dh + dw;
+}
+
 torch::Tensor normalize_channels(const torch::Tensor& x, const std::vector<double>& mean,
                                  const std::vector<double>& std) {
   if (mean.empty() && std.empty()) return x;

@@ -16,6 +16,7 @@
 #include "cfx/core/progress.h"
 #include "cfx/core/seed.h"
 #include "cfx/core/surface.h"
+#include "cfx/core/tensor.h"
 #include "cfx/models/checkpoint.h"
 #include "cfx/models/companions.h"
 #include "vae_net.h"
@@ -130,13 +131,6 @@ torch::nn::Sequential patch_discriminator(int64_t channels) {
   return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(channels, 32, 4).stride(2).padding(1)),
                         leaky(), nn::Conv2d(nn::Conv2dOptions(32, 64, 4).stride(2).padding(1)),
                         leaky(), nn::Conv2d(nn::Conv2dOptions(64, 1, 3).padding(1)));
-}
-
-// Mean absolute difference of neighbouring pixels (both directions) of x [N, C, H, W].
-double mean_gradient(const torch::Tensor& x) {
-  auto dx = (x.slice(3, 1) - x.slice(3, 0, -1)).abs().mean();
-  auto dy = (x.slice(2, 1) - x.slice(2, 0, -1)).abs().mean();
-  return 0.5 * (dx + dy).item<double>();
 }
 
 }  // namespace
@@ -345,7 +339,8 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                    {"n", x.size(0)}}},
                  {"leakage", leakage},
                  {"fractional_error", half_error.mean().item<double>()},
-                 {"sharpness", mean_gradient(all_edits) / mean_gradient(x)}};
+                 {"sharpness",
+                  (total_variation(all_edits).mean() / total_variation(x).mean()).item<double>()}};
   if (o.realism > 0) {
     critic->eval();
     auto score = [&](const torch::Tensor& images) {

@@ -96,9 +96,8 @@ TEST(Cvae, LearnsToShowRequestedAttributesAndRoundTrips) {
 // magnitude (a VAE blurs); one seeded epoch of fine-tuning on 800 images with realism 100
 // raises it, where the same epoch without the term does not. (Measured 2026-12-02, seed 3:
 // 0.571 without, 0.599 with; through the CLI on 2000 images 0.604 vs 0.675, reconstruction
-// unchanged; at
-// realism 1 the term is too small against the summed reconstruction BCE to act, at 1000 it
-// over-sharpens to 1.9 and leaks attributes.) The report's numbers are checked too.
+// unchanged; at realism 1 the term is too small against the summed reconstruction BCE to act,
+// at 1000 it over-sharpens to 1.9 and leaks attributes.) The report's numbers are checked too.
 TEST(Cvae, RealismTermSharpensEdits) {
   set_quiet(true);
   auto D = shipped_attributes();
@@ -113,11 +112,10 @@ TEST(Cvae, RealismTermSharpensEdits) {
     return cvae->train(train, test, *D, to);
   };
   auto plain = tune(0), real = tune(100);
-  std::printf("sharpness %.3f without realism, %.3f with (discriminator accuracy %.3f)\n",
-              plain["sharpness"].get<double>(), real["sharpness"].get<double>(),
-              real["discriminator_accuracy"].get<double>());
   EXPECT_FALSE(plain.contains("discriminator_accuracy"));
   const double acc = real["discriminator_accuracy"].get<double>();
+  std::printf("sharpness %.3f without realism, %.3f with (discriminator accuracy %.3f)\n",
+              plain["sharpness"].get<double>(), real["sharpness"].get<double>(), acc);
   EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
   EXPECT_GT(plain["sharpness"].get<double>(), 0.3) << plain.dump();
   EXPECT_GT(real["sharpness"].get<double>(), plain["sharpness"].get<double>() + 0.01)

@@ -13,6 +13,11 @@ namespace cfx {
 torch::Tensor normalize_channels(const torch::Tensor& x, const std::vector<double>& mean,
                                  const std::vector<double>& std);
 
+/// Mean total variation per item of x [n, C, H, W] -> [n]: the mean absolute difference of
+/// vertically plus that of horizontally neighbouring pixels. The inversion family's TV term,
+/// and the cvae's sharpness measure.
+torch::Tensor total_variation(const torch::Tensor& x);
+
 /// Per-item values of one optimisation step ([n] tensors on any device: float, or bool, as
 /// 0/1) stacked as the rows of one [k, n] tensor of `rows[0]`'s dtype on the host: one copy
 /// per step, because a GPU waits at each.

@@ -4,12 +4,6 @@
 
 namespace cfx {
 
-torch::Tensor total_variation(const torch::Tensor& x) {
-  auto dh = (x.slice(2, 1) - x.slice(2, 0, -1)).abs().flatten(1).mean(1);
-  auto dw = (x.slice(3, 1) - x.slice(3, 0, -1)).abs().flatten(1).mean(1);
-  return dh + dw;
-}
-
 torch::Tensor feature_consistency(const std::map<std::string, torch::Tensor>& now,
                                   const std::map<std::string, torch::Tensor>& ref) {
   torch::Tensor total;

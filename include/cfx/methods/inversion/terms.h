@@ -8,12 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "cfx/core/tensor.h"  // total_variation
 #include "cfx/models/classifier.h"
 
 namespace cfx {
-
-/// Mean total variation per item of x [n, C, H, W] -> [n].
-torch::Tensor total_variation(const torch::Tensor& x);
 
 /// Σ_l ‖F_l(x̄) − F_l(x)‖² / ‖F_l(x)‖² over the layers in `ref` (activations of x, [n, ...]
 /// each) against the same layers of x̄ in `now` -> [n].
