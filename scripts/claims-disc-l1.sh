@@ -26,9 +26,11 @@ COMMON=(--model models/fashion-mnist-cnn-duq.pt --data fashion-mnist --split tes
 run() { echo "+ $*" >&2; "$@"; }
 first=${SEEDS%% *}
 names=()
+base="" # the first DISC configuration: DISC at the same budget, the second table's baseline
 for config in $CONFIGS; do
   IFS=: read -r method min w <<<"$config"
   names+=("$method-m$min-l1-$w=$method-m$min-l1-$w/$method")
+  [ "$method" = disc ] && [ -z "$base" ] && base=${names[-1]}
 done
 for seed in $SEEDS; do
   D="$OUT/seed$seed"
@@ -47,14 +49,8 @@ for seed in $SEEDS; do
   done
 done
 /usr/bin/python3 scripts/paired.py "$OUT" disc=defaults/disc "${names[@]}"
-# Against DISC at the same budget (its first fixed-budget configuration), if there is one.
-for config in $CONFIGS; do
-  IFS=: read -r method min w <<<"$config"
-  if [ "$method" = disc ]; then
-    base="$method-m$min-l1-$w=$method-m$min-l1-$w/$method"
-    others=()
-    for name in "${names[@]}"; do [ "$name" = "$base" ] || others+=("$name"); done
-    /usr/bin/python3 scripts/paired.py "$OUT" "$base" "${others[@]}"
-    break
-  fi
-done
+if [ -n "$base" ]; then
+  others=()
+  for name in "${names[@]}"; do [ "$name" = "$base" ] || others+=("$name"); done
+  /usr/bin/python3 scripts/paired.py "$OUT" "$base" "${others[@]}"
+fi
