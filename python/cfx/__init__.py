@@ -74,13 +74,14 @@ def train(kind, out, threads=None, progress=False, **options):
 
 def _global_job(outcome, samples=2000, seed=0, latents="data", data="", split="test",
                 generator="", attributes="", shifter="", only="", batch_size=256, strength=1.0,
-                bootstrap=1000, confidence=0.95, device="cpu", reference="auto"):
+                bootstrap=1000, confidence=0.95, device="cpu", reference="auto", via="shift"):
     """The global job of global_scores()'s keywords (also cfx.distributed's)."""
     if isinstance(outcome, (str, int)):
         outcome = [outcome]
     outcome = [s for o in outcome for s in str(o).split(",") if s]
     return {
-        "outcome": outcome, "generator": str(generator), "attributes": str(attributes),
+        "outcome": outcome, "via": str(via), "generator": str(generator),
+        "attributes": str(attributes),
         "shifter": ",".join(map(str, shifter)) if isinstance(shifter, (list, tuple))
         else str(shifter), "latents": str(latents), "data": str(data),
         "split": str(split), "samples": int(samples), "batch_size": int(batch_size),
@@ -389,7 +390,7 @@ def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="",
                   generator="", attributes="", shifter="", only="", batch_size=256,
                   strength=1.0, bootstrap=1000, confidence=0.95, device="cpu", threads=None,
                   progress=False, out=None, input_shape=None, class_names=None, mean=None,
-                  std=None, reference="auto", _session=None):
+                  std=None, reference="auto", via="shift", _session=None):
     """Which attributes an outcome of `model` causally depends on, as `cfx global` does:
     necessity, sufficiency, both, and contrastive attribution per attribute with bootstrap
     intervals. Returns global.json as a dict; with `out`, also writes global.json, global.png
@@ -399,6 +400,8 @@ def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="",
         found beside it, as in the CLI) or a module (then pass shifter=, and input_shape=).
     outcome: a class name or index, or a list of them ("Sneaker", [5, 7]).
     generator: "oracle" on shapes: the renderer intervenes exactly (the true scores).
+    via: "shift": through the shift predictor (the paper); "code": change the attribute code
+        of a cvae (generator=, default <dataset>-cvae.pt beside the model) and keep its z.
     shifter: a path, or several (a list) of one generator: the intervals then include the
         variation between the shift predictors.
     reference: "auto": on shapes, a learned generator's scores also get the true ones beside
@@ -407,7 +410,7 @@ def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="",
     job = _global_job(outcome, samples=samples, seed=seed, latents=latents, data=data,
                       split=split, generator=generator, attributes=attributes, shifter=shifter,
                       only=only, batch_size=batch_size, strength=strength, bootstrap=bootstrap,
-                      confidence=confidence, device=device, reference=reference)
+                      confidence=confidence, device=device, reference=reference, via=via)
     X = None if input_shape is None else torch.zeros([2] + list(input_shape))
     with tempfile.TemporaryDirectory(prefix="cfx-") as tmp:
         spec = _model_spec(model, X, tmp, class_names, mean, std, _session)

@@ -307,6 +307,13 @@ def test_global_scores_equal_cli_global(tmp_path):
                             shifter=[shifter, shifter], reference="none", only="circle")
     assert two["config"]["shifters"] == 2 and "oracle_reference" not in two["summary"]
     assert two["scores"][0]["necessity_and_sufficiency"]["n"] == 16
+    # Interventions in the cvae's attribute code (found beside the model).
+    code = cfx.global_scores(shapes, "circle", via="code", samples=6, bootstrap=20, threads=1,
+                             reference="none", only="circle,red")
+    assert code["config"]["via"] == "code" and code["config"]["shifters"] == 0
+    assert code["config"]["generator"].endswith("shapes-cvae.pt")
+    with pytest.raises(cfx.Error, match="remove shifter"):
+        cfx.global_scores(shapes, "circle", via="code", shifter=shifter, samples=4)
     with pytest.raises(cfx.Error, match="hexagon"):
         cfx.global_scores(shapes, "hexagon", samples=4)
     with pytest.raises(cfx.Error, match="input_shape"):

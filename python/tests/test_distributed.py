@@ -99,6 +99,11 @@ def test_global_scores_sample_on_the_workers(client, tmp_path):
     oracle = cd.global_scores(client, shapes, "circle", progress=False, **kw)
     assert oracle["config"]["generator"] == "oracle"
     assert oracle["scores"] == cfx.global_scores(shapes, "circle", threads=1, **kw)["scores"]
+    # Through the cvae's attribute code: the client encodes, workers decode their shards.
+    kw.update(generator="", via="code", only="circle,red,large")
+    code = cd.global_scores(client, shapes, "circle", progress=False, **kw)
+    assert code["config"]["via"] == "code"
+    assert code["scores"] == cfx.global_scores(shapes, "circle", threads=1, **kw)["scores"]
 
 
 # Every item runs all its steps (the confidence is out of reach): about 2 s per shard.

@@ -1,6 +1,7 @@
 #include "cfx/eval/causal.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <limits>
 
@@ -211,6 +212,48 @@ void OutcomeReader::read(const torch::Tensor& x, torch::Tensor& in_outcome,
   prob = p.index_select(1, classes_).sum(1);
 }
 
+void InterventionCollector::close_batch() {
+  if (b_on_o_.empty()) return;
+  on_o_.push_back(torch::stack(b_on_o_, 1));
+  off_o_.push_back(torch::stack(b_off_o_, 1));
+  on_p_.push_back(torch::stack(b_on_p_, 1));
+  off_p_.push_back(torch::stack(b_off_p_, 1));
+  on_t_.push_back(torch::stack(b_on_t_, 1));
+  off_t_.push_back(torch::stack(b_off_t_, 1));
+  for (auto* v : {&b_on_o_, &b_off_o_, &b_on_p_, &b_off_p_, &b_on_t_, &b_off_t_}) v->clear();
+}
+
+void InterventionCollector::begin(torch::Tensor attr, torch::Tensor outcome, torch::Tensor prob) {
+  close_batch();
+  attr_.push_back(std::move(attr));
+  outcome_.push_back(std::move(outcome));
+  prob_.push_back(std::move(prob));
+}
+
+void InterventionCollector::add(bool on, torch::Tensor outcome, torch::Tensor prob,
+                                torch::Tensor took) {
+  (on ? b_on_o_ : b_off_o_).push_back(std::move(outcome));
+  (on ? b_on_p_ : b_off_p_).push_back(std::move(prob));
+  (on ? b_on_t_ : b_off_t_).push_back(std::move(took));
+}
+
+InterventionSamples InterventionCollector::finish(std::vector<std::string> names) {
+  close_batch();
+  assert(!attr_.empty() && on_o_.size() == attr_.size());
+  InterventionSamples s;
+  s.names = std::move(names);
+  s.attr = torch::cat(attr_);
+  s.outcome = torch::cat(outcome_);
+  s.prob = torch::cat(prob_);
+  s.outcome_on = torch::cat(on_o_);
+  s.outcome_off = torch::cat(off_o_);
+  s.prob_on = torch::cat(on_p_);
+  s.prob_off = torch::cat(off_p_);
+  s.took_on = torch::cat(on_t_);
+  s.took_off = torch::cat(off_t_);
+  return s;
+}
+
 InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_t>& outcome,
                                          Generator& G, AttributeClassifier& A, Shifter& S,
                                          const SamplingOptions& o, const ProgressFn& progress) {
@@ -231,17 +274,14 @@ InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_
     w_all = torch::randn({o.samples, G.latent_dim()}, gen);
   }
   const int64_t total = w_all.size(0);
-  std::vector<torch::Tensor> attr, oc, pr, oon, ooff, pon, poff, ton, toff;
+  InterventionCollector c;
   for (int64_t i = 0; i < total; i += o.batch_size) {
     auto w = w_all.slice(0, i, std::min(total, i + o.batch_size)).to(G.device());
     const int64_t b = w.size(0);
     auto x = G.decode(w);
-    attr.push_back(A.probs(x).cpu().index_select(1, torch::tensor(ks, torch::kLong)) > 0.5);
     torch::Tensor ob, pb;
     reader.read(x, ob, pb);
-    oc.push_back(ob);
-    pr.push_back(pb);
-    std::vector<torch::Tensor> on_o, off_o, on_p, off_p, on_t, off_t;
+    c.begin(A.probs(x).cpu().index_select(1, torch::tensor(ks, torch::kLong)) > 0.5, ob, pb);
     for (int64_t k : ks) {
       for (int v : {1, -1}) {
         auto xk = G.decode(
@@ -249,31 +289,14 @@ InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_
         auto seen = A.probs(xk).select(1, k).cpu() > 0.5;
         torch::Tensor okb, pkb;
         reader.read(xk, okb, pkb);
-        (v == 1 ? on_o : off_o).push_back(okb);
-        (v == 1 ? on_p : off_p).push_back(pkb);
-        (v == 1 ? on_t : off_t).push_back(v == 1 ? seen : ~seen);
+        c.add(v == 1, okb, pkb, v == 1 ? seen : ~seen);
       }
     }
-    oon.push_back(torch::stack(on_o, 1));
-    ooff.push_back(torch::stack(off_o, 1));
-    pon.push_back(torch::stack(on_p, 1));
-    poff.push_back(torch::stack(off_p, 1));
-    ton.push_back(torch::stack(on_t, 1));
-    toff.push_back(torch::stack(off_t, 1));
     if (progress) progress(i + b, total, total - (i + b));
   }
-  InterventionSamples s;
-  for (int64_t k : ks) s.names.push_back(A.names()[k]);
-  s.attr = torch::cat(attr);
-  s.outcome = torch::cat(oc);
-  s.prob = torch::cat(pr);
-  s.outcome_on = torch::cat(oon);
-  s.outcome_off = torch::cat(ooff);
-  s.prob_on = torch::cat(pon);
-  s.prob_off = torch::cat(poff);
-  s.took_on = torch::cat(ton);
-  s.took_off = torch::cat(toff);
-  return s;
+  std::vector<std::string> names;
+  for (int64_t k : ks) names.push_back(A.names()[k]);
+  return c.finish(std::move(names));
 }
 
 }  // namespace cfx

@@ -42,50 +42,32 @@ InterventionSamples sample_oracle_interventions(Classifier& F, const std::vector
       only);
   torch::NoGradGuard ng;
   auto k_idx = torch::tensor(ks, torch::kLong);
-  // F's view of the rendered scenes, appended to the lists of the batch.
-  auto view = [&](const ShapesScenes& sc, std::vector<torch::Tensor>& in_outcome,
-                  std::vector<torch::Tensor>& prob) {
-    torch::Tensor o, p;
-    reader.read(render_shapes(sc).to(F.device()), o, p);
-    in_outcome.push_back(o);
-    prob.push_back(p);
+  // F's view of the rendered scenes.
+  auto view = [&](const ShapesScenes& sc, torch::Tensor& in_outcome, torch::Tensor& prob) {
+    reader.read(render_shapes(sc).to(F.device()), in_outcome, prob);
   };
   const int64_t total = scenes.size();
-  std::vector<torch::Tensor> attr, oc, pr, oon, ooff, pon, poff, ton, toff;
+  InterventionCollector c;
   for (int64_t i = 0; i < total; i += batch_size) {
     auto batch = rows(scenes, i, std::min(total, i + batch_size));
-    attr.push_back(shapes_scene_attributes(batch).index_select(1, k_idx) > 0.5);
-    view(batch, oc, pr);
-    std::vector<torch::Tensor> on_o, off_o, on_p, off_p, on_t, off_t;
+    torch::Tensor ob, pb;
+    view(batch, ob, pb);
+    c.begin(shapes_scene_attributes(batch).index_select(1, k_idx) > 0.5, ob, pb);
     for (int64_t k : ks) {
       for (bool on : {true, false}) {
         auto edited = intervene_shapes(batch, k, on);
         auto seen = shapes_scene_attributes(edited).select(1, k) > 0.5;
-        view(edited, on ? on_o : off_o, on ? on_p : off_p);
-        (on ? on_t : off_t).push_back(on ? seen : ~seen);
+        torch::Tensor okb, pkb;
+        view(edited, okb, pkb);
+        c.add(on, okb, pkb, on ? seen : ~seen);
       }
     }
-    oon.push_back(torch::stack(on_o, 1));
-    ooff.push_back(torch::stack(off_o, 1));
-    pon.push_back(torch::stack(on_p, 1));
-    poff.push_back(torch::stack(off_p, 1));
-    ton.push_back(torch::stack(on_t, 1));
-    toff.push_back(torch::stack(off_t, 1));
     const int64_t done = std::min(total, i + batch_size);
     if (progress) progress(done, total, total - done);
   }
-  InterventionSamples out;
-  for (int64_t k : ks) out.names.push_back(names[static_cast<size_t>(k)]);
-  out.attr = torch::cat(attr);
-  out.outcome = torch::cat(oc);
-  out.prob = torch::cat(pr);
-  out.outcome_on = torch::cat(oon);
-  out.outcome_off = torch::cat(ooff);
-  out.prob_on = torch::cat(pon);
-  out.prob_off = torch::cat(poff);
-  out.took_on = torch::cat(ton);
-  out.took_off = torch::cat(toff);
-  return out;
+  std::vector<std::string> scored;
+  for (int64_t k : ks) scored.push_back(names[static_cast<size_t>(k)]);
+  return c.finish(std::move(scored));
 }
 
 }  // namespace cfx

@@ -201,9 +201,11 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   const int64_t n = train.size(), per_epoch = (n + o.batch_size - 1) / o.batch_size;
   ProgressBar bar("cvae", o.epochs * per_epoch);
   double last_epoch_loss = 0;
+  // The training curve: each epoch's mean of the loss and of its terms (per item).
+  json curve = json::array();
   for (int64_t e = 0, step = 0; e < o.epochs; ++e) {
     auto perm = torch::randperm(n, torch::kLong);
-    double sum = 0;
+    double sum = 0, sum_rec = 0, sum_kl = 0, sum_attr = 0, sum_real = 0, sum_critic = 0;
     for (int64_t b = 0; b < per_epoch; ++b, ++step) {
       auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
       auto xb = train.images.index_select(0, idx).to(device);
@@ -242,10 +244,12 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
       if (o.realism > 0) {
         // Non-saturating: G raises the critic's log-probability that its edits are real.
         auto judged = critic->forward(edited);
-        loss = loss + o.realism * torch::binary_cross_entropy_with_logits(
-                                      judged, torch::ones_like(judged), {}, {}, at::Reduction::None)
-                                      .mean({1, 2, 3})
-                                      .mean();
+        auto fooled = torch::binary_cross_entropy_with_logits(judged, torch::ones_like(judged), {},
+                                                              {}, at::Reduction::None)
+                          .mean({1, 2, 3})
+                          .mean();
+        loss = loss + o.realism * fooled;
+        sum_real += fooled.item<double>();
       }
       // Gradients for E and G only: D stays frozen and untouched.
       auto grads = torch::autograd::grad({loss}, params);
@@ -262,15 +266,30 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
       if (o.realism > 0) {
         critic_opt->zero_grad();
         auto real = critic->forward(xb), fake = critic->forward(edited.detach());
-        (torch::binary_cross_entropy_with_logits(real, torch::ones_like(real)) +
-         torch::binary_cross_entropy_with_logits(fake, torch::zeros_like(fake)))
-            .backward();
+        auto judged = torch::binary_cross_entropy_with_logits(real, torch::ones_like(real)) +
+                      torch::binary_cross_entropy_with_logits(fake, torch::zeros_like(fake));
+        judged.backward();
         critic_opt->step();
+        sum_critic += judged.item<double>();
       }
       sum += loss.item<double>();
+      sum_rec += t.rec.mean().item<double>();
+      sum_kl += t.kl.mean().item<double>();
+      sum_attr += attr.mean().item<double>();
       bar.update(step + 1);
     }
     last_epoch_loss = sum / per_epoch;
+    const auto m = static_cast<double>(per_epoch);
+    json point = {{"epoch", e + 1},
+                  {"loss", sum / m},
+                  {"reconstruction", sum_rec / m},
+                  {"kl", sum_kl / m},
+                  {"attribute", sum_attr / m}};
+    if (o.realism > 0) {
+      point["realism"] = sum_real / m;   // G's non-saturating term, before its weight
+      point["critic"] = sum_critic / m;  // the discriminator's loss (ln 4 ≈ 1.39: chance)
+    }
+    curve.push_back(point);
   }
   net.eval();
 
@@ -330,6 +349,7 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                   {"rate", (other_flips > 0).to(torch::kDouble).mean().item<double>()},
                   {"n", x.size(0)}};
   json report = {{"train_loss", last_epoch_loss},
+                 {"curve", curve},
                  {"test_recon_mse", mse},
                  {"test_kl", kl},
                  {"attribute_control",

@@ -138,7 +138,7 @@ struct InpaintNetImpl : nn::Module {
 };
 TORCH_MODULE(InpaintNet);
 
-InpaintNetImpl& net_of(const std::shared_ptr<nn::Module>& m) {
+InpaintNetImpl& inpaint_net_of(const std::shared_ptr<nn::Module>& m) {
   return *std::dynamic_pointer_cast<InpaintNetImpl>(m);
 }
 
@@ -177,8 +177,9 @@ torch::Tensor Inpainter::paint(const torch::Tensor& x, const torch::Tensor& keep
     z = as_two_rows(noise.to(device_, torch::kFloat));
   }
   auto xd = x.to(device_);
-  return from_two_rows(
-      net_of(net_).forward(as_two_rows(xd), as_two_rows(keep.to(device_, torch::kFloat)), z), xd);
+  return from_two_rows(inpaint_net_of(net_).forward(
+                           as_two_rows(xd), as_two_rows(keep.to(device_, torch::kFloat)), z),
+                       xd);
 }
 
 json Inpainter::train(const Dataset& train, const Dataset& test, const InpainterTrainOptions& o) {
@@ -188,7 +189,7 @@ json Inpainter::train(const Dataset& train, const Dataset& test, const Inpainter
   auto device = parse_device(o.device);
   to(device);
   seed_all(o.seed);
-  auto& net = net_of(net_);
+  auto& net = inpaint_net_of(net_);
   net.train();
   torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(o.lr));
   const auto& x = train.images;

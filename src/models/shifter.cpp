@@ -90,7 +90,7 @@ struct ShiftNetImpl : nn::Module {
 };
 TORCH_MODULE(ShiftNet);
 
-ShiftNetImpl& net_of(const std::shared_ptr<nn::Module>& m) {
+ShiftNetImpl& shift_net_of(const std::shared_ptr<nn::Module>& m) {
   return *std::dynamic_pointer_cast<ShiftNetImpl>(m);
 }
 
@@ -138,7 +138,7 @@ torch::Tensor Shifter::shift(const torch::Tensor& w, const torch::Tensor& t) {
                 t.size(1) == options_.attributes && t.size(0) == w.size(0),
             "the shifter expects latents [N, ", options_.latent, "] and requests [N, ",
             options_.attributes, "], got ", w.sizes(), " and ", t.sizes());
-  return net_of(net_).forward(w.to(device_, torch::kFloat), t.to(device_, torch::kFloat));
+  return shift_net_of(net_).forward(w.to(device_, torch::kFloat), t.to(device_, torch::kFloat));
 }
 
 void check_shifter_fits(const Shifter& S, const Generator& G, const AttributeClassifier& A) {
@@ -166,7 +166,7 @@ json Shifter::train(Generator& G, AttributeClassifier& A, const ShifterTrainOpti
   to(device);
   G.to(device);
   A.to(device);
-  auto& net = net_of(net_);
+  auto& net = shift_net_of(net_);
   net.train();
   auto params = net.parameters();
   torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr));

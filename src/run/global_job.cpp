@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <tuple>
 
 #include "cfx/config.h"
@@ -14,6 +15,7 @@
 #include "cfx/data/image_io.h"
 #include "cfx/data/inputs.h"
 #include "cfx/data/shapes_scenes.h"
+#include "cfx/eval/code_causal.h"
 #include "cfx/eval/oracle_causal.h"
 #include "cfx/methods/latent/latent.h"
 #include "cfx/report/bar_chart.h"
@@ -62,7 +64,9 @@ std::vector<int64_t> outcome_classes(const std::vector<std::string>& specs, cons
 
 // Latents of real images: the generator's samples from its prior can lie off the data (a
 // VAE's blurry blobs), where the classifier's decisions say little about the data it sees.
-torch::Tensor data_latents(const GlobalJob& j, Classifier& F, Generator& G,
+// `encode` maps the images [N, C, H, W] to their latents.
+torch::Tensor data_latents(const GlobalJob& j, Classifier& F,
+                           const std::function<torch::Tensor(const torch::Tensor&)>& encode,
                            std::string& described) {
   std::string name = j.data.empty() ? F.info().dataset : j.data;
   CFX_CHECK(!name.empty(),
@@ -75,9 +79,7 @@ torch::Tensor data_latents(const GlobalJob& j, Classifier& F, Generator& G,
   in.seed = j.seed;
   Inputs inputs = load_inputs(in, F.input_shape());
   described = name + ":" + j.split + " (" + std::to_string(inputs.images.size(0)) + " images)";
-  InvertOptions io;
-  io.batch_size = j.batch_size;
-  return invert_generator(G, inputs.images, io).cpu();
+  return encode(inputs.images);
 }
 
 }  // namespace
@@ -88,6 +90,19 @@ void GlobalJob::validate() const {
             "' (use data or prior)");
   CFX_CHECK(reference == "auto" || reference == "none", "invalid reference '", reference,
             "' (use auto or none)");
+  CFX_CHECK(via == "shift" || via == "code", "invalid via '", via,
+            "' (use shift: through the shift predictor, or code: a cvae's attribute code)");
+  if (via == "code") {
+    CFX_CHECK(generator != "oracle",
+              "via code edits a cvae's attribute code; the oracle generator intervenes on the "
+              "scene itself (remove via code, or name a cvae as the generator)");
+    CFX_CHECK(shifter.empty(),
+              "via code edits the cvae's attribute code and uses no shift predictor (remove "
+              "shifter '",
+              shifter, "')");
+    CFX_CHECK(latents == "data", "via code encodes real images; latents must be data, got '",
+              latents, "'");
+  }
   if (generator == "oracle") {
     CFX_CHECK(shifter.empty() && attributes.empty(),
               "the oracle generator intervenes on the scene itself: it takes no shifter or "
@@ -99,11 +114,14 @@ void GlobalJob::validate() const {
 }
 
 json GlobalJob::to_json() const {
-  return {{"outcome", outcome},       {"generator", generator}, {"attributes", attributes},
-          {"shifter", shifter},       {"latents", latents},     {"data", data},
-          {"split", split},           {"samples", samples},     {"batch_size", batch_size},
-          {"strength", strength},     {"only", only},           {"bootstrap", bootstrap},
-          {"confidence", confidence}, {"seed", seed},           {"device", device},
+  return {{"outcome", outcome},     {"via", via},
+          {"generator", generator}, {"attributes", attributes},
+          {"shifter", shifter},     {"latents", latents},
+          {"data", data},           {"split", split},
+          {"samples", samples},     {"batch_size", batch_size},
+          {"strength", strength},   {"only", only},
+          {"bootstrap", bootstrap}, {"confidence", confidence},
+          {"seed", seed},           {"device", device},
           {"reference", reference}};
 }
 
@@ -111,6 +129,7 @@ GlobalJob GlobalJob::from_json(const json& j) {
   GlobalJob o;
   JobReader read(j, o.to_json(), "global job");
   read("outcome", o.outcome);
+  read("via", o.via);
   read("generator", o.generator);
   read("attributes", o.attributes);
   read("shifter", o.shifter);
@@ -135,7 +154,8 @@ namespace {
 // The outcome's classes and the latent models, on the job's device.
 struct Loaded {
   std::vector<int64_t> outcome;
-  LatentModels m;  // the learned generator's models (none for the oracle)
+  LatentModels m;                              // the learned generator's models (via shift)
+  AipModels code;                              // the cvae and its attribute classifier (via code)
   std::vector<std::shared_ptr<Shifter>> more;  // further shift predictors of m's generator
   bool oracle = false;                         // the shapes renderer is the generator
   bool compare = false;  // a learned generator on shapes: also score through the oracle
@@ -172,6 +192,11 @@ Loaded load(const GlobalJob& job, Classifier& F) {
     CFX_CHECK(draws_for(job, F),
               "the oracle generator draws square RGB shapes images; the classifier ",
               F.info().source, " takes [", torch::IntArrayRef(F.input_shape()), "]");
+  } else if (job.via == "code") {
+    l.code = load_aip_models(job.generator, job.attributes, &F);
+    l.code.cvae->to(device);
+    l.code.attributes->to(device);
+    l.compare = job.reference == "auto" && draws_for(job, F);
   } else {
     // Several shift predictors (comma-separated) of one generator: the intervals include
     // the variation between them.
@@ -252,8 +277,20 @@ GlobalLatents latents_of(const GlobalJob& job, Classifier& F, const Loaded& l) {
   GlobalLatents out;
   if (l.oracle) {
     out.latents = scene_latents(oracle_scenes(job, F, job.latents == "data", out.source));
+  } else if (job.via == "code") {
+    out.latents = data_latents(
+        job, F,
+        [&](const torch::Tensor& x) {
+          return code_latents(*l.code.cvae, *l.code.attributes, x, job.seed, job.batch_size);
+        },
+        out.source);
   } else if (job.latents == "data") {
-    out.latents = data_latents(job, F, *l.m.generator, out.source);
+    InvertOptions io;
+    io.batch_size = job.batch_size;
+    out.latents = data_latents(
+        job, F,
+        [&](const torch::Tensor& x) { return invert_generator(*l.m.generator, x, io).cpu(); },
+        out.source);
   } else {
     // As sample_interventions() draws them when given none.
     auto gen = at::make_generator<at::CPUGeneratorImpl>(job.seed);
@@ -268,6 +305,9 @@ InterventionSamples samples_of(const GlobalJob& job, Classifier& F, Loaded& l,
   if (l.oracle)
     return sample_oracle_interventions(F, l.outcome, scenes_of(job, F, latents), job.batch_size,
                                        job.only, progress);
+  if (job.via == "code")
+    return sample_code_interventions(F, l.outcome, *l.code.cvae, *l.code.attributes, latents,
+                                     job.batch_size, job.only, progress);
   SamplingOptions sampling = sampling_of(job);
   sampling.latents = latents;
   std::vector<std::shared_ptr<Shifter>> shifters = {l.m.shifter};
@@ -357,6 +397,7 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
   auto device = parse_device(job.device);
   const auto& outcome = l.outcome;
   const auto& m = l.m;
+  const bool code = !l.oracle && job.via == "code";
   const int64_t n_samples = samples.outcome.size(0) / samples.groups();  // latents
   auto start = std::chrono::steady_clock::now();
   const CausalOptions causal = causal_of(job);
@@ -365,12 +406,15 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
   // The true scores of the same population through the oracle, beside the learned ones.
   std::vector<CausalScores> truth;
   std::string truth_source;
-  double truth_s = 0;
+  double truth_s = 0, truth_rate = 0;
   if (l.compare) {
     auto t0 = std::chrono::steady_clock::now();
     auto scenes = oracle_scenes(job, F, true, truth_source);
-    truth = causal_scores(sample_oracle_interventions(F, outcome, scenes, job.batch_size, job.only),
-                          causal);
+    auto exact = sample_oracle_interventions(F, outcome, scenes, job.batch_size, job.only);
+    truth = causal_scores(exact, causal);
+    // F's outcome on the real scenes, beside its outcome on the generator's renderings of them
+    // (summary.outcome_rate): a gap means F reads the generator's images otherwise.
+    truth_rate = exact.outcome.to(torch::kDouble).mean().item<double>();
     truth_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   double total_s =
@@ -432,11 +476,18 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
                     {"classes", info.class_names}}},
                   {"config",
                    {{"method", "global"},
-                    {"generator", l.oracle ? "oracle" : m.generator_path},
-                    {"attributes", l.oracle ? "the scenes' true attributes" : m.attributes_path},
-                    {"shifter", l.oracle ? "none: exact interventions" : m.shifter_path},
+                    {"via", l.oracle ? "scene" : job.via},
+                    {"generator", l.oracle ? "oracle"
+                                  : code   ? l.code.cvae_path
+                                           : m.generator_path},
+                    {"attributes", l.oracle ? "the scenes' true attributes"
+                                   : code   ? l.code.attributes_path
+                                            : m.attributes_path},
+                    {"shifter", l.oracle ? "none: exact interventions"
+                                : code   ? "none: edits of the cvae's attribute code"
+                                         : m.shifter_path},
                     {"reference", l.compare ? "oracle" : "none"},
-                    {"shifters", l.oracle ? 0 : 1 + static_cast<int64_t>(l.more.size())},
+                    {"shifters", l.oracle || code ? 0 : 1 + static_cast<int64_t>(l.more.size())},
                     {"outcome", outcome},
                     {"outcome_names", outcome_names},
                     {"samples", n_samples},
@@ -475,6 +526,7 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
       most[name] = n > 0 ? json(top) : json(nullptr);
     }
     out.document["summary"]["oracle_reference"] = {{"latent_source", truth_source},
+                                                   {"outcome_rate", truth_rate},
                                                    {"mean_abs_error", mean},
                                                    {"max_abs_error", most},
                                                    {"seconds", truth_s}};
@@ -530,10 +582,11 @@ std::string global_table(const GlobalOutcome& o) {
   if (s.contains("oracle_reference")) {
     const auto& r = s.at("oracle_reference");
     std::snprintf(buf, sizeof buf,
-                  "true scores (oracle generator, %s) and |learned - true|:\n%-18s %-16s %-16s "
-                  "%-16s %-16s\n",
-                  r.at("latent_source").get<std::string>().c_str(), "attribute", "necessity",
-                  "nec. - placebo", "sufficiency", "nec.&suff.");
+                  "true scores (oracle generator, %s; outcome in %.1f%% of the real scenes) and "
+                  "|learned - true|:\n%-18s %-16s %-16s %-16s %-16s\n",
+                  r.at("latent_source").get<std::string>().c_str(),
+                  100.0 * r.value("outcome_rate", 0.0), "attribute", "necessity", "nec. - placebo",
+                  "sufficiency", "nec.&suff.");
     out += buf;
     auto pair = [](const json& row, const char* name) {
       const auto& t = row.at("oracle").at(name).at("estimate");

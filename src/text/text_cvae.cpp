@@ -108,7 +108,7 @@ struct TextCvaeNetImpl : nn::Module {
 };
 TORCH_MODULE(TextCvaeNet);
 
-TextCvaeNetImpl& net_of(const std::shared_ptr<nn::Module>& m) {
+TextCvaeNetImpl& text_net_of(const std::shared_ptr<nn::Module>& m) {
   return *std::dynamic_pointer_cast<TextCvaeNetImpl>(m);
 }
 
@@ -132,7 +132,7 @@ void TextCvae::to(torch::Device device) {
 torch::Tensor TextCvae::encode(const torch::Tensor& ids) {
   CFX_CHECK(ids.dim() == 2 && ids.size(1) == options_.max_len, "the text cvae encodes [N, ",
             options_.max_len, "] token ids, got ", ids.sizes());
-  return net_of(net_).encode(ids.to(device_, torch::kLong)).first;
+  return text_net_of(net_).encode(ids.to(device_, torch::kLong)).first;
 }
 
 torch::Tensor TextCvae::decode_logits(const torch::Tensor& z, const torch::Tensor& a) {
@@ -141,15 +141,15 @@ torch::Tensor TextCvae::decode_logits(const torch::Tensor& z, const torch::Tenso
                 a.size(0) == z.size(0),
             "the text cvae decodes z [N, ", options_.latent, "] and a [N, ", k, "], got ",
             z.sizes(), " and ", a.sizes());
-  return net_of(net_).decode(z.to(device_, torch::kFloat), a.to(device_, torch::kFloat));
+  return text_net_of(net_).decode(z.to(device_, torch::kFloat), a.to(device_, torch::kFloat));
 }
 
 torch::Tensor TextCvae::attributes(const torch::Tensor& ids) {
-  return torch::sigmoid(net_of(net_).critic->forward_ids(ids.to(device_, torch::kLong)));
+  return torch::sigmoid(text_net_of(net_).critic->forward_ids(ids.to(device_, torch::kLong)));
 }
 
 torch::Tensor TextCvae::attributes_soft(const torch::Tensor& probs) {
-  return torch::sigmoid(net_of(net_).critic->forward_soft(probs.to(device_, torch::kFloat)));
+  return torch::sigmoid(text_net_of(net_).critic->forward_soft(probs.to(device_, torch::kFloat)));
 }
 
 json TextCvae::train(const TextDataset& train, const TextDataset& test,
@@ -160,7 +160,7 @@ json TextCvae::train(const TextDataset& train, const TextDataset& test,
             "the corpus has ", train.attributes.size(1), " attributes, the cvae was built for ",
             attribute_names_.size());
   seed_all(o.loop.seed);
-  auto& net = net_of(net_);
+  auto& net = text_net_of(net_);
   TextTrainOptions d_loop = o.loop;
   d_loop.epochs = o.attribute_epochs;
   double d_loss = fit_token_net(*net.critic, train.ids, train.attributes, d_loop, "text-cvae D");

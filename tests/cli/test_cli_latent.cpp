@@ -226,6 +226,16 @@ TEST(CliLatent, GlobalBadInputs) {
   // The MNIST VAE has the shapes VAE's latent size; the shapes shifter still refuses it.
   expect_user_error(run_cfx(m + " --outcome circle --generator " + shipped_model("mnist-vae.pt")),
                     "was trained for the generator");
+  // Through a cvae's attribute code: no shift predictor, real images only, a cvae that fits.
+  expect_user_error(run_cfx(m + " --outcome circle --via codes"), "invalid via 'codes'");
+  expect_user_error(
+      run_cfx(m + " --outcome circle --via code --shifter " + shipped_model("shapes-shifter.pt")),
+      "remove shifter");
+  expect_user_error(run_cfx(m + " --outcome circle --via code --latents prior"),
+                    "latents must be data");
+  expect_user_error(
+      run_cfx(m + " --outcome circle --via code --generator " + shipped_model("mnist-cvae.pt")),
+      "makes [1, 28, 28] images");
 }
 
 // `cfx global --generator oracle`: the true scores of the shipped shape classifier, printed

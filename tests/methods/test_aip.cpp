@@ -122,6 +122,13 @@ TEST(Cvae, RealismTermSharpensEdits) {
       << real.dump() << "\n"
       << plain.dump();
   EXPECT_LT(real["test_recon_mse"].get<double>(), 1.2 * plain["test_recon_mse"].get<double>());
+  // The training curve: one point per epoch, its loss the report's, the realism terms only
+  // where they were trained.
+  ASSERT_EQ(real["curve"].size(), 1u);
+  EXPECT_DOUBLE_EQ(real["curve"][0]["loss"].get<double>(), real["train_loss"].get<double>());
+  EXPECT_GT(real["curve"][0]["reconstruction"].get<double>(), 0);
+  EXPECT_GT(real["curve"][0]["critic"].get<double>(), 0);
+  EXPECT_FALSE(plain["curve"][0].contains("realism"));
   CvaeTrainOptions bad;
   bad.realism = -1;
   EXPECT_THROW(bad.validate(), Error);

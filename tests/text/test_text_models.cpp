@@ -7,15 +7,13 @@
 #include "cfx/core/log.h"
 #include "cfx/text/text_classifier.h"
 #include "cfx/text/text_cvae.h"
+#include "cli/cli_runner.h"
 #include "helpers.h"
 
 using namespace cfx;
+using cfx::testing::shipped_model;
 
 namespace {
-
-std::string shipped(const std::string& name) {
-  return std::string(CFX_SOURCE_DIR) + "/models/" + name;
-}
 
 TextCorpusOptions small_corpus() {
   TextCorpusOptions o;
@@ -48,7 +46,7 @@ TEST(TextClassifier, LearnsTheXorRuleAndReadsSoftSentencesLikeHardOnes) {
 }
 
 TEST(TextCvae, ShippedModelReconstructsAndFollowsRequestedAttributes) {
-  auto G = TextCvae::load(shipped("text-cvae.pt"));
+  auto G = TextCvae::load(shipped_model("text-cvae.pt"));
   auto test = make_text_corpus(small_corpus(), "test");
   auto m = G->measure(test);
   EXPECT_GT(m["recon_token_accuracy"].get<double>(), 0.9) << m.dump();

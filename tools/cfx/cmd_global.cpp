@@ -46,11 +46,15 @@ void add_global_command(CLI::App& app) {
   auto f = std::make_shared<Flags>();
   auto& j = f->job;
   f->model.add(sub);
+  sub->add_option("--via", j.via,
+                  "shift: intervene through the shift predictor (the paper); code: change the "
+                  "attribute code of a cvae and keep its z (fewer side effects)");
   sub->add_option("--generator", j.generator,
-                  "generator (default: the one the shifter was trained with); oracle: on shapes, "
-                  "the renderer itself, exact interventions (the true scores)");
+                  "generator (default: the one the shifter was trained with; --via code: "
+                  "<dataset>-cvae.pt beside the model); oracle: on shapes, the renderer itself, "
+                  "exact interventions (the true scores)");
   sub->add_option("--attributes", j.attributes,
-                  "attribute classifier (default: the one the shifter was trained with)");
+                  "attribute classifier (default: the one the shifter or cvae was trained with)");
   sub->add_option("--shifter", j.shifter,
                   "shift predictor (default: <dataset>-shifter.pt beside the model); several, "
                   "comma-separated, of one generator: intervals include their variation");

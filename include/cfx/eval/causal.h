@@ -40,6 +40,25 @@ struct InterventionSamples {
   int64_t groups() const;
 };
 
+/// Gathers a sampler's batches into InterventionSamples. Per batch: begin() with the unedited
+/// samples' attributes (as the attribute reader sees them) and F's view of them, then for every
+/// scored attribute in order, do(on) and then do(off) with add(); finish() concatenates.
+class InterventionCollector {
+ public:
+  /// attr: [B, K'] bool; outcome: [B] bool; prob: [B] float (all on the CPU).
+  void begin(torch::Tensor attr, torch::Tensor outcome, torch::Tensor prob);
+  /// F's view of do(X on) (`on`) or do(X off) of the batch ([B] bool, [B] float) and whether
+  /// the reader sees X in the requested state afterwards ([B] bool).
+  void add(bool on, torch::Tensor outcome, torch::Tensor prob, torch::Tensor took);
+  /// The samples of every batch so far; `names`: the K' scored attributes, in add() order.
+  InterventionSamples finish(std::vector<std::string> names);
+
+ private:
+  void close_batch();
+  std::vector<torch::Tensor> attr_, outcome_, prob_, on_o_, off_o_, on_p_, off_p_, on_t_, off_t_;
+  std::vector<torch::Tensor> b_on_o_, b_off_o_, b_on_p_, b_off_p_, b_on_t_, b_off_t_;
+};
+
 /// Interleaves the samples of G shift predictors taken on the same latents (row s·G + g is
 /// sample s of parts[g]) and sets `group`, so that any split of the latents, concatenated in
 /// order, gives the same rows. Throws cfx::Error if the parts differ in size or attributes.

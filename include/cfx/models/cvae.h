@@ -66,6 +66,8 @@ class Cvae {
   /// that of the real images (1: as sharp as real; a VAE's blur gives less);
   /// "discriminator_accuracy" (with `realism`): how often the patch discriminator's mean
   /// patch score tells held-out real images (> 0) from edits (< 0), 0.5 being chance.
+  /// "curve": per epoch, the training means of the loss and of its terms (reconstruction,
+  /// kl, attribute; with `realism` also G's realism term and the discriminator's loss).
   /// Starts from the weights the cvae has (load() one to fine-tune it).
   nlohmann::json train(const Dataset& train, const Dataset& test, AttributeClassifier& D,
                        const CvaeTrainOptions& options);

@@ -15,9 +15,14 @@ namespace cfx {
 /// One global scoring run. Defaults are the CLI's.
 struct GlobalJob {
   std::vector<std::string> outcome;  // the outcome: class names or indices of the classifier
-  std::string generator;             // "": the one the shifter was trained with; "oracle":
+  std::string via = "shift";         // shift: intervene through the shift predictor in the
+                                     // generator's latent (the paper); code: change the
+                                     // attribute code of a conditional generator (a cvae) and
+                                     // keep its z (latents data only)
+  std::string generator;             // "": the one the shifter was trained with (via code:
+                                     // <dataset>-cvae.pt beside the classifier); "oracle":
                                      // the shapes renderer, exact interventions (true scores)
-  std::string attributes;            // "": the one the shifter was trained with
+  std::string attributes;            // "": the one the shifter (or cvae) was trained with
   std::string shifter;               // "": <dataset>-shifter.pt beside the classifier;
                                      // "a.pt,b.pt,c.pt": several of one generator, the
                                      // intervals then include their variation
@@ -62,7 +67,8 @@ GlobalOutcome run_global(const GlobalJob& job, std::shared_ptr<Classifier> F,
 /// only on its latent, so rows may be sampled in any split), and the scores and global.json
 /// of all samples. `sample_seconds` is what the sampling took, for the summary.
 struct GlobalLatents {
-  torch::Tensor latents;  // [S, L] on the CPU (oracle: [S, 11] float64, scene and item)
+  torch::Tensor latents;  // [S, L] on the CPU (oracle: [S, 11] float64, scene and item;
+                          // via code: [S, L + K + 1], z, the attribute code and a coin)
   std::string source;     // "N(0, I)", or "mnist:test (S images)"
 };
 GlobalLatents global_latents(const GlobalJob& job, std::shared_ptr<Classifier> F);
