@@ -11,6 +11,7 @@
 #include "cfx/data/inputs.h"
 #include "cfx/data/shapes_scenes.h"
 #include "cfx/eval/causal.h"
+#include "cfx/eval/code_causal.h"
 #include "cfx/eval/explain.h"
 #include "cfx/eval/metrics.h"
 #include "cfx/eval/oracle_causal.h"
