@@ -58,6 +58,8 @@ InterventionSamples sample_code_interventions(Classifier& F, const std::vector<i
                 latents.size(0) >= 1,
             "the code latents of ", G.source, " are [S, ", L + K + 1, "] (z, the attribute code, ",
             "a coin), got ", latents.defined() ? latents.sizes() : torch::IntArrayRef{});
+  CFX_CHECK(torch::isfinite(latents).all().item<bool>(),
+            "the code latents hold NaN or infinite values");
   CFX_CHECK(G.output_shape() == F.input_shape(), "the generator ", G.source,
             " makes images of another shape than the classifier ", F.info().source, " takes");
   const OutcomeReader reader(F, outcome);

@@ -3,6 +3,7 @@
 // members) and leaves every other entry as it was; samples do not depend on the batch.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 
 #include "cfx/core/error.h"
@@ -75,4 +76,7 @@ TEST(CodeCausal, ShippedCvaeScoresAClassifierThatReadsOneAttribute) {
   EXPECT_THROW(
       sample_code_interventions(F, {1}, *m.cvae, *m.attributes, latents.slice(1, 0, 20), 64, ""),
       Error);
+  auto nan = latents.slice(0, 0, 4).clone();
+  nan[2][0] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(sample_code_interventions(F, {1}, *m.cvae, *m.attributes, nan, 64, ""), Error);
 }
