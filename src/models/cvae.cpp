@@ -266,11 +266,11 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
       if (o.realism > 0) {
         critic_opt->zero_grad();
         auto real = critic->forward(xb), fake = critic->forward(edited.detach());
-        auto judged = torch::binary_cross_entropy_with_logits(real, torch::ones_like(real)) +
-                      torch::binary_cross_entropy_with_logits(fake, torch::zeros_like(fake));
-        judged.backward();
+        auto critic_loss = torch::binary_cross_entropy_with_logits(real, torch::ones_like(real)) +
+                           torch::binary_cross_entropy_with_logits(fake, torch::zeros_like(fake));
+        critic_loss.backward();
         critic_opt->step();
-        sum_critic += judged.item<double>();
+        sum_critic += critic_loss.item<double>();
       }
       sum += loss.item<double>();
       sum_rec += t.rec.mean().item<double>();
