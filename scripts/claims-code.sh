@@ -6,7 +6,8 @@
 # global.json by --reference auto), over 3 seeds (each: other test images, coins and
 # bootstrap). VIAS="code" skips the shift-predictor runs.
 # Usage: scripts/claims-code.sh [CFX_BINARY] [OUT_DIR] [SAMPLES]
-#   (~45 min on one core at 1000 samples with both routes; about half with VIAS=code)
+#   (about 40 min on one thread at 1000 samples with both routes, 2026-12-02; about half with
+#   VIAS=code)
 set -euo pipefail
 CFX=${1:-build/cfx}
 OUT=${2:-out/claims-code}
