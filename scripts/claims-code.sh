@@ -4,7 +4,8 @@
 # cvae's attribute code (`cfx global --via code`) and, beside them, through the shift predictor
 # (the paper's route) and the true scores (the oracle generator, carried in each run's
 # global.json by --reference auto), over 3 seeds (each: other test images, coins and
-# bootstrap). VIAS="code" skips the shift-predictor runs.
+# bootstrap). VIAS="code" skips the shift-predictor runs. CVAES="a.pt,b.pt,c.pt" makes the code
+# route pool several cvaes (their spread enters the intervals; default: shapes-cvae.pt alone).
 # Usage: scripts/claims-code.sh [CFX_BINARY] [OUT_DIR] [SAMPLES]
 #   (about 40 min on one thread at 1000 samples with both routes, 2026-12-02; about half with
 #   VIAS=code)
@@ -13,6 +14,7 @@ CFX=${1:-build/cfx}
 OUT=${2:-out/claims-code}
 SAMPLES=${3:-1000}
 VIAS=${VIAS:-code shift}
+CVAES=${CVAES:-}
 cd "$(dirname "$0")/.."
 run() { echo "+ $*" >&2; "$@"; }
 CASES=("shapes-red-circle-cnn:red circle:red-circle" "shapes-cnn:circle:circle"
@@ -22,8 +24,11 @@ for seed in 1 2 3; do
     IFS=: read -r model outcome name <<<"$case"
     for via in $VIAS; do
       [ -s "$OUT/$name-$via-$seed/global.json" ] && continue  # a finished run is kept
+      generator=()
+      [ "$via" = code ] && [ -n "$CVAES" ] && generator=(--generator "$CVAES")
       run "$CFX" global -q --model "models/$model.pt" --outcome "$outcome" --via "$via" \
-        --samples "$SAMPLES" --seed "$seed" --out "$OUT/$name-$via-$seed" >/dev/null
+        "${generator[@]}" --samples "$SAMPLES" --seed "$seed" --out "$OUT/$name-$via-$seed" \
+        >/dev/null
     done
   done
 done
@@ -85,6 +90,11 @@ for name, rule in RULES.items():
             e = errs[key]
             print(f"  - |{v} − true| {key}: mean {st.mean(e):.2f}, largest {max(e):.2f}, "
                   f"within 0.1: {sum(x <= 0.1 for x in e)}/{len(e)} (attribute × seed)")
+        # How wide the intervals are (with several cvaes they include the spread between them).
+        w = [r[key]["hi"] - r[key]["lo"] for d in docs for r in d["scores"]
+             for key in ("necessity_and_sufficiency",) if r[key]["n"] > 0]
+        print(f"  - mean width of the nec.&suff. intervals: {st.mean(w):.3f} "
+              f"({d['config'].get('generators', 1)} generator(s))")
         t = st.mean(d["summary"]["seconds_per_1000_samples"] for d in docs)
         print(f"  - {t:.1f} s per 1000 samples")
 PY

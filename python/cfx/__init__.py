@@ -79,11 +79,13 @@ def _global_job(outcome, samples=2000, seed=0, latents="data", data="", split="t
     if isinstance(outcome, (str, int)):
         outcome = [outcome]
     outcome = [s for o in outcome for s in str(o).split(",") if s]
+
+    def paths(p):  # a path, or a list of them
+        return ",".join(map(str, p)) if isinstance(p, (list, tuple)) else str(p)
     return {
-        "outcome": outcome, "via": str(via), "generator": str(generator),
-        "attributes": str(attributes),
-        "shifter": ",".join(map(str, shifter)) if isinstance(shifter, (list, tuple))
-        else str(shifter), "latents": str(latents), "data": str(data),
+        "outcome": outcome, "via": str(via), "generator": paths(generator),
+        "attributes": str(attributes), "shifter": paths(shifter), "latents": str(latents),
+        "data": str(data),
         "split": str(split), "samples": int(samples), "batch_size": int(batch_size),
         "strength": float(strength), "only": ",".join(only) if isinstance(only, (list, tuple))
         else str(only), "bootstrap": int(bootstrap), "confidence": float(confidence),
@@ -401,7 +403,9 @@ def global_scores(model, outcome, samples=2000, seed=0, latents="data", data="",
     outcome: a class name or index, or a list of them ("Sneaker", [5, 7]).
     generator: "oracle" on shapes: the renderer intervenes exactly (the true scores).
     via: "shift": through the shift predictor (the paper); "code": change the attribute code
-        of a cvae (generator=, default <dataset>-cvae.pt beside the model) and keep its z.
+        of a cvae (generator=, default <dataset>-cvae.pt beside the model) and keep its z;
+        generator= may then list several cvaes, trained independently: the intervals include
+        the variation between them.
     shifter: a path, or several (a list) of one generator: the intervals then include the
         variation between the shift predictors.
     reference: "auto": on shapes, a learned generator's scores also get the true ones beside

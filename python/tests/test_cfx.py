@@ -312,6 +312,13 @@ def test_global_scores_equal_cli_global(tmp_path):
                              reference="none", only="circle,red")
     assert code["config"]["via"] == "code" and code["config"]["shifters"] == 0
     assert code["config"]["generator"].endswith("shapes-cvae.pt")
+    # Several cvaes as a list: their samples are pooled (the same one twice: twice the n).
+    cvae = os.path.join(SOURCE, "models", "shapes-cvae.pt")
+    pooled = cfx.global_scores(shapes, "circle", via="code", generator=[cvae, cvae], samples=6,
+                               bootstrap=20, threads=1, reference="none", only="circle,red")
+    assert pooled["config"]["generators"] == 2 and code["config"]["generators"] == 1
+    assert pooled["scores"][0]["necessity_and_sufficiency"]["n"] == \
+        2 * code["scores"][0]["necessity_and_sufficiency"]["n"]
     with pytest.raises(cfx.Error, match="remove shifter"):
         cfx.global_scores(shapes, "circle", via="code", shifter=shifter, samples=4)
     with pytest.raises(cfx.Error, match="hexagon"):

@@ -104,6 +104,11 @@ def test_global_scores_sample_on_the_workers(client, tmp_path):
     code = cd.global_scores(client, shapes, "circle", progress=False, **kw)
     assert code["config"]["via"] == "code"
     assert code["scores"] == cfx.global_scores(shapes, "circle", threads=1, **kw)["scores"]
+    # Several cvaes: each row holds one block per cvae, so shards split them alike.
+    kw["generator"] = [os.path.join(SOURCE, "models", "shapes-cvae.pt")] * 2
+    pooled = cd.global_scores(client, shapes, "circle", progress=False, **kw)
+    assert pooled["config"]["generators"] == 2
+    assert pooled["scores"] == cfx.global_scores(shapes, "circle", threads=1, **kw)["scores"]
 
 
 # Every item runs all its steps (the confidence is out of reach): about 2 s per shard.

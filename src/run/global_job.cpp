@@ -103,6 +103,10 @@ void GlobalJob::validate() const {
     CFX_CHECK(latents == "data", "via code encodes real images; latents must be data, got '",
               latents, "'");
   }
+  CFX_CHECK(via == "code" || generator.find(',') == std::string::npos, "several generators ('",
+            generator,
+            "') are taken via code only (cvaes); through the shift predictor, pass several "
+            "shifters of one generator instead");
   if (generator == "oracle") {
     CFX_CHECK(shifter.empty() && attributes.empty(),
               "the oracle generator intervenes on the scene itself: it takes no shifter or "
@@ -155,7 +159,8 @@ namespace {
 struct Loaded {
   std::vector<int64_t> outcome;
   LatentModels m;                              // the learned generator's models (via shift)
-  AipModels code;                              // the cvae and its attribute classifier (via code)
+  std::vector<AipModels> codes;                // via code: the cvaes, each with the one
+                                               // attribute classifier they share
   std::vector<std::shared_ptr<Shifter>> more;  // further shift predictors of m's generator
   bool oracle = false;                         // the shapes renderer is the generator
   bool compare = false;  // a learned generator on shapes: also score through the oracle
@@ -164,6 +169,21 @@ struct Loaded {
 bool same_file(const std::string& a, const std::string& b) {
   std::error_code ea, eb;
   return fs::weakly_canonical(a, ea) == fs::weakly_canonical(b, eb);
+}
+
+// The paths of a comma-separated list; "" is one (default) path, an empty entry of a longer
+// list is an error naming `what`.
+std::vector<std::string> path_list(const std::string& list, const char* what) {
+  std::vector<std::string> paths;
+  for (size_t pos = 0; pos <= list.size();) {
+    size_t end = std::min(list.find(',', pos), list.size());
+    paths.push_back(list.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  CFX_CHECK(paths.size() == 1 || std::none_of(paths.begin(), paths.end(),
+                                              [](const std::string& p) { return p.empty(); }),
+            "empty ", what, " path in '", list, "'");
+  return paths;
 }
 
 std::string data_name(const GlobalJob& j, const Classifier& F) {
@@ -193,22 +213,29 @@ Loaded load(const GlobalJob& job, Classifier& F) {
               "the oracle generator draws square RGB shapes images; the classifier ",
               F.info().source, " takes [", torch::IntArrayRef(F.input_shape()), "]");
   } else if (job.via == "code") {
-    l.code = load_aip_models(job.generator, job.attributes, &F);
-    l.code.cvae->to(device);
-    l.code.attributes->to(device);
+    // Several cvaes (comma-separated), trained independently: the intervals include the
+    // variation between them. They must read attributes with one classifier, or their
+    // samples would not score the same attributes.
+    for (const auto& path : path_list(job.generator, "cvae")) {
+      auto c = load_aip_models(path, job.attributes, &F);
+      if (!l.codes.empty()) {
+        const auto& first = l.codes.front();
+        CFX_CHECK(same_file(c.attributes_path, first.attributes_path), "the cvaes ",
+                  first.cvae_path, " and ", c.cvae_path,
+                  " read attributes with different classifiers (", first.attributes_path, " vs ",
+                  c.attributes_path,
+                  "); pass cvaes of one attribute classifier, or name it "
+                  "(attributes)");
+      }
+      c.cvae->to(device);
+      c.attributes->to(device);
+      l.codes.push_back(std::move(c));
+    }
     l.compare = job.reference == "auto" && draws_for(job, F);
   } else {
     // Several shift predictors (comma-separated) of one generator: the intervals include
     // the variation between them.
-    std::vector<std::string> paths;
-    for (size_t pos = 0; pos <= job.shifter.size();) {
-      size_t end = std::min(job.shifter.find(',', pos), job.shifter.size());
-      paths.push_back(job.shifter.substr(pos, end - pos));
-      pos = end + 1;
-    }
-    CFX_CHECK(paths.size() == 1 || std::none_of(paths.begin(), paths.end(),
-                                                [](const std::string& p) { return p.empty(); }),
-              "empty shift predictor path in '", job.shifter, "'");
+    auto paths = path_list(job.shifter, "shift predictor");
     l.m = load_latent_models(paths[0], job.generator, job.attributes, &F);
     for (size_t i = 1; i < paths.size(); ++i) {
       auto mi = load_latent_models(paths[i], job.generator, job.attributes, &F);
@@ -278,10 +305,14 @@ GlobalLatents latents_of(const GlobalJob& job, Classifier& F, const Loaded& l) {
   if (l.oracle) {
     out.latents = scene_latents(oracle_scenes(job, F, job.latents == "data", out.source));
   } else if (job.via == "code") {
+    // One block of columns per cvae, side by side: a row still depends on its image alone.
     out.latents = data_latents(
         job, F,
         [&](const torch::Tensor& x) {
-          return code_latents(*l.code.cvae, *l.code.attributes, x, job.seed, job.batch_size);
+          std::vector<torch::Tensor> blocks;
+          for (const auto& c : l.codes)
+            blocks.push_back(code_latents(*c.cvae, *c.attributes, x, job.seed, job.batch_size));
+          return torch::cat(blocks, 1);
         },
         out.source);
   } else if (job.latents == "data") {
@@ -305,25 +336,46 @@ InterventionSamples samples_of(const GlobalJob& job, Classifier& F, Loaded& l,
   if (l.oracle)
     return sample_oracle_interventions(F, l.outcome, scenes_of(job, F, latents), job.batch_size,
                                        job.only, progress);
-  if (job.via == "code")
-    return sample_code_interventions(F, l.outcome, *l.code.cvae, *l.code.attributes, latents,
-                                     job.batch_size, job.only, progress);
+  // Group g of G (shift predictors or cvaes) reports its progress as part of all G.
+  auto progress_of = [&](int64_t g, int64_t G) {
+    ProgressFn step;
+    if (progress) {
+      step = [&progress, g, G](int64_t done, int64_t all, int64_t) {
+        progress(g * all + done, G * all, G * all - (g * all + done));
+      };
+    }
+    return step;
+  };
+  std::vector<InterventionSamples> parts;
+  if (job.via == "code") {
+    const int64_t G = static_cast<int64_t>(l.codes.size());
+    const int64_t K = l.codes.front().attributes->size();
+    int64_t width = 0;
+    for (const auto& c : l.codes) width += c.cvae->latent_dim() + K + 1;
+    CFX_CHECK(latents.defined() && latents.dim() == 2 && latents.size(1) == width,
+              "the code latents of ", G, " cvae(s) are [S, ", width,
+              "] (per cvae: z, the attribute code, a coin), got ",
+              latents.defined() ? latents.sizes() : torch::IntArrayRef{});
+    int64_t col = 0;
+    for (int64_t g = 0; g < G; ++g) {
+      const auto& c = l.codes[static_cast<size_t>(g)];
+      const int64_t w = c.cvae->latent_dim() + K + 1;
+      parts.push_back(sample_code_interventions(F, l.outcome, *c.cvae, *c.attributes,
+                                                latents.slice(1, col, col + w), job.batch_size,
+                                                job.only, progress_of(g, G)));
+      col += w;
+    }
+    return G == 1 ? parts.front() : interleave_groups(parts);
+  }
   SamplingOptions sampling = sampling_of(job);
   sampling.latents = latents;
   std::vector<std::shared_ptr<Shifter>> shifters = {l.m.shifter};
   shifters.insert(shifters.end(), l.more.begin(), l.more.end());
   const int64_t G = static_cast<int64_t>(shifters.size());
-  std::vector<InterventionSamples> parts;
-  for (int64_t g = 0; g < G; ++g) {
-    ProgressFn step;
-    if (progress) {
-      step = [&, g](int64_t done, int64_t all, int64_t) {
-        progress(g * all + done, G * all, G * all - (g * all + done));
-      };
-    }
+  for (int64_t g = 0; g < G; ++g)
     parts.push_back(sample_interventions(F, l.outcome, *l.m.generator, *l.m.attributes,
-                                         *shifters[static_cast<size_t>(g)], sampling, step));
-  }
+                                         *shifters[static_cast<size_t>(g)], sampling,
+                                         progress_of(g, G)));
   return interleave_groups(parts);
 }
 
@@ -398,6 +450,8 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
   const auto& outcome = l.outcome;
   const auto& m = l.m;
   const bool code = !l.oracle && job.via == "code";
+  std::string cvae_paths;  // via code: every cvae, comma-separated
+  for (const auto& c : l.codes) cvae_paths += (cvae_paths.empty() ? "" : ",") + c.cvae_path;
   const int64_t n_samples = samples.outcome.size(0) / samples.groups();  // latents
   auto start = std::chrono::steady_clock::now();
   const CausalOptions causal = causal_of(job);
@@ -478,16 +532,17 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
                    {{"method", "global"},
                     {"via", l.oracle ? "scene" : job.via},
                     {"generator", l.oracle ? "oracle"
-                                  : code   ? l.code.cvae_path
+                                  : code   ? cvae_paths
                                            : m.generator_path},
                     {"attributes", l.oracle ? "the scenes' true attributes"
-                                   : code   ? l.code.attributes_path
+                                   : code   ? l.codes.front().attributes_path
                                             : m.attributes_path},
                     {"shifter", l.oracle ? "none: exact interventions"
                                 : code   ? "none: edits of the cvae's attribute code"
                                          : m.shifter_path},
                     {"reference", l.compare ? "oracle" : "none"},
                     {"shifters", l.oracle || code ? 0 : 1 + static_cast<int64_t>(l.more.size())},
+                    {"generators", code ? static_cast<int64_t>(l.codes.size()) : 1},
                     {"outcome", outcome},
                     {"outcome_names", outcome_names},
                     {"samples", n_samples},

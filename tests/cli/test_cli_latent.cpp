@@ -236,6 +236,12 @@ TEST(CliLatent, GlobalBadInputs) {
   expect_user_error(
       run_cfx(m + " --outcome circle --via code --generator " + shipped_model("mnist-cvae.pt")),
       "makes [1, 28, 28] images");
+  // Several cvaes: no empty entry, and only via code.
+  const std::string cvae = shipped_model("shapes-cvae.pt");
+  expect_user_error(run_cfx(m + " --outcome circle --via code --generator " + cvae + ","),
+                    "empty cvae path");
+  expect_user_error(run_cfx(m + " --outcome circle --generator " + cvae + "," + cvae),
+                    "taken via code only");
 }
 
 // `cfx global --generator oracle`: the true scores of the shipped shape classifier, printed

@@ -157,6 +157,26 @@ TEST(GlobalJob, TheOracleGivesTrueScoresAndLearnedScoresTheirDistanceToThem) {
       "reference 'x'"));
 }
 
+// Runs `job`, whose samples are those of `one`'s run taken twice (the same shift predictor or
+// cvae listed twice): progress counts both passes, and every estimate is `one`'s on twice n.
+static GlobalOutcome expect_pooled_twice(const GlobalJob& job, std::shared_ptr<Classifier> F,
+                                         const GlobalOutcome& one) {
+  int64_t last = 0, all = 0;
+  auto two = run_global(job, F, {}, [&](int64_t done, int64_t n, int64_t) {
+    last = done;
+    all = n;
+  });
+  const int64_t samples = one.document["config"]["samples"].get<int64_t>();
+  EXPECT_EQ(last, 2 * samples);
+  EXPECT_EQ(all, 2 * samples);
+  EXPECT_EQ(two.document["config"]["samples"], samples);
+  for (size_t k = 0; k < one.scores.size(); ++k) {
+    EXPECT_DOUBLE_EQ(two.scores[k].nesuf.estimate, one.scores[k].nesuf.estimate);
+    EXPECT_EQ(two.scores[k].nesuf.n, 2 * one.scores[k].nesuf.n);
+  }
+  return two;
+}
+
 // Several shift predictors of one generator (comma-separated): their samples are pooled and
 // the bootstrap resamples predictors too. The same predictor twice gives the single
 // predictor's estimates on twice the samples; one of another generator is refused.
@@ -171,19 +191,8 @@ TEST(GlobalJob, SeveralShiftPredictorsPoolTheirSamples) {
   job.only = "circle,red";
   auto one = run_global(job, F);
   job.shifter = shipped_model("shapes-shifter.pt") + "," + shipped_model("shapes-shifter.pt");
-  int64_t last = 0, all = 0;
-  auto two = run_global(job, F, {}, [&](int64_t done, int64_t n, int64_t) {
-    last = done;
-    all = n;
-  });
-  EXPECT_EQ(last, 32);
-  EXPECT_EQ(all, 32);
+  auto two = expect_pooled_twice(job, F, one);
   EXPECT_EQ(two.document["config"]["shifters"], 2);
-  EXPECT_EQ(two.document["config"]["samples"], 16);
-  for (size_t k = 0; k < one.scores.size(); ++k) {
-    EXPECT_DOUBLE_EQ(two.scores[k].nesuf.estimate, one.scores[k].nesuf.estimate);
-    EXPECT_EQ(two.scores[k].nesuf.n, 2 * one.scores[k].nesuf.n);
-  }
   job.shifter = shipped_model("shapes-shifter.pt") + "," + shipped_model("mnist-shifter.pt");
   EXPECT_TRUE(throws_naming([&] { run_global(job, F); }, "mnist-vae.pt makes [1, 28, 28]"));
   job.shifter = shipped_model("shapes-shifter.pt") + ",";
@@ -250,4 +259,52 @@ TEST(GlobalJob, ViaCodeEditsTheCvaesAttributeCode) {
   bad = job;
   bad.generator = shipped_model("mnist-cvae.pt");
   EXPECT_THROW(run_global(bad, F), Error);
+}
+
+// Several cvaes via code (comma-separated), as several shift predictors: one block of latent
+// columns per cvae, their samples pooled and the bootstrap resampling cvaes too. The same cvae
+// twice gives the single cvae's estimates on twice the samples; cvaes that read attributes
+// with different classifiers, an empty entry, and several generators through the shift
+// predictor are refused.
+TEST(GlobalJob, SeveralCvaesPoolTheirSamples) {
+  set_quiet(true);
+  auto F = load_classifier(shipped_model("shapes-cnn.pt"));
+  GlobalJob job;
+  job.outcome = {"circle"};
+  job.via = "code";
+  job.samples = 16;
+  job.bootstrap = 20;
+  job.reference = "none";
+  job.only = "circle,red";
+  auto one = run_global(job, F);
+  const int64_t width = global_latents(job, F).latents.size(1);
+  job.generator = shipped_model("shapes-cvae.pt") + "," + shipped_model("shapes-cvae.pt");
+  auto latents = global_latents(job, F).latents;
+  EXPECT_EQ(latents.size(1), 2 * width);
+  auto part = global_samples(job, F, latents.slice(0, 5, 12));
+  auto whole = global_samples(job, F, latents);
+  EXPECT_EQ(whole.groups(), 2);
+  EXPECT_TRUE(torch::equal(part.outcome_off, whole.outcome_off.slice(0, 10, 24)));
+  auto two = expect_pooled_twice(job, F, one);
+  EXPECT_EQ(two.document["config"]["generators"], 2);
+  EXPECT_EQ(one.document["config"]["generators"], 1);
+  EXPECT_TRUE(throws_naming([&] { global_samples(job, F, latents.slice(1, 0, width)); },
+                            "latents of 2 cvae(s)"));
+  // A copy of the cvae beside a copy of its attribute classifier reads attributes with
+  // another classifier file.
+  cfx::test::TempDir dir("global_cvaes");
+  for (const char* name :
+       {"shapes-cvae.pt", "shapes-cvae.json", "shapes-attributes.pt", "shapes-attributes.json"})
+    std::filesystem::copy_file(shipped_model(name), dir.str(name));
+  job.generator = shipped_model("shapes-cvae.pt") + "," + dir.str("shapes-cvae.pt");
+  EXPECT_TRUE(throws_naming([&] { run_global(job, F); }, "different classifiers"));
+  job.attributes = shipped_model("shapes-attributes.pt");  // named: both read with it
+  EXPECT_EQ(run_global(job, F).document["config"]["generators"], 2);
+  job.generator = shipped_model("shapes-cvae.pt") + ",";
+  EXPECT_TRUE(throws_naming([&] { run_global(job, F); }, "empty cvae path"));
+  job.generator = shipped_model("shapes-cvae.pt") + "," + shipped_model("mnist-cvae.pt");
+  EXPECT_THROW(run_global(job, F), Error);
+  job.via = "shift";
+  job.attributes.clear();
+  EXPECT_TRUE(throws_naming([&] { job.validate(); }, "taken via code only"));
 }

@@ -51,8 +51,9 @@ void add_global_command(CLI::App& app) {
                   "attribute code of a cvae and keep its z (fewer side effects)");
   sub->add_option("--generator", j.generator,
                   "generator (default: the one the shifter was trained with; --via code: "
-                  "<dataset>-cvae.pt beside the model); oracle: on shapes, the renderer itself, "
-                  "exact interventions (the true scores)");
+                  "<dataset>-cvae.pt beside the model; several, comma-separated: intervals "
+                  "include their variation); oracle: on shapes, the renderer itself, exact "
+                  "interventions (the true scores)");
   sub->add_option("--attributes", j.attributes,
                   "attribute classifier (default: the one the shifter or cvae was trained with)");
   sub->add_option("--shifter", j.shifter,

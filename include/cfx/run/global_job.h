@@ -20,7 +20,9 @@ struct GlobalJob {
                                      // attribute code of a conditional generator (a cvae) and
                                      // keep its z (latents data only)
   std::string generator;             // "": the one the shifter was trained with (via code:
-                                     // <dataset>-cvae.pt beside the classifier); "oracle":
+                                     // <dataset>-cvae.pt beside the classifier; several,
+                                     // comma-separated, trained independently: the
+                                     // intervals then include their variation); "oracle":
                                      // the shapes renderer, exact interventions (true scores)
   std::string attributes;            // "": the one the shifter (or cvae) was trained with
   std::string shifter;               // "": <dataset>-shifter.pt beside the classifier;
@@ -68,7 +70,8 @@ GlobalOutcome run_global(const GlobalJob& job, std::shared_ptr<Classifier> F,
 /// of all samples. `sample_seconds` is what the sampling took, for the summary.
 struct GlobalLatents {
   torch::Tensor latents;  // [S, L] on the CPU (oracle: [S, 11] float64, scene and item;
-                          // via code: [S, L + K + 1], z, the attribute code and a coin)
+                          // via code: [S, L + K + 1], z, the attribute code and a coin,
+                          // one such block per cvae, side by side)
   std::string source;     // "N(0, I)", or "mnist:test (S images)"
 };
 GlobalLatents global_latents(const GlobalJob& job, std::shared_ptr<Classifier> F);
