@@ -99,6 +99,12 @@ run "$CFX" train shifter --generator "$OUT/fashion-mnist-vae.pt" \
 # the cvae names its attribute classifier.
 run "$CFX" train cvae --data shapes --attributes "$OUT/shapes-attributes.pt" --latent 16 \
   --epochs 48 --batch-size 16 --width 16 --seed 1 --out "$OUT/shapes-cvae.pt"
+# Two more, independently trained: `cfx global --via code` intervals over generators
+# (docs/claims-latent.md); about 40 min each on one core.
+for seed in 2 3; do
+  run "$CFX" train cvae --data shapes --attributes "$OUT/shapes-attributes.pt" --latent 16 \
+    --epochs 48 --batch-size 16 --width 16 --seed "$seed" --out "$OUT/shapes-cvae-$seed.pt"
+done
 run "$CFX" train cvae --data mnist --attributes "$OUT/mnist-attributes.pt" --latent 16 \
   --epochs 3 --seed 1 --out "$OUT/mnist-cvae.pt"
 run "$CFX" train cvae --data fashion-mnist --limit 10000 \
