@@ -8,7 +8,7 @@
 # route pool several cvaes (their spread enters the intervals; default: shapes-cvae.pt alone).
 # Usage: scripts/claims-code.sh [CFX_BINARY] [OUT_DIR] [SAMPLES]
 #   (about 40 min on one thread at 1000 samples with both routes, 2026-12-02; about half with
-#   VIAS=code)
+#   VIAS=code; VIAS=code with CVAES of three cvaes about 40 min)
 set -euo pipefail
 CFX=${1:-build/cfx}
 OUT=${2:-out/claims-code}
