@@ -226,6 +226,7 @@ Loaded load(const GlobalJob& job, Classifier& F) {
                   c.attributes_path,
                   "); pass cvaes of one attribute classifier, or name it "
                   "(attributes)");
+        c.attributes = first.attributes;  // the same file: one classifier serves them all
       }
       c.cvae->to(device);
       c.attributes->to(device);
@@ -365,18 +366,18 @@ InterventionSamples samples_of(const GlobalJob& job, Classifier& F, Loaded& l,
                                                 job.only, progress_of(g, G)));
       col += w;
     }
-    return G == 1 ? parts.front() : interleave_groups(parts);
+  } else {
+    SamplingOptions sampling = sampling_of(job);
+    sampling.latents = latents;
+    std::vector<std::shared_ptr<Shifter>> shifters = {l.m.shifter};
+    shifters.insert(shifters.end(), l.more.begin(), l.more.end());
+    const int64_t G = static_cast<int64_t>(shifters.size());
+    for (int64_t g = 0; g < G; ++g)
+      parts.push_back(sample_interventions(F, l.outcome, *l.m.generator, *l.m.attributes,
+                                           *shifters[static_cast<size_t>(g)], sampling,
+                                           progress_of(g, G)));
   }
-  SamplingOptions sampling = sampling_of(job);
-  sampling.latents = latents;
-  std::vector<std::shared_ptr<Shifter>> shifters = {l.m.shifter};
-  shifters.insert(shifters.end(), l.more.begin(), l.more.end());
-  const int64_t G = static_cast<int64_t>(shifters.size());
-  for (int64_t g = 0; g < G; ++g)
-    parts.push_back(sample_interventions(F, l.outcome, *l.m.generator, *l.m.attributes,
-                                         *shifters[static_cast<size_t>(g)], sampling,
-                                         progress_of(g, G)));
-  return interleave_groups(parts);
+  return interleave_groups(parts);  // one part comes back as it is
 }
 
 GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,

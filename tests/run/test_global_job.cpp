@@ -158,15 +158,15 @@ TEST(GlobalJob, TheOracleGivesTrueScoresAndLearnedScoresTheirDistanceToThem) {
 }
 
 // Runs `job`, whose samples are those of `one`'s run taken twice (the same shift predictor or
-// cvae listed twice): progress counts both passes, and every estimate is `one`'s on twice n.
+// cvae listed twice): progress counts both passes of `samples` latents, the run reports
+// `samples`, and every estimate is `one`'s on twice n.
 static GlobalOutcome expect_pooled_twice(const GlobalJob& job, std::shared_ptr<Classifier> F,
-                                         const GlobalOutcome& one) {
+                                         const GlobalOutcome& one, int64_t samples) {
   int64_t last = 0, all = 0;
   auto two = run_global(job, F, {}, [&](int64_t done, int64_t n, int64_t) {
     last = done;
     all = n;
   });
-  const int64_t samples = one.document["config"]["samples"].get<int64_t>();
   EXPECT_EQ(last, 2 * samples);
   EXPECT_EQ(all, 2 * samples);
   EXPECT_EQ(two.document["config"]["samples"], samples);
@@ -191,7 +191,7 @@ TEST(GlobalJob, SeveralShiftPredictorsPoolTheirSamples) {
   job.only = "circle,red";
   auto one = run_global(job, F);
   job.shifter = shipped_model("shapes-shifter.pt") + "," + shipped_model("shapes-shifter.pt");
-  auto two = expect_pooled_twice(job, F, one);
+  auto two = expect_pooled_twice(job, F, one, 16);
   EXPECT_EQ(two.document["config"]["shifters"], 2);
   job.shifter = shipped_model("shapes-shifter.pt") + "," + shipped_model("mnist-shifter.pt");
   EXPECT_TRUE(throws_naming([&] { run_global(job, F); }, "mnist-vae.pt makes [1, 28, 28]"));
@@ -285,7 +285,7 @@ TEST(GlobalJob, SeveralCvaesPoolTheirSamples) {
   auto whole = global_samples(job, F, latents);
   EXPECT_EQ(whole.groups(), 2);
   EXPECT_TRUE(torch::equal(part.outcome_off, whole.outcome_off.slice(0, 10, 24)));
-  auto two = expect_pooled_twice(job, F, one);
+  auto two = expect_pooled_twice(job, F, one, 16);
   EXPECT_EQ(two.document["config"]["generators"], 2);
   EXPECT_EQ(one.document["config"]["generators"], 1);
   EXPECT_TRUE(throws_naming([&] { global_samples(job, F, latents.slice(1, 0, width)); },
