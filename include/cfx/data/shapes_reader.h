@@ -1,0 +1,41 @@
+// The shapes renderer inverted: a shapes image's factors and attributes measured from its
+// pixels, with no learned model. It reads what an image shows, not what a classifier was
+// trained to answer, so it checks generators that learned to fool their attribute classifier
+// (issue 14: "leakage by the renderer's truth"). On the renderer's own images it recovers
+// every attribute (tests/data/test_shapes_reader.cpp); on a generator's it reads the object
+// the same way, so a background request answered with anything but a new background, or a
+// square drawn as a blob, shows up.
+#pragma once
+
+#include <torch/types.h>
+
+#include "cfx/data/shapes.h"
+
+namespace cfx {
+
+/// What read_shapes() measures, one row per image.
+struct ShapesReading {
+  /// [N, 7] float32 in Dataset::factors' layout (shapes_factor_names()): shape (0 circle,
+  /// 1 square, 2 triangle), colour (0 red, 1 green, 2 blue), radius (fraction of the side),
+  /// x, y (centre, fraction of the side), rotation (degrees; 0 for a circle), background
+  /// (grey level). An image with no coloured object reads shape and colour -1.
+  torch::Tensor factors;
+  /// [N, 11] float32 0/1, shapes_attribute_names() derived from `factors` as the renderer
+  /// derives them; all shape and colour bits 0 where no object was found.
+  torch::Tensor attributes;
+};
+
+/// Reads images [N, 3, S, S] (values in [0, 1]) drawn as the shapes renderer draws with
+/// `options` (its size must be S; the radius range and rotated_above define large and
+/// rotated). How, per image: the background is grey and the object saturated, so a pixel's
+/// chroma (max − min over RGB) is the share of it the object covers times the object's own
+/// chroma; the most saturated pixels give the object's colour, chroma over that gives the
+/// coverage α. Σα is the area, the α-weighted mean position the centre (both sub-pixel), the
+/// colour the nearest of the renderer's three, the background the grey of the pixels with
+/// α < 0.05. The shape comes from the 3- and 4-fold angular harmonics of α·r² about the
+/// centre (a triangle's third, a square's fourth; neither for a circle), its rotation from
+/// their phase, and the radius from the area by that shape's formula.
+/// Throws cfx::Error for images of another shape or size, or with values outside [0, 1].
+ShapesReading read_shapes(const torch::Tensor& images, const ShapesOptions& options = {});
+
+}  // namespace cfx
