@@ -17,6 +17,8 @@
 #include "cfx/core/seed.h"
 #include "cfx/core/surface.h"
 #include "cfx/core/tensor.h"
+#include "cfx/data/shapes.h"
+#include "cfx/data/shapes_reader.h"
 #include "cfx/models/checkpoint.h"
 #include "cfx/models/companions.h"
 #include "vae_net.h"
@@ -27,7 +29,8 @@ using nlohmann::json;
 namespace cfx {
 
 void CvaeTrainOptions::validate() const {
-  CFX_CHECK(epochs >= 1 && epochs <= 10000, "invalid epochs: ", epochs);
+  // 0: no training, only the held-out report (of a loaded cvae: `train cvae --init F --epochs 0`).
+  CFX_CHECK(epochs >= 0 && epochs <= 10000, "invalid epochs: ", epochs);
   CFX_CHECK(batch_size >= 2, "invalid batch_size: ", batch_size,
             " (at least 2: requested attributes come from other items of the batch)");
   CFX_CHECK(lr > 0 && std::isfinite(lr), "invalid learning rate: ", lr);
@@ -314,10 +317,18 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
       body(codes[k], i, j);
     }
   };
-  std::vector<torch::Tensor> seen, edits;
+  // On shapes the same edits are also read from their pixels (data/shapes_reader.h): D is what
+  // G was trained to satisfy, so G can satisfy it without drawing the attribute.
+  const bool shapes = test.factors.defined() && attributes_ == shapes_attribute_names() &&
+                      options_.channels == 3 && options_.height == options_.width;
+  ShapesOptions drawn;
+  drawn.size = options_.height;
+  auto read = [&](const torch::Tensor& images) { return read_shapes(images, drawn).attributes; };
+  std::vector<torch::Tensor> seen, edits, pixels_seen;
   slices([&](const torch::Tensor& z, int64_t i, int64_t j) {
     edits.push_back(decode(z, wanted.slice(0, i, j)).cpu());
     seen.push_back(D.probs(edits.back()).cpu() > 0.5);
+    if (shapes) pixels_seen.push_back(read(edits.back()) > 0.5);
   });
   auto all_edits = torch::cat(edits);
   auto match = (torch::cat(seen) == (wanted > 0.5)).to(torch::kDouble);
@@ -326,29 +337,47 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
     auto sel = m.masked_select(where);
     return sel.numel() ? json(sel.mean().item<double>()) : json(nullptr);
   };
-  json per = json::object();
-  for (size_t k = 0; k < attributes_.size(); ++k)
-    per[attributes_[k]] = rate(match.select(1, k), changed.select(1, k));
+  auto per_attribute = [&](const torch::Tensor& m) {
+    json per = json::object();
+    for (size_t k = 0; k < attributes_.size(); ++k)
+      per[attributes_[k]] = rate(m.select(1, k), changed.select(1, k));
+    return per;
+  };
+  json per = per_attribute(match);
   // Leakage and fractional control: one-unit requests from D(x) of each test image.
   // Plain tensors, not a structured binding: the lambda below uses them (C++17 cannot
   // capture a binding; clang refuses it).
   torch::Tensor one, unit;
   std::tie(one, unit) = requests_of_units((a > 0.5), units, gen);
-  std::vector<torch::Tensor> base_seen, one_seen, half_seen;
+  std::vector<torch::Tensor> base_seen, one_seen, half_seen, base_pixels, one_pixels;
   auto half = a + 0.5 * (one - a);
   slices([&](const torch::Tensor& z, int64_t i, int64_t j) {
-    base_seen.push_back(D.probs(decode(z, a.slice(0, i, j))).cpu());
-    one_seen.push_back(D.probs(decode(z, one.slice(0, i, j))).cpu());
+    auto base = decode(z, a.slice(0, i, j)).cpu(), edit = decode(z, one.slice(0, i, j)).cpu();
+    base_seen.push_back(D.probs(base).cpu());
+    one_seen.push_back(D.probs(edit).cpu());
     half_seen.push_back(D.probs(decode(z, half.slice(0, i, j))).cpu());
+    if (shapes) {
+      base_pixels.push_back(read(base));
+      one_pixels.push_back(read(edit));
+    }
   });
-  auto other_flips = (((torch::cat(one_seen) > 0.5) != (torch::cat(base_seen) > 0.5)) & ~unit)
-                         .sum(1)
-                         .to(torch::kDouble);
+  // Per edit, how many attributes outside the request read differently than in G(z, a0).
+  auto leakage_of = [&](const std::vector<torch::Tensor>& before,
+                        const std::vector<torch::Tensor>& after) -> json {
+    auto flipped = ((torch::cat(after) > 0.5) != (torch::cat(before) > 0.5)) & ~unit;
+    auto flips = flipped.sum(1).to(torch::kDouble);
+    // Per attribute: how often it changes in edits that do not request it.
+    json per = json::object();
+    for (size_t k = 0; k < attributes_.size(); ++k)
+      per[attributes_[k]] = rate(flipped.select(1, k).to(torch::kDouble), ~unit.select(1, k));
+    return {{"mean_other_flips", flips.mean().item<double>()},
+            {"rate", (flips > 0).to(torch::kDouble).mean().item<double>()},
+            {"per_attribute", per},
+            {"n", x.size(0)}};
+  };
   auto half_error = (torch::cat(half_seen) - half).abs().masked_select(unit);
-  json leakage = {{"mean_other_flips", other_flips.mean().item<double>()},
-                  {"rate", (other_flips > 0).to(torch::kDouble).mean().item<double>()},
-                  {"n", x.size(0)}};
-  json report = {{"train_loss", last_epoch_loss},
+  json leakage = leakage_of(base_seen, one_seen);
+  json report = {{"train_loss", o.epochs > 0 ? json(last_epoch_loss) : json()},
                  {"curve", curve},
                  {"test_recon_mse", mse},
                  {"test_kl", kl},
@@ -361,7 +390,22 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                  {"fractional_error", half_error.mean().item<double>()},
                  {"sharpness",
                   (total_variation(all_edits).mean() / total_variation(x).mean()).item<double>()}};
-  if (o.realism > 0) {
+  if (shapes) {
+    // The reader's own agreement with the renderer on these real images says how far its
+    // numbers on G's edits can be trusted.
+    auto truth = test.attributes.slice(0, 0, x.size(0)) > 0.5;
+    auto pixel_match = (torch::cat(pixels_seen) == (wanted > 0.5)).to(torch::kDouble);
+    report["by_pixels"] = {{"reader_agreement_on_real",
+                            (read(x) > 0.5).eq(truth).to(torch::kDouble).mean().item<double>()},
+                           {"attribute_control",
+                            {{"all", pixel_match.mean().item<double>()},
+                             {"changed", rate(pixel_match, changed)},
+                             {"changed_per_attribute", per_attribute(pixel_match)},
+                             {"n", x.size(0)}}},
+                           {"leakage", leakage_of(base_pixels, one_pixels)}};
+  }
+  // An untrained critic or adversary would only report chance.
+  if (o.realism > 0 && o.epochs > 0) {
     critic->eval();
     auto score = [&](const torch::Tensor& images) {
       std::vector<torch::Tensor> s;
@@ -375,7 +419,7 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
     auto right = torch::cat({score(x) > 0, score(all_edits) < 0}).to(torch::kDouble);
     report["discriminator_accuracy"] = right.mean().item<double>();
   }
-  if (o.adversary > 0) {
+  if (o.adversary > 0 && o.epochs > 0) {
     std::vector<torch::Tensor> guesses;
     for (auto& z : codes) guesses.push_back(adversary->forward(z.to(device)).cpu() > 0);
     auto truth = a > 0.5;

@@ -231,6 +231,8 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   t.device = o["device"].get<std::string>();
   t.validate();
   seed_all(t.seed);  // the initial weights are part of what the seed fixes
+  CFX_CHECK(t.epochs > 0 || cvae, option("epochs"),
+            " 0 only measures a cvae; name the one to measure with ", option("init"));
   if (!cvae) cvae = std::make_shared<Cvae>(arch, D->names());
   CFX_CHECK(cvae->attributes() == D->names(), option("init"), " ", init,
             " was trained with other attributes than ", attributes, " has");
@@ -335,7 +337,8 @@ std::vector<Trainer> latent_trainers() {
             "attribute classifier D, frozen (default: models/<data>-attributes.pt)"},
            {"latent", va.latent, "latent size"},
            {"width", va.width_mult, "channels of the first conv"},
-           {"epochs", ct.epochs, "passes over the training images"},
+           {"epochs", ct.epochs,
+            "passes over the training images (0 with --init: measure that cvae only)"},
            {"batch_size", ct.batch_size, "items per step"},
            {"lr", ct.lr, "Adam learning rate"},
            {"beta", ct.beta, "weight of the KL term (1: the ELBO)"},

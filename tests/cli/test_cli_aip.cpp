@@ -67,6 +67,8 @@ TEST(CliAip, TrainCvaeEndToEndAndBadInputs) {
   }
   EXPECT_LE(s["training"]["fractional_error"].get<double>(), 1.0);
   EXPECT_FALSE(s["training"].contains("z_adversary_accuracy"));  // no adversary asked for
+  // On shapes the edits are also read from their pixels.
+  EXPECT_GE(s["training"]["by_pixels"]["reader_agreement_on_real"].get<double>(), 0.99);
 
   // Fine-tuning it with the disentangling terms keeps its architecture and says where it began.
   r = run_cfx("train cvae -q --data shapes --limit 100 --epochs 1 --batch-size 16 --init " + dir +
@@ -112,4 +114,26 @@ TEST(CliAip, TrainCvaeEndToEndAndBadInputs) {
       run_cfx("train cvae -q --data shapes --attributes " + shipped_model("mnist-attributes.pt") +
               " --limit 50 --out " + dir + "/x.pt"),
       "dataset images are");
+}
+
+// `--epochs 0 --init F` measures a cvae without training it. On shapes the report reads the
+// edits from their pixels too (data/shapes_reader.h): the shipped cvae draws the background it
+// is asked for, which D alone cannot show (a cvae can fool D with a corner stamp instead,
+// docs/models.md).
+TEST(CliAip, MeasuringAShapesCvaeReadsItsEditsFromPixels) {
+  auto dir = cfx::testing::temp_dir("cli_aip_measure");
+  const std::string base = "train cvae -q --data shapes --limit 50 --attributes " +
+                           shipped_model("shapes-attributes.pt") + " --epochs 0";
+  auto r = run_cfx(base + " --init " + shipped_model("shapes-cvae.pt") + " --out " + dir + "/m.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto t = json::parse(cfx::read_file(dir + "/m.json"))["training"];
+  EXPECT_TRUE(t["train_loss"].is_null());
+  EXPECT_TRUE(t["curve"].empty());
+  const auto& px = t["by_pixels"];
+  EXPECT_GE(px["reader_agreement_on_real"].get<double>(), 0.99) << px;
+  const auto& per = px["attribute_control"]["changed_per_attribute"];
+  EXPECT_GE(per["light_background"].get<double>(), 0.95) << px;
+  for (const char* k : {"red", "green", "blue"}) EXPECT_GE(per[k].get<double>(), 0.9) << k;
+  EXPECT_LE(px["leakage"]["mean_other_flips"].get<double>(), 11.0);
+  expect_user_error(run_cfx(base + " --out " + dir + "/x.pt"), "--epochs 0 only measures a cvae");
 }

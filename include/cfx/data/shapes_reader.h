@@ -27,14 +27,16 @@ struct ShapesReading {
 
 /// Reads images [N, 3, S, S] (values in [0, 1]) drawn as the shapes renderer draws with
 /// `options` (its size must be S; the radius range and rotated_above define large and
-/// rotated). How, per image: the background is grey and the object saturated, so a pixel's
-/// chroma (max − min over RGB) is the share of it the object covers times the object's own
-/// chroma; the most saturated pixels give the object's colour, chroma over that gives the
-/// coverage α. Σα is the area, the α-weighted mean position the centre (both sub-pixel), the
-/// colour the nearest of the renderer's three, the background the grey of the pixels with
-/// α < 0.05. The shape comes from the 3- and 4-fold angular harmonics of α·r² about the
-/// centre (a triangle's third, a square's fourth; neither for a circle), its rotation from
-/// their phase, and the radius from the area by that shape's formula.
+/// rotated). How, per image: the background and its noise are grey and the object saturated,
+/// so a pixel's chroma (max − min over RGB) is the share of it the object covers times the
+/// object's own chroma. The object is the largest 8-connected region of coloured pixels
+/// (chroma ≥ 0.1) with its one-pixel rim; any other coloured patch is neither object nor
+/// background. Its most saturated pixels give its colour (the nearest of the renderer's
+/// three), chroma over theirs the coverage α; Σα is the area and the α-weighted mean position
+/// the centre (both sub-pixel). The shape comes from the 3- and 4-fold angular harmonics of
+/// α·r² about the centre (a triangle's third, a square's fourth, neither for a circle), its
+/// rotation from their phase, the radius from the area by that shape's formula, and the
+/// background is the median grey of the pixels neither object nor coloured.
 /// Throws cfx::Error for images of another shape or size, or with values outside [0, 1].
 ShapesReading read_shapes(const torch::Tensor& images, const ShapesOptions& options = {});
 
