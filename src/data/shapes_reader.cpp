@@ -111,13 +111,14 @@ void read_one(const float* img, int S, const ShapesOptions& o, float* f, float* 
     for (int k = 0; k < 3; ++k) d += std::pow(rgb[k] - shapes_detail::kColourRgb[c][k], 2);
     if (d < nearest) nearest = d, colour = c;
   }
-  // The background: the median grey of the pixels neither object nor coloured.
+  // The background: the median grey of the pixels neither object nor coloured (of all pixels
+  // when there are none).
+  auto grey = [&](int p) { return (img[p] + img[n + p] + img[2 * n + p]) / 3; };
   std::vector<float> greys;
   for (int p = 0; p < n; ++p)
-    if (alpha[p] < 0.05 && chroma[p] < kColoured)
-      greys.push_back((img[p] + img[n + p] + img[2 * n + p]) / 3);
+    if (alpha[p] < 0.05 && chroma[p] < kColoured) greys.push_back(grey(p));
   if (greys.empty())
-    for (int p = 0; p < n; ++p) greys.push_back((img[p] + img[n + p] + img[2 * n + p]) / 3);
+    for (int p = 0; p < n; ++p) greys.push_back(grey(p));
   std::nth_element(greys.begin(), greys.begin() + greys.size() / 2, greys.end());
   const double background = greys[greys.size() / 2];
   const double s = S;
@@ -125,17 +126,22 @@ void read_one(const float* img, int S, const ShapesOptions& o, float* f, float* 
                         float((cx + 0.5) / s), float((cy + 0.5) / s), float(rotation),
                         float(background)};
   std::copy(row, row + 7, f);
-  // As shapes_detail::attributes_of derives them from a scene.
-  std::fill(a, a + 11, 0.0f);
+  // The read scene's attributes, derived as the renderer derives them; with no object only
+  // the background is read.
   if (found) {
-    a[shape] = 1;
-    a[3 + colour] = 1;
-    a[6] = radius > 0.5 * (o.min_radius + o.max_radius) * s;
-    a[7] = cx < 0.5 * (s - 1);
-    a[8] = cy < 0.5 * (s - 1);
-    a[9] = std::abs(rotation) > o.rotated_above;
+    shapes_detail::Item it{};
+    it.shape = shape;
+    it.colour = colour;
+    it.radius = radius;
+    it.cx = cx;
+    it.cy = cy;
+    it.rotation = rotation;
+    it.background = background;
+    shapes_detail::attributes_of(it, S, o, a);
+  } else {
+    std::fill(a, a + 11, 0.0f);
+    a[10] = background > 0.5;
   }
-  a[10] = background > 0.5;
 }
 
 }  // namespace

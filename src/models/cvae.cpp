@@ -337,13 +337,14 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
     auto sel = m.masked_select(where);
     return sel.numel() ? json(sel.mean().item<double>()) : json(nullptr);
   };
-  auto per_attribute = [&](const torch::Tensor& m) {
+  // Per attribute k: the rate of m's column k where `where`'s column k holds.
+  auto per_attribute = [&](const torch::Tensor& m, const torch::Tensor& where) {
     json per = json::object();
     for (size_t k = 0; k < attributes_.size(); ++k)
-      per[attributes_[k]] = rate(m.select(1, k), changed.select(1, k));
+      per[attributes_[k]] = rate(m.select(1, k), where.select(1, k));
     return per;
   };
-  json per = per_attribute(match);
+  json per = per_attribute(match, changed);
   // Leakage and fractional control: one-unit requests from D(x) of each test image.
   // Plain tensors, not a structured binding: the lambda below uses them (C++17 cannot
   // capture a binding; clang refuses it).
@@ -352,7 +353,8 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   std::vector<torch::Tensor> base_seen, one_seen, half_seen, base_pixels, one_pixels;
   auto half = a + 0.5 * (one - a);
   slices([&](const torch::Tensor& z, int64_t i, int64_t j) {
-    auto base = decode(z, a.slice(0, i, j)).cpu(), edit = decode(z, one.slice(0, i, j)).cpu();
+    // On the device, as D reads them; the reader copies them to the CPU itself.
+    auto base = decode(z, a.slice(0, i, j)), edit = decode(z, one.slice(0, i, j));
     base_seen.push_back(D.probs(base).cpu());
     one_seen.push_back(D.probs(edit).cpu());
     half_seen.push_back(D.probs(decode(z, half.slice(0, i, j))).cpu());
@@ -366,13 +368,10 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                         const std::vector<torch::Tensor>& after) -> json {
     auto flipped = ((torch::cat(after) > 0.5) != (torch::cat(before) > 0.5)) & ~unit;
     auto flips = flipped.sum(1).to(torch::kDouble);
-    // Per attribute: how often it changes in edits that do not request it.
-    json per = json::object();
-    for (size_t k = 0; k < attributes_.size(); ++k)
-      per[attributes_[k]] = rate(flipped.select(1, k).to(torch::kDouble), ~unit.select(1, k));
     return {{"mean_other_flips", flips.mean().item<double>()},
             {"rate", (flips > 0).to(torch::kDouble).mean().item<double>()},
-            {"per_attribute", per},
+            // Per attribute: how often it changes in edits that do not request it.
+            {"per_attribute", per_attribute(flipped.to(torch::kDouble), ~unit)},
             {"n", x.size(0)}};
   };
   auto half_error = (torch::cat(half_seen) - half).abs().masked_select(unit);
@@ -400,7 +399,7 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                            {"attribute_control",
                             {{"all", pixel_match.mean().item<double>()},
                              {"changed", rate(pixel_match, changed)},
-                             {"changed_per_attribute", per_attribute(pixel_match)},
+                             {"changed_per_attribute", per_attribute(pixel_match, changed)},
                              {"n", x.size(0)}}},
                            {"leakage", leakage_of(base_pixels, one_pixels)}};
   }
