@@ -199,4 +199,27 @@ ShapesScenes intervene_shapes(const ShapesScenes& sc, int64_t attribute, bool on
   return out;
 }
 
+ShapesScenes set_shapes_attributes(const ShapesScenes& sc, const torch::Tensor& wanted) {
+  check_scenes(sc);
+  CFX_CHECK(wanted.dim() == 2 && wanted.size(0) == sc.size() && wanted.size(1) == 11,
+            "wanted shapes attributes must be [", sc.size(), ", 11], got ", wanted.sizes());
+  auto want = wanted.to(torch::kCPU, torch::kFloat).contiguous();
+  CFX_CHECK(torch::isfinite(want).all().item<bool>(), "wanted shapes attributes are not finite");
+  ShapesScenes out = sc;
+  out.scenes = sc.scenes.contiguous().clone();
+  auto items = sc.items.contiguous();
+  double* rows = out.scenes.data_ptr<double>();
+  const int64_t* idx = items.data_ptr<int64_t>();
+  const float* w = want.data_ptr<float>();
+  const int s = static_cast<int>(sc.options.size);
+  for (int64_t i = 0; i < sc.size(); ++i) {
+    Item it = item_of(rows + i * kColumns);
+    for (const bool on : {true, false})
+      for (int64_t k = 0; k < 11; ++k)
+        if ((w[i * 11 + k] > 0.5f) == on) intervene(it, idx[i], k, on, s, sc.options);
+    row_of(it, rows + i * kColumns);
+  }
+  return out;
+}
+
 }  // namespace cfx

@@ -110,3 +110,47 @@ TEST(ShapesScenes, RejectsWhatIsNotAScene) {
   bad.scenes = scenes.scenes.to(torch::kFloat);
   EXPECT_NE(error_of([&] { cfx::render_shapes(bad); }).find("float64"), std::string::npos);
 }
+
+// The true edit of a request (`cfx train cvae --paired`): any request with one shape and one
+// colour is shown exactly, by the smallest changes; a request that keeps everything draws the
+// same image; one no scene can show is told apart by its attributes.
+TEST(ShapesScenes, SettingAttributesShowsEveryShowableRequest) {
+  auto scenes = cfx::shapes_scenes(opts(300, "test", "shape"));
+  const auto truth = cfx::shapes_scene_attributes(scenes);
+  // Requests: another item's attributes (changes many at once).
+  const auto other = truth.roll(1, 0);
+  auto moved = cfx::set_shapes_attributes(scenes, other);
+  EXPECT_TRUE(torch::equal(cfx::shapes_scene_attributes(moved), other));
+  // The background noise and the object's own jitter stay: an unchanged request is the image.
+  auto same = cfx::set_shapes_attributes(scenes, truth);
+  EXPECT_TRUE(torch::equal(same.scenes, scenes.scenes));
+  // One attribute at a time matches intervene_shapes exactly (ons first keeps groups right).
+  for (int64_t k : {1, 5, 6, 10}) {
+    auto want = truth.clone();
+    if (k < 6) {
+      const int64_t lo = k < 3 ? 0 : 3;
+      want.slice(1, lo, lo + 3).zero_();
+      want.select(1, k).fill_(1);
+    } else {
+      want.select(1, k) = 1 - want.select(1, k);
+    }
+    auto set = cfx::set_shapes_attributes(scenes, want);
+    auto ref = cfx::intervene_shapes(scenes, k, k < 6 ? true : false);
+    if (k >= 6) {  // a flip: on where it was off, off where it was on
+      auto on = cfx::intervene_shapes(scenes, k, true);
+      auto was_on = truth.select(1, k).gt(0.5).unsqueeze(1);
+      ref.scenes = torch::where(was_on, ref.scenes, on.scenes);
+    }
+    EXPECT_TRUE(torch::equal(set.scenes, ref.scenes)) << k;
+    EXPECT_TRUE(torch::equal(cfx::shapes_scene_attributes(set), want)) << k;
+  }
+  // No shape asked for: some shape is still drawn, so the result differs from the request.
+  auto none = truth.clone();
+  none.slice(1, 0, 3).zero_();
+  auto drawn = cfx::shapes_scene_attributes(cfx::set_shapes_attributes(scenes, none));
+  EXPECT_TRUE(drawn.slice(1, 0, 3).sum(1).eq(1).all().item<bool>());
+  EXPECT_NE(error_of([&] {
+              cfx::set_shapes_attributes(scenes, truth.slice(1, 0, 10));
+            }).find("must be [300, 11]"),
+            std::string::npos);
+}

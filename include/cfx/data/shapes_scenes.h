@@ -52,4 +52,13 @@ torch::Tensor shapes_scene_attributes(const ShapesScenes& scenes);
 /// Throws cfx::Error for an attribute index out of range.
 ShapesScenes intervene_shapes(const ShapesScenes& scenes, int64_t attribute, bool on);
 
+/// Each scene moved to the attributes `wanted` asks for ([N, 11] 0/1, any device): every
+/// attribute whose state differs gets intervene_shapes()'s smallest change, the ones turned on
+/// first (so "square on, circle off" turns a circle into a square, not into a triangle first).
+/// A request no scene can show — an exclusive group (shape, colour) with no member or two on,
+/// "rotated" when nothing in range is — leaves some attribute unlike the request: compare
+/// shapes_scene_attributes() of the result with `wanted` to find those rows. The true edit a
+/// generator's G(z, a') should draw (`cfx train cvae --paired`).
+ShapesScenes set_shapes_attributes(const ShapesScenes& scenes, const torch::Tensor& wanted);
+
 }  // namespace cfx
