@@ -170,4 +170,14 @@ ShapesReading read_shapes(const torch::Tensor& images, const ShapesOptions& o) {
   return {factors, attributes};
 }
 
+std::optional<ShapesOptions> shapes_reading_for(const std::vector<std::string>& attributes,
+                                                const std::vector<int64_t>& shape) {
+  if (attributes != shapes_attribute_names() || shape.size() != 3 || shape[0] != 3 ||
+      shape[1] != shape[2] || shape[1] < 8)
+    return std::nullopt;
+  ShapesOptions o;
+  o.size = shape[1];
+  return o;
+}
+
 }  // namespace cfx

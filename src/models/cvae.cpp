@@ -44,6 +44,7 @@ void CvaeTrainOptions::validate() const {
             " (must be >= 0)");
   CFX_CHECK(realism >= 0 && std::isfinite(realism), "invalid realism: ", realism,
             " (must be >= 0)");
+  CFX_CHECK(paired >= 0 && std::isfinite(paired), "invalid paired: ", paired, " (must be >= 0)");
 }
 
 json CvaeTrainOptions::to_json() const {
@@ -56,6 +57,7 @@ json CvaeTrainOptions::to_json() const {
           {"fractional", fractional},
           {"adversary", adversary},
           {"realism", realism},
+          {"paired", paired},
           {"seed", seed},
           {"device", device}};
 }
@@ -157,8 +159,11 @@ torch::Tensor Cvae::decode(const torch::Tensor& z, const torch::Tensor& a) {
 }
 
 json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier& D,
-                 const CvaeTrainOptions& o) {
+                 const CvaeTrainOptions& o, const TrueEdits& true_edits) {
   o.validate();
+  CFX_CHECK(o.paired == 0 || true_edits,
+            "paired edits need the true edits of the training images (only generated data, "
+            "shapes, has them)");
   CFX_CHECK(train.images.dim() == 4 && train.images.size(1) == options_.channels &&
                 train.images.size(2) == options_.height && train.images.size(3) == options_.width,
             "dataset images are ", train.images.sizes(), ", the cvae was built for [N, ",
@@ -209,6 +214,8 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   for (int64_t e = 0, step = 0; e < o.epochs; ++e) {
     auto perm = torch::randperm(n, torch::kLong);
     double sum = 0, sum_rec = 0, sum_kl = 0, sum_attr = 0, sum_real = 0, sum_critic = 0;
+    double sum_paired = 0;
+    int64_t paired_items = 0;
     for (int64_t b = 0; b < per_epoch; ++b, ++step) {
       auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
       auto xb = train.images.index_select(0, idx).to(device);
@@ -228,7 +235,8 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
         u = torch::where(torch::rand({B, 1}, request_gen) < o.fractional, u, torch::ones_like(u));
         wanted = ab + u.to(device) * (wanted - ab);
       }
-      auto edited = torch::sigmoid(net.decode_logits(t.z, wanted));
+      auto edited_logits = net.decode_logits(t.z, wanted);
+      auto edited = torch::sigmoid(edited_logits);
       auto shown = D.logits(edited);
       auto attr =
           torch::binary_cross_entropy_with_logits(shown, wanted, {}, {}, at::Reduction::None)
@@ -243,6 +251,22 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                                  guess, torch::full_like(guess, 0.5), {}, {}, at::Reduction::None)
                                  .sum(1)
                                  .mean();
+      }
+      if (o.paired > 0) {
+        // The true edit teaches G what D alone cannot: D accepts edits that only look like a'
+        // to it (a blob D calls a square), the renderer's edit is the square itself.
+        auto [target, ok] = true_edits(idx, (wanted > 0.5).to(torch::kFloat).cpu());
+        CFX_CHECK(target.sizes() == xb.sizes() && ok.numel() == B, "true edits returned ",
+                  target.sizes(), " for a batch of ", xb.sizes());
+        auto use = ok.to(device, torch::kBool) & (wanted.eq(0) | wanted.eq(1)).all(1);
+        auto per = torch::binary_cross_entropy_with_logits(edited_logits, target.to(device), {}, {},
+                                                           at::Reduction::None)
+                       .flatten(1)
+                       .sum(1);
+        auto total = (per * use.to(per.dtype())).sum();
+        loss = loss + o.paired * total / static_cast<double>(B);
+        paired_items += use.sum().item<int64_t>();
+        sum_paired += total.item<double>();
       }
       if (o.realism > 0) {
         // Non-saturating: G raises the critic's log-probability that its edits are real.
@@ -292,6 +316,11 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
       point["realism"] = sum_real / m;   // G's non-saturating term, before its weight
       point["critic"] = sum_critic / m;  // the discriminator's loss (ln 4 ≈ 1.39: chance)
     }
+    if (o.paired > 0) {
+      // Per paired item (BCE summed over pixels, as "reconstruction"), and how many were.
+      point["paired"] = paired_items > 0 ? sum_paired / static_cast<double>(paired_items) : 0.0;
+      point["paired_share"] = static_cast<double>(paired_items) / static_cast<double>(n);
+    }
     curve.push_back(point);
   }
   net.eval();
@@ -319,11 +348,9 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   };
   // On shapes the same edits are also read from their pixels (data/shapes_reader.h): D is what
   // G was trained to satisfy, so G can satisfy it without drawing the attribute.
-  const bool shapes = test.factors.defined() && attributes_ == shapes_attribute_names() &&
-                      options_.channels == 3 && options_.height == options_.width;
-  ShapesOptions drawn;
-  drawn.size = options_.height;
-  auto read = [&](const torch::Tensor& images) { return read_shapes(images, drawn).attributes; };
+  const auto drawn = shapes_reading_for(attributes_, output_shape());
+  const bool shapes = test.factors.defined() && drawn.has_value();
+  auto read = [&](const torch::Tensor& images) { return read_shapes(images, *drawn).attributes; };
   std::vector<torch::Tensor> seen, edits, pixels_seen;
   slices([&](const torch::Tensor& z, int64_t i, int64_t j) {
     edits.push_back(decode(z, wanted.slice(0, i, j)).cpu());
@@ -402,6 +429,14 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                              {"changed_per_attribute", per_attribute(pixel_match, changed)},
                              {"n", x.size(0)}}},
                            {"leakage", leakage_of(base_pixels, one_pixels)}};
+    // G's reconstructions G(z, a0) read against the truth: whether G can draw the attribute at
+    // all, apart from whether it follows a request (a blurred square reads as a circle).
+    auto recon_match = (torch::cat(base_pixels) > 0.5).eq(truth).to(torch::kDouble);
+    auto every = torch::ones_like(truth);
+    report["by_pixels"]["reconstruction_agreement"] = {
+        {"all", recon_match.mean().item<double>()},
+        {"per_attribute", per_attribute(recon_match, every)},
+        {"n", x.size(0)}};
   }
   // An untrained critic or adversary would only report chance.
   if (o.realism > 0 && o.epochs > 0) {

@@ -27,14 +27,13 @@ void VaeOptions::validate() const {
   CFX_CHECK(latent >= 1 && latent <= 1024, "invalid latent size: ", latent, " (use 1 to 1024)");
   CFX_CHECK(width_mult >= 4 && width_mult <= 256, "invalid width_mult: ", width_mult,
             " (use 4 to 256)");
+  CFX_CHECK(decoder == "conv" || decoder == "broadcast", "invalid decoder: '", decoder,
+            "' (use conv or broadcast)");
 }
 
 json VaeOptions::to_json() const {
-  return {{"channels", channels},
-          {"height", height},
-          {"width", width},
-          {"latent", latent},
-          {"width_mult", width_mult}};
+  return {{"channels", channels}, {"height", height},         {"width", width},
+          {"latent", latent},     {"width_mult", width_mult}, {"decoder", decoder}};
 }
 
 VaeOptions VaeOptions::from_json(const json& j) {
@@ -44,6 +43,7 @@ VaeOptions VaeOptions::from_json(const json& j) {
   o.width = j.at("width").get<int64_t>();
   o.latent = j.at("latent").get<int64_t>();
   o.width_mult = j.at("width_mult").get<int64_t>();
+  o.decoder = j.value("decoder", std::string("conv"));  // checkpoints from before it existed
   return o;
 }
 

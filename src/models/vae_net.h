@@ -11,7 +11,8 @@
 
 namespace cfx::detail {
 
-// Two stride-2 convs down to 1/4 resolution and two transposed convs back, with a 3x3 conv at
+// Two stride-2 convs down to 1/4 resolution and (decoder "conv") two transposed convs back, or
+// ("broadcast") convs over the latent tiled at full resolution; a 3x3 conv at
 // each resolution for capacity; no batch norm, so encode/decode do not depend on the batch.
 struct VaeNetImpl : torch::nn::Module {
   VaeNetImpl(const VaeOptions& o, int64_t conditions) : o(o), k(conditions) {
@@ -29,6 +30,21 @@ struct VaeNetImpl : torch::nn::Module {
     e3 = register_module("e3", conv(2 * w, 2 * w, 3, 1, 1));
     mu = register_module("mu", nn::Linear(flat + k, o.latent));
     logvar = register_module("logvar", nn::Linear(flat + k, o.latent));
+    if (o.decoder == "broadcast") {
+      // Coordinates as two extra channels, in [-1, 1]; made once, moved with the module.
+      auto ys = torch::linspace(-1, 1, o.height)
+                    .view({1, 1, o.height, 1})
+                    .expand({1, 1, o.height, o.width});
+      auto xs = torch::linspace(-1, 1, o.width)
+                    .view({1, 1, 1, o.width})
+                    .expand({1, 1, o.height, o.width});
+      grid = register_buffer("grid", torch::cat({xs, ys}, 1).contiguous());
+      b1 = register_module("b1", conv(o.latent + k + 2, 2 * w, 3, 1, 1));
+      b2 = register_module("b2", conv(2 * w, 2 * w, 3, 1, 1));
+      b3 = register_module("b3", conv(2 * w, 2 * w, 3, 1, 1));
+      b4 = register_module("b4", conv(2 * w, o.channels, 3, 1, 1));
+      return;
+    }
     d0 = register_module("d0", nn::Linear(o.latent + k, flat));
     d1 = register_module("d1", conv(2 * w, 2 * w, 3, 1, 1));
     d2 = register_module("d2", up(2 * w, w));
@@ -47,6 +63,16 @@ struct VaeNetImpl : torch::nn::Module {
     return {mu->forward(h), logvar->forward(h).clamp(-10, 10)};
   }
   torch::Tensor decode_logits(const torch::Tensor& z, const torch::Tensor& a = {}) {
+    if (b1) {
+      auto v = with(z, a);
+      auto h = torch::cat({v.view({v.size(0), v.size(1), 1, 1}).expand({-1, -1, o.height, o.width}),
+                           grid.to(v.dtype()).expand({v.size(0), -1, -1, -1})},
+                          1);
+      h = torch::leaky_relu(b1->forward(h), 0.2);
+      h = torch::leaky_relu(b2->forward(h), 0.2);
+      h = torch::leaky_relu(b3->forward(h), 0.2);
+      return b4->forward(h);
+    }
     auto h = torch::leaky_relu(d0->forward(with(z, a)), 0.2)
                  .view({z.size(0), 2 * o.width_mult, o.height / 4, o.width / 4});
     h = torch::leaky_relu(d1->forward(h), 0.2);
@@ -58,6 +84,8 @@ struct VaeNetImpl : torch::nn::Module {
   int64_t k = 0;
   int64_t flat = 0;
   torch::nn::Conv2d e1{nullptr}, e2{nullptr}, e3{nullptr}, d1{nullptr}, d3{nullptr};
+  torch::nn::Conv2d b1{nullptr}, b2{nullptr}, b3{nullptr}, b4{nullptr};  // broadcast decoder
+  torch::Tensor grid;  // [1, 2, H, W] x, y coordinates (broadcast decoder)
   torch::nn::ConvTranspose2d d2{nullptr}, d4{nullptr};
   torch::nn::Linear mu{nullptr}, logvar{nullptr}, d0{nullptr};
 };

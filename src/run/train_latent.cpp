@@ -7,6 +7,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/seed.h"
 #include "cfx/core/surface.h"
+#include "cfx/data/shapes_scenes.h"
 #include "cfx/models/attributes.h"
 #include "cfx/models/checkpoint.h"
 #include "cfx/models/cvae.h"
@@ -26,6 +27,7 @@ VaeOptions vae_arch(const json& o, const Dataset& train) {
   VaeOptions arch;
   arch.latent = o["latent"];
   arch.width_mult = o["width"];
+  arch.decoder = o["decoder"].get<std::string>();
   arch.channels = train.images.size(1);
   arch.height = train.images.size(2);
   arch.width = train.images.size(3);
@@ -203,6 +205,30 @@ TrainOutcome train_shifter_kind(const json& o, const std::string& out, const std
   return r;
 }
 
+// The renderer's true edits of the shapes training images, for `--paired`: each item's scene
+// moved to the requested attributes and drawn again with its own background noise.
+TrueEdits shapes_true_edits(const json& o, const Dataset& train, const AttributeClassifier& D) {
+  CFX_CHECK(o["data"] == "shapes", option("paired"), " needs --data shapes: only generated data ",
+            "has true edits (got --data ", o["data"].get<std::string>(), ")");
+  CFX_CHECK(D.names() == shapes_attribute_names(), option("paired"),
+            " needs an attribute classifier of the 11 shapes attributes in their order");
+  ShapesOptions so;
+  so.split = "train";
+  so.seed = o["data_seed"];
+  so.rule = o["shapes_rule"];
+  so.size = o["shapes_size"];
+  so.count = train.size();  // load_dataset keeps a prefix, item i being scene i
+  auto scenes = shapes_scenes(so);
+  return [scenes](const torch::Tensor& index, const torch::Tensor& wanted) {
+    ShapesScenes batch = scenes;
+    batch.scenes = scenes.scenes.index_select(0, index.cpu());
+    batch.items = scenes.items.index_select(0, index.cpu());
+    auto edited = set_shapes_attributes(batch, wanted);
+    auto ok = shapes_scene_attributes(edited).eq(wanted.cpu()).all(1);
+    return std::make_pair(render_shapes(edited), ok);
+  };
+}
+
 TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::string& command) {
   std::string attributes = o["attributes"];
   if (attributes.empty()) attributes = "models/" + o["data"].get<std::string>() + "-attributes.pt";
@@ -227,6 +253,7 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   t.fractional = o["fractional"];
   t.adversary = o["adversary"];
   t.realism = o["realism"];
+  t.paired = o["paired"];
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
   t.validate();
@@ -236,7 +263,8 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   if (!cvae) cvae = std::make_shared<Cvae>(arch, D->names());
   CFX_CHECK(cvae->attributes() == D->names(), option("init"), " ", init,
             " was trained with other attributes than ", attributes, " has");
-  auto report = cvae->train(train, test, *D, t);
+  auto report =
+      cvae->train(train, test, *D, t, t.paired > 0 ? shapes_true_edits(o, train, *D) : TrueEdits());
   TrainOutcome r;
   r.sidecar = data_json(o);
   // D's path relative to the cvae's folder, so a models folder can move as a whole.
@@ -276,6 +304,8 @@ std::vector<Trainer> latent_trainers() {
             "split the generator learns from: train, or test (data the classifier never saw)"},
            {"latent", va.latent, "latent size"},
            {"width", va.width_mult, "channels of the first conv"},
+           {"decoder", va.decoder,
+            "conv (upsampling) or broadcast (the latent tiled over the pixels, for small objects)"},
            {"epochs", vt.epochs, "passes over the training images"},
            {"batch_size", vt.batch_size, "items per step"},
            {"lr", vt.lr, "Adam learning rate"},
@@ -337,6 +367,8 @@ std::vector<Trainer> latent_trainers() {
             "attribute classifier D, frozen (default: models/<data>-attributes.pt)"},
            {"latent", va.latent, "latent size"},
            {"width", va.width_mult, "channels of the first conv"},
+           {"decoder", va.decoder,
+            "conv (upsampling) or broadcast (the latent tiled over the pixels, for small objects)"},
            {"epochs", ct.epochs,
             "passes over the training images (0 with --init: measure that cvae only)"},
            {"batch_size", ct.batch_size, "items per step"},
@@ -355,6 +387,9 @@ std::vector<Trainer> latent_trainers() {
            {"realism", ct.realism,
             "weight of the adversarial realism term: a patch discriminator against G's edits "
             "(0: none)"},
+           {"paired", ct.paired,
+            "weight of the paired-edit term: G(z, a') against the renderer's true edit of the "
+            "image (shapes only: real data has no true edits; 0: none)"},
            {"init", "", "start from this cvae checkpoint (fine-tuning; its architecture is kept)"},
            {"seed", ct.seed, "seed for initialisation, shuffling and noise"},
            {"device", ct.device, "cpu or cuda"},

@@ -121,3 +121,17 @@ TEST(ShapesReader, RefusesBadInput) {
             std::string::npos);
   EXPECT_EQ(cfx::read_shapes(torch::rand({0, 3, 32, 32}), o).factors.size(0), 0);
 }
+
+// Which generators' images the reader can read: 3 x S x S images conditioned on (or read by)
+// the 11 shapes attributes in their order.
+TEST(ShapesReader, KnowsWhichImagesItCanRead) {
+  const auto names = cfx::shapes_attribute_names();
+  auto o = cfx::shapes_reading_for(names, {3, 64, 64});
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->size, 64);
+  EXPECT_FALSE(cfx::shapes_reading_for(names, {1, 28, 28}).has_value());
+  EXPECT_FALSE(cfx::shapes_reading_for(names, {3, 32, 16}).has_value());
+  auto other = names;
+  std::swap(other[0], other[1]);
+  EXPECT_FALSE(cfx::shapes_reading_for(other, {3, 32, 32}).has_value());
+}

@@ -105,6 +105,41 @@ TEST(Vae, SaveLoadRoundTripAndKindCheck) {
   EXPECT_THROW(load_generator(dir + "/missing.pt"), Error);
 }
 
+// The spatial broadcast decoder (VaeOptions::decoder): learns as the upsampling one does, is
+// saved and loaded as itself, and sidecars from before the option read as "conv".
+TEST(Vae, BroadcastDecoderLearnsAndRoundTrips) {
+  VaeOptions o;
+  o.channels = 3;
+  o.height = o.width = 16;
+  o.latent = 8;
+  o.width_mult = 8;
+  o.decoder = "broadcast";
+  auto vae = std::make_shared<Vae>(o);
+  VaeTrainOptions t;
+  t.epochs = 6;
+  t.seed = 3;
+  auto test = small_shapes("test", 300);
+  vae->train(small_shapes("train", 1500), test, t);
+  torch::NoGradGuard ng;
+  auto rec = vae->decode(vae->encode(test.images));
+  const double mse = (rec - test.images).pow(2).mean().item<double>();
+  const double base =
+      (small_shapes("train", 1500).images.mean(0, true) - test.images).pow(2).mean().item<double>();
+  EXPECT_LT(mse, 0.7 * base) << "broadcast VAE " << mse << " vs mean image " << base;
+  auto dir = cfx::testing::temp_dir("vae_broadcast");
+  vae->save(dir + "/g.pt", {{"dataset", "shapes"}});
+  auto g = load_generator(dir + "/g.pt");
+  auto w = torch::randn({4, 8});
+  EXPECT_TRUE(torch::equal(g->decode(w), vae->decode(w)));
+  auto j = o.to_json();
+  EXPECT_EQ(j["decoder"], "broadcast");
+  j.erase("decoder");
+  EXPECT_EQ(VaeOptions::from_json(j).decoder, "conv");
+  o.decoder = "transformer";
+  EXPECT_NE(cfx::test::error_of([&] { o.validate(); }).find("invalid decoder: 'transformer'"),
+            std::string::npos);
+}
+
 // Without an encoder, optimisation finds a latent whose decoding is much closer to x than the
 // prior's mean is; with one, the encoder's latent is used as is.
 TEST(Vae, InversionByOptimisationWithoutAnEncoder) {

@@ -9,6 +9,10 @@
 
 #include <torch/types.h>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "cfx/data/shapes.h"
 
 namespace cfx {
@@ -39,5 +43,11 @@ struct ShapesReading {
 /// background is the median grey of the pixels neither object nor coloured.
 /// Throws cfx::Error for images of another shape or size, or with values outside [0, 1].
 ShapesReading read_shapes(const torch::Tensor& images, const ShapesOptions& options = {});
+
+/// The options to read a generator's images with, if they can be read: `shape` [C, H, W] is
+/// 3 x S x S and `attributes` are shapes_attribute_names() in their order (its conditions or
+/// its attribute classifier's); otherwise none.
+std::optional<ShapesOptions> shapes_reading_for(const std::vector<std::string>& attributes,
+                                                const std::vector<int64_t>& shape);
 
 }  // namespace cfx

@@ -7,6 +7,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -36,11 +37,21 @@ struct CvaeTrainOptions {
   double realism = 0;  // weight of the adversarial realism term: a patch discriminator trained
                        // beside G to tell real images from G's edits G(z, a'), and G pushed to
                        // make its edits pass as real (non-saturating GAN loss; 0: none)
+  double paired = 0;   // weight of the paired-edit term: BCE of G(z, a') against the true edit of
+                       // x showing a' (as the reconstruction term; needs train()'s true_edits,
+                       // which only generated data has — shapes' renderer; 0: none)
   uint64_t seed = 0;   // initialisation, shuffling and the reparameterisation noise
   std::string device = "cpu";  // where to train
   void validate() const;
   nlohmann::json to_json() const;
 };
+
+/// The true edits of training images: (index [B] into the training set, requests [B, K] 0/1
+/// in D's order, CPU) → (images [B, C, H, W] in [0, 1] showing each item with the requested
+/// attributes and nothing else changed, ok [B] bool: false where the request cannot be shown).
+/// On shapes the renderer gives them (set_shapes_attributes); no real dataset has them.
+using TrueEdits = std::function<std::pair<torch::Tensor, torch::Tensor>(const torch::Tensor&,
+                                                                        const torch::Tensor&)>;
 
 class Cvae {
  public:
@@ -67,10 +78,16 @@ class Cvae {
   /// "discriminator_accuracy" (with `realism`): how often the patch discriminator's mean
   /// patch score tells held-out real images (> 0) from edits (< 0), 0.5 being chance.
   /// "curve": per epoch, the training means of the loss and of its terms (reconstruction,
-  /// kl, attribute; with `realism` also G's realism term and the discriminator's loss).
-  /// Starts from the weights the cvae has (load() one to fine-tune it).
+  /// kl, attribute; with `realism` also G's realism term and the discriminator's loss; with
+  /// `paired` the paired-edit term, over the items that had a true edit). On shapes
+  /// "by_pixels" reads the same edits with read_shapes(): control and leakage as the pixels
+  /// show them, the reader's agreement on the real images, and "reconstruction_agreement",
+  /// G(z, a0) read against the true attributes (can G draw them at all).
+  /// Starts from the weights the cvae has (load() one to fine-tune it). `true_edits` is
+  /// required by options.paired > 0 and unused otherwise; with it, every request that is 0/1
+  /// (not a fractional one) is paired with its true edit.
   nlohmann::json train(const Dataset& train, const Dataset& test, AttributeClassifier& D,
-                       const CvaeTrainOptions& options);
+                       const CvaeTrainOptions& options, const TrueEdits& true_edits = {});
 
   int64_t latent_dim() const { return options_.latent; }
   const std::vector<std::string>& attributes() const { return attributes_; }

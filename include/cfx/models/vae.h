@@ -5,6 +5,7 @@
 #include <torch/nn/module.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "cfx/data/dataset.h"
 #include "cfx/models/generator.h"
@@ -17,6 +18,11 @@ struct VaeOptions {
   int64_t width = 28;       // image width, a multiple of 4
   int64_t latent = 16;      // latent size L, 1 to 1024
   int64_t width_mult = 32;  // channels of the first conv (twice that at 1/4 resolution)
+  /// "conv": a linear layer to 1/4 resolution and two transposed convs up (DCGAN-like);
+  /// "broadcast": the spatial broadcast decoder (Watters et al. 2019): (z, a) tiled over every
+  /// pixel with its x, y coordinates, then four 3x3 convs of 2 * width_mult channels at full
+  /// resolution — it draws small objects' corners a blurring upsampler loses (docs/models.md).
+  std::string decoder = "conv";
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
   nlohmann::json to_json() const;
