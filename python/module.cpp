@@ -223,6 +223,8 @@ sample_fields() {
       {"prob_off", &S::prob_off},
       {"took_on", &S::took_on},
       {"took_off", &S::took_off},
+      {"pixels_took_on", &S::pixels_took_on},  // undefined (absent) unless read from pixels
+      {"pixels_took_off", &S::pixels_took_off},
       {"group", &S::group}};  // undefined (absent) with one shift predictor
   return f;
 }

@@ -103,6 +103,8 @@ def test_global_scores_sample_on_the_workers(client, tmp_path):
     kw.update(generator="", via="code", only="circle,red,large")
     code = cd.global_scores(client, shapes, "circle", progress=False, **kw)
     assert code["config"]["via"] == "code"
+    # Shapes edits are also read from their pixels, on the workers as on one machine.
+    assert all(s["intervention_on_rate_pixels"] is not None for s in code["scores"])
     assert code["scores"] == cfx.global_scores(shapes, "circle", threads=1, **kw)["scores"]
     # Several cvaes: each row holds one block per cvae, so shards split them alike.
     kw["generator"] = [os.path.join(SOURCE, "models", "shapes-cvae.pt")] * 2

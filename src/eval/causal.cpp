@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "cfx/core/error.h"
+#include "cfx/data/shapes_reader.h"
 #include "cfx/methods/latent/latent.h"
 
 using nlohmann::json;
@@ -21,6 +22,11 @@ void InterventionSamples::check() const {
   for (const auto* t : {&attr, &outcome_on, &outcome_off, &prob_on, &prob_off, &took_on, &took_off})
     CFX_CHECK(t->defined() && t->dim() == 2 && t->size(0) == S && t->size(1) == K,
               "intervention samples: per-attribute fields must be [", S, ", ", K, "]");
+  CFX_CHECK(pixels_took_on.defined() == pixels_took_off.defined(),
+            "intervention samples: pixels_took_on and pixels_took_off come together");
+  for (const auto* t : {&pixels_took_on, &pixels_took_off})
+    CFX_CHECK(!t->defined() || (t->dim() == 2 && t->size(0) == S && t->size(1) == K),
+              "intervention samples: pixel readings must be [", S, ", ", K, "]");
   if (group.defined()) {
     CFX_CHECK(group.dim() == 1 && group.size(0) == S && group.scalar_type() == torch::kLong,
               "intervention samples: group must be [", S, "] int64");
@@ -50,8 +56,12 @@ InterventionSamples interleave_groups(const std::vector<InterventionSamples>& pa
               "intervention samples of different attributes or sizes cannot be interleaved");
   }
   using S = InterventionSamples;
-  for (torch::Tensor S::*f : {&S::attr, &S::outcome, &S::prob, &S::outcome_on, &S::outcome_off,
-                              &S::prob_on, &S::prob_off, &S::took_on, &S::took_off}) {
+  const bool pixels = std::all_of(parts.begin(), parts.end(),
+                                  [](const S& p) { return p.pixels_took_on.defined(); });
+  for (torch::Tensor S::*f :
+       {&S::attr, &S::outcome, &S::prob, &S::outcome_on, &S::outcome_off, &S::prob_on, &S::prob_off,
+        &S::took_on, &S::took_off, &S::pixels_took_on, &S::pixels_took_off}) {
+    if (!pixels && (f == &S::pixels_took_on || f == &S::pixels_took_off)) continue;
     std::vector<torch::Tensor> v;
     for (const auto& p : parts) v.push_back(p.*f);
     auto stacked = torch::stack(v, 1);  // [S, G, ...]
@@ -64,9 +74,15 @@ InterventionSamples interleave_groups(const std::vector<InterventionSamples>& pa
   return out;
 }
 
+namespace {
+
+json causal_num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+}  // namespace
+
 json Interval::to_json() const {
-  auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
-  return {{"estimate", num(estimate)}, {"lo", num(lo)}, {"hi", num(hi)}, {"n", n}};
+  return {
+      {"estimate", causal_num(estimate)}, {"lo", causal_num(lo)}, {"hi", causal_num(hi)}, {"n", n}};
 }
 
 json CausalScores::to_json() const {
@@ -80,7 +96,9 @@ json CausalScores::to_json() const {
           {"necessity_adjusted", necessity_adjusted.to_json()},
           {"sufficiency_adjusted", sufficiency_adjusted.to_json()},
           {"intervention_on_rate", on_rate},
-          {"intervention_off_rate", off_rate}};
+          {"intervention_off_rate", off_rate},
+          {"intervention_on_rate_pixels", causal_num(on_rate_pixels)},
+          {"intervention_off_rate_pixels", causal_num(off_rate_pixels)}};
 }
 
 void CausalOptions::validate() const {
@@ -190,6 +208,10 @@ std::vector<CausalScores> causal_scores(const InterventionSamples& s, const Caus
         mean_of(s.prob_on.select(1, k).cpu() - s.prob_off.select(1, k).cpu(), idx, o.confidence);
     c.on_rate = s.took_on.select(1, k).to(torch::kDouble).mean().item<double>();
     c.off_rate = s.took_off.select(1, k).to(torch::kDouble).mean().item<double>();
+    if (s.pixels_took_on.defined()) {
+      c.on_rate_pixels = s.pixels_took_on.select(1, k).to(torch::kDouble).mean().item<double>();
+      c.off_rate_pixels = s.pixels_took_off.select(1, k).to(torch::kDouble).mean().item<double>();
+    }
     out.push_back(std::move(c));
   }
   return out;
@@ -220,7 +242,13 @@ void InterventionCollector::close_batch() {
   off_p_.push_back(torch::stack(b_off_p_, 1));
   on_t_.push_back(torch::stack(b_on_t_, 1));
   off_t_.push_back(torch::stack(b_off_t_, 1));
-  for (auto* v : {&b_on_o_, &b_off_o_, &b_on_p_, &b_off_p_, &b_on_t_, &b_off_t_}) v->clear();
+  if (!b_on_px_.empty()) {
+    on_px_.push_back(torch::stack(b_on_px_, 1));
+    off_px_.push_back(torch::stack(b_off_px_, 1));
+  }
+  for (auto* v :
+       {&b_on_o_, &b_off_o_, &b_on_p_, &b_off_p_, &b_on_t_, &b_off_t_, &b_on_px_, &b_off_px_})
+    v->clear();
 }
 
 void InterventionCollector::begin(torch::Tensor attr, torch::Tensor outcome, torch::Tensor prob) {
@@ -231,7 +259,8 @@ void InterventionCollector::begin(torch::Tensor attr, torch::Tensor outcome, tor
 }
 
 void InterventionCollector::add(bool on, torch::Tensor outcome, torch::Tensor prob,
-                                torch::Tensor took) {
+                                torch::Tensor took, torch::Tensor took_pixels) {
+  if (took_pixels.defined()) (on ? b_on_px_ : b_off_px_).push_back(std::move(took_pixels));
   (on ? b_on_o_ : b_off_o_).push_back(std::move(outcome));
   (on ? b_on_p_ : b_off_p_).push_back(std::move(prob));
   (on ? b_on_t_ : b_off_t_).push_back(std::move(took));
@@ -251,6 +280,11 @@ InterventionSamples InterventionCollector::finish(std::vector<std::string> names
   s.prob_off = torch::cat(off_p_);
   s.took_on = torch::cat(on_t_);
   s.took_off = torch::cat(off_t_);
+  // Read from the pixels only if every batch was (a sampler reads all or none).
+  if (!on_px_.empty() && on_px_.size() == on_t_.size()) {
+    s.pixels_took_on = torch::cat(on_px_);
+    s.pixels_took_off = torch::cat(off_px_);
+  }
   return s;
 }
 
@@ -264,6 +298,8 @@ InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_
             " makes images of another shape than the classifier ", F.info().source, " takes");
   torch::NoGradGuard ng;
   const auto ks = attribute_indices(A, o.only);
+  // Shapes images are also read from their pixels: the edit may satisfy A without drawing.
+  const auto reading = shapes_reading_for(A.names(), G.output_shape());
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
   torch::Tensor w_all;
   if (o.latents.defined()) {
@@ -287,9 +323,10 @@ InterventionSamples sample_interventions(Classifier& F, const std::vector<int64_
         auto xk = G.decode(
             intervene(S, w, k, torch::full({b}, static_cast<float>(v)), o.strength).to(G.device()));
         auto seen = A.probs(xk).select(1, k).cpu() > 0.5;
-        torch::Tensor okb, pkb;
+        torch::Tensor okb, pkb, px;
         reader.read(xk, okb, pkb);
-        c.add(v == 1, okb, pkb, v == 1 ? seen : ~seen);
+        if (reading) px = read_shapes(xk.clamp(0, 1), *reading).attributes.select(1, k) > 0.5;
+        c.add(v == 1, okb, pkb, v == 1 ? seen : ~seen, px.defined() && v != 1 ? ~px : px);
       }
     }
     if (progress) progress(i + b, total, total - (i + b));

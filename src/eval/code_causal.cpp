@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cfx/core/error.h"
+#include "cfx/data/shapes_reader.h"
 #include "cfx/methods/latent/latent.h"
 
 namespace cfx {
@@ -66,6 +67,8 @@ InterventionSamples sample_code_interventions(Classifier& F, const std::vector<i
   const auto ks = attribute_indices(D, only);
   const auto k_idx = torch::tensor(ks, torch::kLong);
   const auto exclusive = D.exclusive();
+  // Shapes images are also read from their pixels: the cvae may satisfy D without drawing.
+  const auto reading = shapes_reading_for(D.names(), G.output_shape());
   torch::NoGradGuard ng;
   const int64_t total = latents.size(0);
   InterventionCollector c;
@@ -82,9 +85,10 @@ InterventionSamples sample_code_interventions(Classifier& F, const std::vector<i
       for (bool on : {true, false}) {
         auto xk = G.decode(z, code_intervention(a0, u, k, on, exclusive));
         auto seen = D.probs(xk).select(1, k).cpu() > 0.5;
-        torch::Tensor okb, pkb;
+        torch::Tensor okb, pkb, px;
         reader.read(xk, okb, pkb);
-        c.add(on, okb, pkb, on ? seen : ~seen);
+        if (reading) px = read_shapes(xk.clamp(0, 1), *reading).attributes.select(1, k) > 0.5;
+        c.add(on, okb, pkb, on ? seen : ~seen, px.defined() && !on ? ~px : px);
       }
     }
     const int64_t done = std::min(total, i + batch_size);

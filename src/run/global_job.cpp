@@ -504,6 +504,10 @@ GlobalOutcome outcome_of(const GlobalJob& job, Classifier& F, const Loaded& l,
     }
     item["intervention_on_rate"] = c.on_rate;
     item["intervention_off_rate"] = c.off_rate;
+    if (std::isfinite(c.on_rate_pixels)) {
+      item["intervention_on_rate_pixels"] = c.on_rate_pixels;
+      item["intervention_off_rate_pixels"] = c.off_rate_pixels;
+    }
     items.push_back(item);
     json row = c.to_json();
     if (!truth.empty()) {
@@ -626,11 +630,17 @@ std::string global_table(const GlobalOutcome& o) {
     return std::string(b);
   };
   for (const auto& c : o.scores) {
-    std::snprintf(buf, sizeof buf, "%-18s %-22s %-22s %-22s %-22s %-22s %.2f/%.2f\n",
+    std::snprintf(buf, sizeof buf, "%-18s %-22s %-22s %-22s %-22s %-22s %.2f/%.2f",
                   c.attribute.c_str(), cell(c.necessity).c_str(),
                   cell(c.necessity_adjusted).c_str(), cell(c.sufficiency).c_str(),
                   cell(c.nesuf).c_str(), cell(c.contrastive).c_str(), c.on_rate, c.off_rate);
     out += buf;
+    // Shapes images are also read from their pixels (A can be satisfied without drawing).
+    if (std::isfinite(c.on_rate_pixels)) {
+      std::snprintf(buf, sizeof buf, " (pixels %.2f/%.2f)", c.on_rate_pixels, c.off_rate_pixels);
+      out += buf;
+    }
+    out += "\n";
   }
   std::snprintf(buf, sizeof buf, "%.2f s per 1000 samples\n",
                 s.at("seconds_per_1000_samples").get<double>());

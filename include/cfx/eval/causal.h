@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -30,6 +31,10 @@ struct InterventionSamples {
   torch::Tensor prob_off;          // [S, K] float: ... after do(k off)
   torch::Tensor took_on;           // [S, K] bool: A sees attribute k after do(k on)
   torch::Tensor took_off;          // [S, K] bool: A no longer sees it after do(k off)
+  /// [S, K] bool, or undefined: took_on / took_off as the shapes reader sees the pixels
+  /// (data/shapes_reader.h), when G draws shapes images and A reads the shapes attributes. A
+  /// generator can satisfy A without drawing the attribute; the pixels tell.
+  torch::Tensor pixels_took_on, pixels_took_off;
   /// [S] int64: which shift predictor made the sample's edits (0 to G-1; undefined: all 0).
   /// Every group must hold the same number of samples; the bootstrap resamples groups, then
   /// samples within each, so intervals include the variation between shift predictors.
@@ -49,7 +54,9 @@ class InterventionCollector {
   void begin(torch::Tensor attr, torch::Tensor outcome, torch::Tensor prob);
   /// F's view of do(X on) (`on`) or do(X off) of the batch ([B] bool, [B] float) and whether
   /// the reader sees X in the requested state afterwards ([B] bool).
-  void add(bool on, torch::Tensor outcome, torch::Tensor prob, torch::Tensor took);
+  /// took_pixels: the same read from the pixels ([B] bool), or undefined in every add().
+  void add(bool on, torch::Tensor outcome, torch::Tensor prob, torch::Tensor took,
+           torch::Tensor took_pixels = {});
   /// The samples of every batch so far; `names`: the K' scored attributes, in add() order.
   InterventionSamples finish(std::vector<std::string> names);
 
@@ -57,6 +64,7 @@ class InterventionCollector {
   void close_batch();
   std::vector<torch::Tensor> attr_, outcome_, prob_, on_o_, off_o_, on_p_, off_p_, on_t_, off_t_;
   std::vector<torch::Tensor> b_on_o_, b_off_o_, b_on_p_, b_off_p_, b_on_t_, b_off_t_;
+  std::vector<torch::Tensor> on_px_, off_px_, b_on_px_, b_off_px_;  // took by pixels
 };
 
 /// Interleaves the samples of G shift predictors taken on the same latents (row s·G + g is
@@ -90,6 +98,10 @@ struct CausalScores {
   Interval necessity, sufficiency, nesuf, contrastive;
   Interval necessity_placebo, sufficiency_placebo, necessity_adjusted, sufficiency_adjusted;
   double on_rate = 0, off_rate = 0;
+  /// The same rates read from the pixels (InterventionSamples::pixels_took_on); NaN (null in
+  /// JSON) where the samples were not read so.
+  double on_rate_pixels = std::numeric_limits<double>::quiet_NaN();
+  double off_rate_pixels = std::numeric_limits<double>::quiet_NaN();
   nlohmann::json to_json() const;
 };
 
