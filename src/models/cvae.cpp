@@ -430,7 +430,8 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
                              {"n", x.size(0)}}},
                            {"leakage", leakage_of(base_pixels, one_pixels)}};
     // G's reconstructions G(z, a0) read against the truth: whether G can draw the attribute at
-    // all, apart from whether it follows a request (a blurred square reads as a circle).
+    // all, apart from whether it follows a request (a square drawn as a blob reads as a circle;
+    // the reader reads blurred shapes as drawn, tests/data/test_shapes_reader.cpp).
     auto recon_match = (torch::cat(base_pixels) > 0.5).eq(truth).to(torch::kDouble);
     auto every = torch::ones_like(truth);
     report["by_pixels"]["reconstruction_agreement"] = {
