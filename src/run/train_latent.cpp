@@ -208,8 +208,6 @@ TrainOutcome train_shifter_kind(const json& o, const std::string& out, const std
 // The renderer's true edits of the shapes training images, for `--paired`: each item's scene
 // moved to the requested attributes and drawn again with its own background noise.
 TrueEdits shapes_true_edits(const json& o, const Dataset& train, const AttributeClassifier& D) {
-  CFX_CHECK(o["data"] == "shapes", option("paired"), " needs --data shapes: only generated data ",
-            "has true edits (got --data ", o["data"].get<std::string>(), ")");
   CFX_CHECK(D.names() == shapes_attribute_names(), option("paired"),
             " needs an attribute classifier of the 11 shapes attributes in their order");
   ShapesOptions so;
@@ -230,6 +228,10 @@ TrueEdits shapes_true_edits(const json& o, const Dataset& train, const Attribute
 }
 
 TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::string& command) {
+  // Checked before any file is read: the option is wrong whatever the files hold.
+  CFX_CHECK(o["paired"].get<double>() == 0 || o["data"] == "shapes", option("paired"),
+            " needs --data shapes: only generated data has true edits (got --data ",
+            o["data"].get<std::string>(), ")");
   std::string attributes = o["attributes"];
   if (attributes.empty()) attributes = "models/" + o["data"].get<std::string>() + "-attributes.pt";
   auto D = load_attribute_classifier(attributes);
