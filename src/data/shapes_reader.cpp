@@ -31,7 +31,7 @@ constexpr double kThird = 0.53, kFourth = 0.28, kCircleBelow = 0.4;
 double wrap(double deg, double period) { return deg - period * std::ceil(deg / period - 0.5); }
 
 // Reads one [3, S, S] image at img into its 7 factors and 11 attributes (see the header).
-void read_one(const float* img, int S, const ShapesOptions& o, float* f, float* a) {
+void read_one(const float* img, int S, const ShapesOptions& o, float* f, float* a, float* poly) {
   const int n = S * S;
   std::vector<float> chroma(n);
   for (int p = 0; p < n; ++p) {
@@ -95,6 +95,7 @@ void read_one(const float* img, int S, const ShapesOptions& o, float* f, float* 
   }
   const double t = std::abs(h3) / kThird, q = std::abs(h4) / kFourth;
   const int shape = !found ? -1 : std::max(t, q) < kCircleBelow ? 0 : t > q ? 2 : 1;
+  *poly = found ? static_cast<float>(std::max(t, q)) : 0.0f;
   // Vertices at 45° + rotation (square) and −90° + rotation (triangle), so the k-th harmonic's
   // phase is k times that, modulo 360.
   const double deg = 180.0 / kPi;
@@ -160,14 +161,16 @@ ShapesReading read_shapes(const torch::Tensor& images, const ShapesOptions& o) {
             "shapes images must hold values in [0, 1]");
   auto factors = torch::zeros({N, 7});
   auto attributes = torch::zeros({N, 11});
+  auto polygon = torch::zeros({N});
   const float* px = x.data_ptr<float>();
   float* fac = factors.data_ptr<float>();
   float* att = attributes.data_ptr<float>();
+  float* poly = polygon.data_ptr<float>();
   at::parallel_for(0, N, 64, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
-      read_one(px + i * 3 * S * S, static_cast<int>(S), o, fac + i * 7, att + i * 11);
+      read_one(px + i * 3 * S * S, static_cast<int>(S), o, fac + i * 7, att + i * 11, poly + i);
   });
-  return {factors, attributes};
+  return {factors, attributes, polygon};
 }
 
 std::optional<ShapesOptions> shapes_reading_for(const std::vector<std::string>& attributes,

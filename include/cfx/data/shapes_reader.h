@@ -27,6 +27,12 @@ struct ShapesReading {
   /// [N, 11] float32 0/1, shapes_attribute_names() derived from `factors` as the renderer
   /// derives them; all shape and colour bits 0 where no object was found.
   torch::Tensor attributes;
+  /// [N] float32: how strongly the object shows its strongest polygon harmonic (a square's
+  /// fourth or a triangle's third), as a share of the renderer's own polygon's — about 1 for
+  /// the renderer's squares and triangles, below 0.1 for its circles, 0 with no object. The
+  /// reader calls the object a polygon from 0.4, so a square drawn with rounded corners can
+  /// read as a square at 0.5 while a classifier trained on crisp corners sees a circle.
+  torch::Tensor polygon;
 };
 
 /// Reads images [N, 3, S, S] (values in [0, 1]) drawn as the shapes renderer draws with
