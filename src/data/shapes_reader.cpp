@@ -173,6 +173,35 @@ ShapesReading read_shapes(const torch::Tensor& images, const ShapesOptions& o) {
   return {factors, attributes, polygon};
 }
 
+std::pair<torch::Tensor, torch::Tensor> shapes_polygon_harmonics(const torch::Tensor& images) {
+  CFX_CHECK(images.dim() == 4 && images.size(1) == 3, "shapes images must be [N, 3, S, S], got ",
+            images.sizes());
+  const int64_t H = images.size(2), W = images.size(3);
+  auto chroma = std::get<0>(images.max(1)) - std::get<0>(images.min(1));  // [N, H, W]
+  // The most saturated pixel stands for the object's own chroma (the reader's core colour).
+  auto top = chroma.flatten(1).amax(1).clamp_min(kNoObject).detach().view({-1, 1, 1});
+  auto alpha = ((chroma / top - kColoured) / (1 - kColoured)).clamp(0, 1);
+  auto opts = images.options();
+  auto xs = torch::arange(W, opts).view({1, 1, W}), ys = torch::arange(H, opts).view({1, H, 1});
+  auto mass = alpha.sum({1, 2}).clamp_min(1e-6);
+  auto cx = ((alpha * xs).sum({1, 2}) / mass).view({-1, 1, 1});
+  auto cy = ((alpha * ys).sum({1, 2}) / mass).view({-1, 1, 1});
+  auto dx = xs - cx, dy = ys - cy;
+  auto r2 = dx * dx + dy * dy;
+  // α·r²·e^{ikθ} written with (dx + i·dy)^k, so that no angle (and no 0/0 at the centre) is
+  // differentiated: r² e^{3iθ} = (dx + i dy)³ / r, r² e^{4iθ} = (dx + i dy)⁴ / r².
+  auto r = torch::sqrt(r2 + 1e-6);
+  auto wsum = (alpha * r2).sum({1, 2}).clamp_min(1e-6);
+  auto re3 = (alpha * (dx * dx * dx - 3 * dx * dy * dy) / r).sum({1, 2});
+  auto im3 = (alpha * (3 * dx * dx * dy - dy * dy * dy) / r).sum({1, 2});
+  auto re4 = (alpha * (dx * dx * dx * dx - 6 * dx * dx * dy * dy + dy * dy * dy * dy) / (r * r))
+                 .sum({1, 2});
+  auto im4 = (alpha * (4 * dx * dx * dx * dy - 4 * dx * dy * dy * dy) / (r * r)).sum({1, 2});
+  auto third = torch::sqrt(re3 * re3 + im3 * im3 + 1e-12) / wsum / kThird;
+  auto fourth = torch::sqrt(re4 * re4 + im4 * im4 + 1e-12) / wsum / kFourth;
+  return {third, fourth};
+}
+
 std::optional<ShapesOptions> shapes_reading_for(const std::vector<std::string>& attributes,
                                                 const std::vector<int64_t>& shape) {
   if (attributes != shapes_attribute_names() || shape.size() != 3 || shape[0] != 3 ||

@@ -45,6 +45,8 @@ void CvaeTrainOptions::validate() const {
   CFX_CHECK(realism >= 0 && std::isfinite(realism), "invalid realism: ", realism,
             " (must be >= 0)");
   CFX_CHECK(paired >= 0 && std::isfinite(paired), "invalid paired: ", paired, " (must be >= 0)");
+  CFX_CHECK(corners >= 0 && std::isfinite(corners), "invalid corners: ", corners,
+            " (must be >= 0)");
 }
 
 json CvaeTrainOptions::to_json() const {
@@ -58,6 +60,7 @@ json CvaeTrainOptions::to_json() const {
           {"adversary", adversary},
           {"realism", realism},
           {"paired", paired},
+          {"corners", corners},
           {"seed", seed},
           {"device", device}};
 }
@@ -164,6 +167,8 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   CFX_CHECK(o.paired == 0 || true_edits,
             "paired edits need the true edits of the training images (only generated data, "
             "shapes, has them)");
+  CFX_CHECK(o.corners == 0 || shapes_reading_for(attributes_, output_shape()).has_value(),
+            "the corner term needs shapes images and the 11 shapes attributes in their order");
   CFX_CHECK(train.images.dim() == 4 && train.images.size(1) == options_.channels &&
                 train.images.size(2) == options_.height && train.images.size(3) == options_.width,
             "dataset images are ", train.images.sizes(), ", the cvae was built for [N, ",
@@ -214,7 +219,7 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   for (int64_t e = 0, step = 0; e < o.epochs; ++e) {
     auto perm = torch::randperm(n, torch::kLong);
     double sum = 0, sum_rec = 0, sum_kl = 0, sum_attr = 0, sum_real = 0, sum_critic = 0;
-    double sum_paired = 0;
+    double sum_paired = 0, sum_corners = 0;
     int64_t paired_items = 0;
     for (int64_t b = 0; b < per_epoch; ++b, ++step) {
       auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
@@ -267,6 +272,17 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
         loss = loss + o.paired * total / static_cast<double>(B);
         paired_items += use.sum().item<int64_t>();
         sum_paired += total.item<double>();
+      }
+      if (o.corners > 0) {
+        // D accepts a blob for a square; the harmonics do not. Requests with one shape only
+        // (0/1), so the target is the renderer's shape (circle, square, triangle: 0, 1, 2).
+        auto shape = wanted.slice(1, 0, 3);
+        auto use = ((shape.eq(0) | shape.eq(1)).all(1) & shape.sum(1).eq(1)).to(edited.dtype());
+        auto [third, fourth] = shapes_polygon_harmonics(edited);
+        auto per = (third - shape.select(1, 2)).pow(2) + (fourth - shape.select(1, 1)).pow(2);
+        auto total = (per * use).sum() / static_cast<double>(B);
+        loss = loss + o.corners * total;
+        sum_corners += total.item<double>();
       }
       if (o.realism > 0) {
         // Non-saturating: G raises the critic's log-probability that its edits are real.
@@ -321,6 +337,7 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
       point["paired"] = paired_items > 0 ? sum_paired / static_cast<double>(paired_items) : 0.0;
       point["paired_share"] = static_cast<double>(paired_items) / static_cast<double>(n);
     }
+    if (o.corners > 0) point["corners"] = sum_corners / m;  // per item, before its weight
     curve.push_back(point);
   }
   net.eval();

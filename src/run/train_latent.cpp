@@ -232,6 +232,9 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   CFX_CHECK(o["paired"].get<double>() == 0 || o["data"] == "shapes", option("paired"),
             " needs --data shapes: only generated data has true edits (got --data ",
             o["data"].get<std::string>(), ")");
+  CFX_CHECK(o["corners"].get<double>() == 0 || o["data"] == "shapes", option("corners"),
+            " needs --data shapes: it pulls edits to the renderer's polygons (got --data ",
+            o["data"].get<std::string>(), ")");
   std::string attributes = o["attributes"];
   if (attributes.empty()) attributes = "models/" + o["data"].get<std::string>() + "-attributes.pt";
   auto D = load_attribute_classifier(attributes);
@@ -256,6 +259,7 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   t.adversary = o["adversary"];
   t.realism = o["realism"];
   t.paired = o["paired"];
+  t.corners = o["corners"];
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
   t.validate();
@@ -392,6 +396,9 @@ std::vector<Trainer> latent_trainers() {
            {"paired", ct.paired,
             "weight of the paired-edit term: G(z, a') against the renderer's true edit of the "
             "image (shapes only: real data has no true edits; 0: none)"},
+           {"corners", ct.corners,
+            "weight of the corner term: each edit's polygon harmonics pulled to the requested "
+            "shape's (shapes only; 0: none)"},
            {"init", "", "start from this cvae checkpoint (fine-tuning; its architecture is kept)"},
            {"seed", ct.seed, "seed for initialisation, shuffling and noise"},
            {"device", ct.device, "cpu or cuda"},

@@ -108,6 +108,34 @@ TEST(ShapesReader, ReadsBlurredShapesAsDrawn) {
   }
 }
 
+// The differentiable harmonics (`train cvae --corners`) measure what the reader measures: on
+// the renderer's images a triangle's third and a square's fourth near 1, a circle's near 0,
+// and close to the reader's polygon strength; their gradient is finite everywhere.
+TEST(ShapesReader, DifferentiableHarmonicsAgreeWithTheReader) {
+  auto o = reader_options(300, 32);
+  auto ds = cfx::generate_shapes(o);
+  auto images = ds.images.clone().requires_grad_(true);
+  auto [third, fourth] = cfx::shapes_polygon_harmonics(images);
+  auto shape = ds.factors.select(1, 0);
+  auto read = cfx::read_shapes(ds.images, o).polygon;
+  auto strongest = torch::maximum(third, fourth).detach();
+  for (int k = 0; k < 3; ++k) {
+    auto is = shape == k;
+    const double t = third.detach().masked_select(is).mean().item<double>();
+    const double f = fourth.detach().masked_select(is).mean().item<double>();
+    if (k == 0) {
+      EXPECT_LT(std::max(t, f), 0.15) << "circles";
+    } else {
+      EXPECT_NEAR(k == 2 ? t : f, 1.0, 0.15) << "shape " << k;
+      EXPECT_LT(k == 2 ? f : t, 0.3) << "shape " << k;
+      EXPECT_LT((strongest - read).abs().masked_select(is).mean().item<double>(), 0.1) << k;
+    }
+  }
+  (third.sum() + fourth.sum()).backward();
+  EXPECT_TRUE(torch::isfinite(images.grad()).all().item<bool>());
+  EXPECT_GT(images.grad().abs().sum().item<double>(), 0.0);
+}
+
 TEST(ShapesReader, ReadsAChangedBackgroundButNotACornerStamp) {
   auto o = reader_options(200);
   auto scenes = cfx::shapes_scenes(o);

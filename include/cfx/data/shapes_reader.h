@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cfx/data/shapes.h"
@@ -49,6 +50,14 @@ struct ShapesReading {
 /// background is the median grey of the pixels neither object nor coloured.
 /// Throws cfx::Error for images of another shape or size, or with values outside [0, 1].
 ShapesReading read_shapes(const torch::Tensor& images, const ShapesOptions& options = {});
+
+/// The same two polygon harmonics as read_shapes() measures, differentiable, for training a
+/// generator to draw corners (`cfx train cvae --corners`): images [N, 3, S, S] in [0, 1] →
+/// {third, fourth} [N] each, as shares of the renderer's triangle's and square's (≈ 1 on its
+/// triangles and squares respectively, ≈ 0 on its circles). Where read_shapes() finds the
+/// object as a connected region, this weighs every pixel by its coverage (chroma over the
+/// image's most saturated pixel, less the reader's coloured threshold), so stray colour counts.
+std::pair<torch::Tensor, torch::Tensor> shapes_polygon_harmonics(const torch::Tensor& images);
 
 /// The options to read a generator's images with, if they can be read: `shape` [C, H, W] is
 /// 3 x S x S and `attributes` are shapes_attribute_names() in their order (its conditions or

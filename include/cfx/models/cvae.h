@@ -40,7 +40,11 @@ struct CvaeTrainOptions {
   double paired = 0;   // weight of the paired-edit term: BCE of G(z, a') against the true edit of
                        // x showing a' (as the reconstruction term; needs train()'s true_edits,
                        // which only generated data has — shapes' renderer; 0: none)
-  uint64_t seed = 0;   // initialisation, shuffling and the reparameterisation noise
+  double corners = 0;  // weight of the corner term (shapes only): each 0/1 edit's polygon
+                       // harmonics (shapes_polygon_harmonics) pulled to the requested shape's,
+                       // (third − [triangle])² + (fourth − [square])², so G commits to corners
+                       // where D accepts blobs (0: none)
+  uint64_t seed = 0;           // initialisation, shuffling and the reparameterisation noise
   std::string device = "cpu";  // where to train
   void validate() const;
   nlohmann::json to_json() const;
