@@ -470,10 +470,8 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
     auto is_polygon = [](const torch::Tensor& attributes) {
       return (attributes.slice(1, 1, 3) > 0.5).any(1);
     };
-    auto mean_where = [](const torch::Tensor& v, const torch::Tensor& where) -> json {
-      auto sel = v.masked_select(where);
-      return {{"mean", sel.numel() ? json(sel.to(torch::kDouble).mean().item<double>()) : json()},
-              {"n", sel.numel()}};
+    auto mean_where = [&](const torch::Tensor& v, const torch::Tensor& where) -> json {
+      return {{"mean", rate(v.to(torch::kDouble), where)}, {"n", where.sum().item<int64_t>()}};
     };
     auto drawn_polygons = is_polygon(truth);
     report["by_pixels"]["polygon_strength"] = {

@@ -228,13 +228,14 @@ TrueEdits shapes_true_edits(const json& o, const Dataset& train, const Attribute
 }
 
 TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::string& command) {
-  // Checked before any file is read: the option is wrong whatever the files hold.
-  CFX_CHECK(o["paired"].get<double>() == 0 || o["data"] == "shapes", option("paired"),
-            " needs --data shapes: only generated data has true edits (got --data ",
-            o["data"].get<std::string>(), ")");
-  CFX_CHECK(o["corners"].get<double>() == 0 || o["data"] == "shapes", option("corners"),
-            " needs --data shapes: it pulls edits to the renderer's polygons (got --data ",
-            o["data"].get<std::string>(), ")");
+  // The terms that need the shapes renderer, checked before any file is read: the option is
+  // wrong whatever the files hold.
+  const std::pair<const char*, const char*> shapes_only[] = {
+      {"paired", "only generated data has true edits"},
+      {"corners", "it pulls edits to the renderer's polygons"}};
+  for (const auto& [key, why] : shapes_only)
+    CFX_CHECK(o[key].get<double>() == 0 || o["data"] == "shapes", option(key),
+              " needs --data shapes: ", why, " (got --data ", o["data"].get<std::string>(), ")");
   std::string attributes = o["attributes"];
   if (attributes.empty()) attributes = "models/" + o["data"].get<std::string>() + "-attributes.pt";
   auto D = load_attribute_classifier(attributes);

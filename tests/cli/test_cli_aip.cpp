@@ -147,8 +147,8 @@ TEST(CliAip, MeasuringAShapesCvaeReadsItsEditsFromPixels) {
 
 // `--paired` (shapes only): G's edits are also trained against the renderer's true edit of the
 // image; the curve says how many requests had one. `--corners` (shapes only) records its term
-// in the curve. `--decoder broadcast` is kept in the
-// checkpoint's architecture. Elsewhere, one error line.
+// in the curve. `--decoder broadcast` is kept in the checkpoint's architecture. Elsewhere, one
+// error line.
 TEST(CliAip, PairedEditsAndTheBroadcastDecoder) {
   auto dir = cfx::testing::temp_dir("cli_aip_paired");
   const std::string base = "train cvae -q --attributes " + shipped_model("shapes-attributes.pt") +
