@@ -8,6 +8,16 @@ torch::Tensor total_variation(const torch::Tensor& x) {
   return dh + dw;
 }
 
+torch::Tensor edge_difference(const torch::Tensor& y_hat, const torch::Tensor& y) {
+  TORCH_CHECK(y_hat.sizes() == y.sizes() && y.dim() == 4, "edge_difference: shapes ", y_hat.sizes(),
+              " and ", y.sizes(), " must be equal [n, C, H, W]");
+  auto term = [&](int64_t d) {
+    auto g = [d](const torch::Tensor& t) { return (t.slice(d, 1) - t.slice(d, 0, -1)).abs(); };
+    return (g(y_hat) - g(y)).abs().flatten(1).sum(1);
+  };
+  return term(2) + term(3);
+}
+
 torch::Tensor normalize_channels(const torch::Tensor& x, const std::vector<double>& mean,
                                  const std::vector<double>& std) {
   if (mean.empty() && std.empty()) return x;

@@ -47,6 +47,7 @@ void CvaeTrainOptions::validate() const {
   CFX_CHECK(paired >= 0 && std::isfinite(paired), "invalid paired: ", paired, " (must be >= 0)");
   CFX_CHECK(corners >= 0 && std::isfinite(corners), "invalid corners: ", corners,
             " (must be >= 0)");
+  CFX_CHECK(edges >= 0 && std::isfinite(edges), "invalid edges: ", edges, " (must be >= 0)");
 }
 
 json CvaeTrainOptions::to_json() const {
@@ -61,6 +62,7 @@ json CvaeTrainOptions::to_json() const {
           {"realism", realism},
           {"paired", paired},
           {"corners", corners},
+          {"edges", edges},
           {"seed", seed},
           {"device", device}};
 }
@@ -219,7 +221,7 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   for (int64_t e = 0, step = 0; e < o.epochs; ++e) {
     auto perm = torch::randperm(n, torch::kLong);
     double sum = 0, sum_rec = 0, sum_kl = 0, sum_attr = 0, sum_real = 0, sum_critic = 0;
-    double sum_paired = 0, sum_corners = 0;
+    double sum_paired = 0, sum_corners = 0, sum_edges = 0;
     int64_t paired_items = 0;
     for (int64_t b = 0; b < per_epoch; ++b, ++step) {
       auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
@@ -284,6 +286,11 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
         loss = loss + o.corners * total;
         sum_corners += total.item<double>();
       }
+      if (o.edges > 0) {
+        auto per = edge_difference(torch::sigmoid(t.logits), xb);
+        loss = loss + o.edges * per.mean();
+        sum_edges += per.mean().item<double>();
+      }
       if (o.realism > 0) {
         // Non-saturating: G raises the critic's log-probability that its edits are real.
         auto judged = critic->forward(edited);
@@ -338,6 +345,7 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
       point["paired_share"] = static_cast<double>(paired_items) / static_cast<double>(n);
     }
     if (o.corners > 0) point["corners"] = sum_corners / m;  // per item, before its weight
+    if (o.edges > 0) point["edges"] = sum_edges / m;        // per item, before its weight
     curve.push_back(point);
   }
   net.eval();

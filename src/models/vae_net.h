@@ -125,19 +125,20 @@ void save_vae(torch::nn::Module& net, const VaeOptions& o, const std::string& pa
 
 /// Per image of xb [B, C, H, W]: the Bernoulli reconstruction term (summed over pixels) and
 /// the KL to N(0, I), with z drawn by reparameterisation; the negative ELBO is rec + KL.
+/// `logits` is the decoder's output for z [B, C, H, W].
 struct ElboTerms {
-  torch::Tensor rec, kl, z;
+  torch::Tensor rec, kl, z, logits;
 };
 inline ElboTerms elbo_terms(VaeNetImpl& net, const torch::Tensor& xb, const torch::Tensor& a = {}) {
   auto [mu, logvar] = net.encode(xb, a);
   auto z = mu + torch::randn_like(mu) * torch::exp(0.5 * logvar);
   // On the logits: numerically stable.
-  auto rec = torch::binary_cross_entropy_with_logits(net.decode_logits(z, a), xb, {}, {},
-                                                     at::Reduction::None)
+  auto logits = net.decode_logits(z, a);
+  auto rec = torch::binary_cross_entropy_with_logits(logits, xb, {}, {}, at::Reduction::None)
                  .flatten(1)
                  .sum(1);
   auto kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1);
-  return {rec, kl, z};
+  return {rec, kl, z, logits};
 }
 
 /// Held-out numbers: mean squared error per pixel of decode(encode(x)) and KL per image.

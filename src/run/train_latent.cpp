@@ -261,6 +261,7 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   t.realism = o["realism"];
   t.paired = o["paired"];
   t.corners = o["corners"];
+  t.edges = o["edges"];
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
   t.validate();
@@ -400,6 +401,9 @@ std::vector<Trainer> latent_trainers() {
            {"corners", ct.corners,
             "weight of the corner term: each edit's polygon harmonics pulled to the requested "
             "shape's (shapes only; 0: none)"},
+           {"edges", ct.edges,
+            "weight of the edge term: the reconstruction's neighbour differences pulled to the "
+            "image's, so G draws edges as sharp as the data's (0: none)"},
            {"init", "", "start from this cvae checkpoint (fine-tuning; its architecture is kept)"},
            {"seed", ct.seed, "seed for initialisation, shuffling and noise"},
            {"device", ct.device, "cpu or cuda"},

@@ -18,6 +18,12 @@ torch::Tensor normalize_channels(const torch::Tensor& x, const std::vector<doubl
 /// and the cvae's sharpness measure.
 torch::Tensor total_variation(const torch::Tensor& x);
 
+/// Gradient difference per item of y_hat and y [n, C, H, W] -> [n] (Mathieu et al., 2016):
+/// the sum over pixels of | |∂ŷ| − |∂y| | for vertical and horizontal neighbour differences.
+/// 0 when the edges match in strength; a blurred ŷ of a sharp y pays for every softened
+/// edge, where per-pixel BCE or L2 pay little (the cvae's `edges` term).
+torch::Tensor edge_difference(const torch::Tensor& y_hat, const torch::Tensor& y);
+
 /// Per-item values of one optimisation step ([n] tensors on any device: float, or bool, as
 /// 0/1) stacked as the rows of one [k, n] tensor of `rows[0]`'s dtype on the host: one copy
 /// per step, because a GPU waits at each.

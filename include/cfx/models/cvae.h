@@ -44,6 +44,11 @@ struct CvaeTrainOptions {
                        // harmonics (shapes_polygon_harmonics) pulled to the requested shape's,
                        // (third − [triangle])² + (fourth − [square])², so G commits to corners
                        // where D accepts blobs (0: none)
+  double edges = 0;            // weight of the edge term: the gradient difference (edge_difference)
+                               // of the reconstruction G(z, a0) and x, summed over pixels as the
+                               // reconstruction term is; BCE lets G soften edges by about a pixel,
+                               // which a classifier may read (the shape CNN reads soft corners as a
+                               // circle's) (0: none)
   uint64_t seed = 0;           // initialisation, shuffling and the reparameterisation noise
   std::string device = "cpu";  // where to train
   void validate() const;
