@@ -48,6 +48,8 @@ void CvaeTrainOptions::validate() const {
   CFX_CHECK(corners >= 0 && std::isfinite(corners), "invalid corners: ", corners,
             " (must be >= 0)");
   CFX_CHECK(edges >= 0 && std::isfinite(edges), "invalid edges: ", edges, " (must be >= 0)");
+  CFX_CHECK(posterior_noise >= 0 && posterior_noise <= 1,
+            "invalid posterior_noise: ", posterior_noise, " (must be in [0, 1])");
 }
 
 json CvaeTrainOptions::to_json() const {
@@ -63,6 +65,7 @@ json CvaeTrainOptions::to_json() const {
           {"paired", paired},
           {"corners", corners},
           {"edges", edges},
+          {"posterior_noise", posterior_noise},
           {"seed", seed},
           {"device", device}};
 }
@@ -227,7 +230,7 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
       auto idx = perm.slice(0, b * o.batch_size, std::min(n, (b + 1) * o.batch_size));
       auto xb = train.images.index_select(0, idx).to(device);
       auto ab = a_train.index_select(0, idx).to(device);
-      auto t = detail::elbo_terms(net, xb, ab);
+      auto t = detail::elbo_terms(net, xb, ab, o.posterior_noise);
       // Attributes of other items keep exclusive groups consistent (one shape, one colour).
       auto other = torch::randperm(idx.size(0), torch::kLong).to(device);
       auto wanted = (ab.index_select(0, other) > 0.5).to(torch::kFloat);

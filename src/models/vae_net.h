@@ -129,9 +129,11 @@ void save_vae(torch::nn::Module& net, const VaeOptions& o, const std::string& pa
 struct ElboTerms {
   torch::Tensor rec, kl, z, logits;
 };
-inline ElboTerms elbo_terms(VaeNetImpl& net, const torch::Tensor& xb, const torch::Tensor& a = {}) {
+/// `noise` scales the reparameterisation noise (1: the ELBO's sample; 0: z = the mean).
+inline ElboTerms elbo_terms(VaeNetImpl& net, const torch::Tensor& xb, const torch::Tensor& a = {},
+                            double noise = 1.0) {
   auto [mu, logvar] = net.encode(xb, a);
-  auto z = mu + torch::randn_like(mu) * torch::exp(0.5 * logvar);
+  auto z = mu + noise * torch::randn_like(mu) * torch::exp(0.5 * logvar);
   // On the logits: numerically stable.
   auto logits = net.decode_logits(z, a);
   auto rec = torch::binary_cross_entropy_with_logits(logits, xb, {}, {}, at::Reduction::None)

@@ -262,6 +262,7 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   t.paired = o["paired"];
   t.corners = o["corners"];
   t.edges = o["edges"];
+  t.posterior_noise = o["posterior_noise"];
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
   t.validate();
@@ -404,6 +405,9 @@ std::vector<Trainer> latent_trainers() {
            {"edges", ct.edges,
             "weight of the edge term: the reconstruction's neighbour differences pulled to the "
             "image's, so G draws edges as sharp as the data's (0: none)"},
+           {"posterior_noise", ct.posterior_noise,
+            "scale of the reparameterisation noise (1: the ELBO; 0: G trained on E's means, "
+            "so it need not blur over the posterior's jitter)"},
            {"init", "", "start from this cvae checkpoint (fine-tuning; its architecture is kept)"},
            {"seed", ct.seed, "seed for initialisation, shuffling and noise"},
            {"device", ct.device, "cpu or cuda"},

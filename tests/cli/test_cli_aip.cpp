@@ -147,14 +147,14 @@ TEST(CliAip, MeasuringAShapesCvaeReadsItsEditsFromPixels) {
 
 // `--paired` (shapes only): G's edits are also trained against the renderer's true edit of the
 // image; the curve says how many requests had one. `--corners` (shapes only) and `--edges`
-// record their terms in the curve. `--decoder broadcast` is kept in the checkpoint's architecture.
-// Elsewhere, one error line.
+// record their terms in the curve; `--posterior-noise` is kept in the options. `--decoder
+// broadcast` is kept in the checkpoint's architecture. Elsewhere, one error line.
 TEST(CliAip, PairedEditsAndTheBroadcastDecoder) {
   auto dir = cfx::testing::temp_dir("cli_aip_paired");
   const std::string base = "train cvae -q --attributes " + shipped_model("shapes-attributes.pt") +
                            " --limit 200 --latent 4 --width 8 --batch-size 16 --seed 2";
   auto r = run_cfx(base + " --data shapes --epochs 1 --single 0.5 --paired 1 --corners 1" +
-                   " --edges 1 --decoder broadcast --out " + dir + "/p.pt");
+                   " --edges 1 --posterior-noise 0.5 --decoder broadcast --out " + dir + "/p.pt");
   ASSERT_EQ(r.code, 0) << r.err;
   auto s = json::parse(cfx::read_file(dir + "/p.json"));
   EXPECT_EQ(s["train_options"]["paired"], 1.0);
@@ -167,6 +167,7 @@ TEST(CliAip, PairedEditsAndTheBroadcastDecoder) {
   EXPECT_GT(point["corners"].get<double>(), 0.0) << point;
   EXPECT_EQ(s["train_options"]["edges"], 1.0);
   EXPECT_GT(point["edges"].get<double>(), 0.0) << point;
+  EXPECT_EQ(s["train_options"]["posterior_noise"], 0.5);
   const auto& recon = s["training"]["by_pixels"]["reconstruction_agreement"];
   EXPECT_TRUE(recon["all"].get<double>() >= 0 && recon["all"].get<double>() <= 1) << recon;
   expect_user_error(
@@ -177,6 +178,8 @@ TEST(CliAip, PairedEditsAndTheBroadcastDecoder) {
                     "--corners needs --data shapes");
   expect_user_error(run_cfx(base + " --data shapes --paired -1 --out " + dir + "/x.pt"), "paired");
   expect_user_error(run_cfx(base + " --data shapes --edges -1 --out " + dir + "/x.pt"), "edges");
+  expect_user_error(run_cfx(base + " --data shapes --posterior-noise 2 --out " + dir + "/x.pt"),
+                    "invalid posterior_noise: 2");
   expect_user_error(run_cfx(base + " --data shapes --decoder bogus --out " + dir + "/x.pt"),
                     "invalid decoder: 'bogus'");
   EXPECT_FALSE(fs::exists(dir + "/x.pt"));

@@ -49,6 +49,10 @@ struct CvaeTrainOptions {
                                // reconstruction term is; BCE lets G soften edges by about a pixel,
                                // which a classifier may read (the shape CNN reads soft corners as a
                                // circle's) (0: none)
+  double posterior_noise = 1;  // scale of the reparameterisation noise in z = μ + noise·σ·ε
+                               // (1: the ELBO; 0: G trained on E's mean, so it need not
+                               // average its drawing over the posterior's jitter — the blur —
+                               // at the price of a decoder untrained off the means) (0..1)
   uint64_t seed = 0;           // initialisation, shuffling and the reparameterisation noise
   std::string device = "cpu";  // where to train
   void validate() const;
