@@ -9,7 +9,7 @@ called "red circle", for the larger and the smaller half of the objects by area.
 
     PYTHONPATH=build/python /usr/bin/python3 scripts/shape-sharpness.py [--n 1000] [CVAE.pt ...]
 
-About 1 min per cvae at n 1000 on two threads (2026-12-03).
+About 2 min for the renderer's rows and 2 min per cvae at n 1000 on two threads (2026-12-03).
 """
 
 import argparse
