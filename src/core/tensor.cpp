@@ -1,10 +1,18 @@
 #include "cfx/core/tensor.h"
 
 namespace cfx {
+namespace {
+
+// |t[i+1] - t[i]| along dimension d: the neighbour differences both image priors below read.
+torch::Tensor neighbour_difference(const torch::Tensor& t, int64_t d) {
+  return (t.slice(d, 1) - t.slice(d, 0, -1)).abs();
+}
+
+}  // namespace
 
 torch::Tensor total_variation(const torch::Tensor& x) {
-  auto dh = (x.slice(2, 1) - x.slice(2, 0, -1)).abs().flatten(1).mean(1);
-  auto dw = (x.slice(3, 1) - x.slice(3, 0, -1)).abs().flatten(1).mean(1);
+  auto dh = neighbour_difference(x, 2).flatten(1).mean(1);
+  auto dw = neighbour_difference(x, 3).flatten(1).mean(1);
   return dh + dw;
 }
 
@@ -12,8 +20,7 @@ torch::Tensor edge_difference(const torch::Tensor& y_hat, const torch::Tensor& y
   TORCH_CHECK(y_hat.sizes() == y.sizes() && y.dim() == 4, "edge_difference: shapes ", y_hat.sizes(),
               " and ", y.sizes(), " must be equal [n, C, H, W]");
   auto term = [&](int64_t d) {
-    auto g = [d](const torch::Tensor& t) { return (t.slice(d, 1) - t.slice(d, 0, -1)).abs(); };
-    return (g(y_hat) - g(y)).abs().flatten(1).sum(1);
+    return (neighbour_difference(y_hat, d) - neighbour_difference(y, d)).abs().flatten(1).sum(1);
   };
   return term(2) + term(3);
 }

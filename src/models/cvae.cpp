@@ -290,9 +290,9 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
         sum_corners += total.item<double>();
       }
       if (o.edges > 0) {
-        auto per = edge_difference(torch::sigmoid(t.logits), xb);
-        loss = loss + o.edges * per.mean();
-        sum_edges += per.mean().item<double>();
+        auto mean = edge_difference(torch::sigmoid(t.logits), xb).mean();
+        loss = loss + o.edges * mean;
+        sum_edges += mean.item<double>();
       }
       if (o.realism > 0) {
         // Non-saturating: G raises the critic's log-probability that its edits are real.

@@ -23,6 +23,18 @@ TEST(EdgeDifference, SumsTheMismatchOfNeighbourDifferences) {
   EXPECT_THROW(edge_difference(ramp, step.view({1, 1, 4, 1})), c10::Error);
 }
 
+// Total variation is the mean absolute neighbour difference per direction, summed, per item.
+TEST(TotalVariation, MeansTheNeighbourDifferencesPerDirection) {
+  // Row [0, 0, 1, 1] twice: horizontal differences 0, 1, 0 (mean 1/3), vertical all 0.
+  auto step = torch::tensor({0.f, 0.f, 1.f, 1.f}).repeat({2}).view({1, 1, 2, 4});
+  EXPECT_NEAR(total_variation(step).item<double>(), 1.0 / 3, 1e-6);
+  EXPECT_NEAR(total_variation(step.transpose(2, 3)).item<double>(), 1.0 / 3, 1e-6);
+  auto both = torch::cat({step, torch::zeros_like(step)});
+  auto tv = total_variation(both);
+  ASSERT_EQ(tv.sizes(), torch::IntArrayRef({2}));
+  EXPECT_EQ(tv[1].item<double>(), 0.0);
+}
+
 // On the renderer's images, a blur pays in proportion to how much it softens, per item, and
 // a gradient step on the blurred image lowers the term (it can be trained on).
 TEST(EdgeDifference, BlurPaysAndTheGradientSharpens) {
