@@ -103,16 +103,27 @@ json metric_ci(const std::string& key, const torch::Tensor& v) {
       "loc_error",  "converged",       "reconstruction_already_target",
       "route_edit", "route_request",   "route_latent"};
   static const std::map<std::string, std::pair<double, double>> ranges = {
-      {"class_prob", {0, 1}},   {"target_prob", {0, 1}},
-      {"infill_prob", {0, 1}},  {"saliency_area", {0, 1}},
-      {"deletion_auc", {0, 1}}, {"insertion_auc", {0, 1}},
-      {"iou", {0, 1}},          {"box_iou", {0, 1}},
-      {"l0", {0, 1}},           {"l1", {0, 1}},
-      {"l2", {0, 1}},           {"sanity_rank_corr", {-1, 1}},
-      {"cout", {-1, 1}},        {"mnac", {0, kInf}},
-      {"im1", {0, kInf}},       {"im2", {0, kInf}},
-      {"steps", {0, kInf}},     {"seconds", {0, kInf}},
-      {"peak_mb", {0, kInf}},   {"peak_mb_per_item", {0, kInf}}};
+      {"class_prob", {0, 1}},
+      {"target_prob", {0, 1}},
+      {"infill_prob", {0, 1}},
+      {"saliency_area", {0, 1}},
+      {"deletion_auc", {0, 1}},
+      {"insertion_auc", {0, 1}},
+      {"iou", {0, 1}},
+      {"box_iou", {0, 1}},
+      {"l0", {0, 1}},
+      {"l1", {0, 1}},
+      {"l2", {0, 1}},
+      {"sanity_rank_corr", {-1, 1}},
+      {"cout", {-1, 1}},
+      {"mnac", {0, kInf}},
+      {"mnac_factors", {0, kInf}},
+      {"im1", {0, kInf}},
+      {"im2", {0, kInf}},
+      {"steps", {0, kInf}},
+      {"seconds", {0, kInf}},
+      {"peak_mb", {0, kInf}},
+      {"peak_mb_per_item", {0, kInf}}};
   auto x = v.to(torch::kDouble).flatten();
   x = x.masked_select(torch::isfinite(x));
   if (rates.count(key) && x.numel() > 0 && x.eq(0).logical_or(x.eq(1)).all().item<bool>())
@@ -256,8 +267,12 @@ std::vector<MethodEvaluation> evaluate(const Request& request, const EvalOptions
         for (auto route : {LatentRoute::kEdit, LatentRoute::kRequest, LatentRoute::kLatent})
           m.per_item[std::string("route_") + latent_route_name(static_cast<int64_t>(route))] =
               f(r.edits.route.cpu().eq(static_cast<int64_t>(route)));
-      if (o.attributes)
-        m.per_item["mnac"] = attribute_flips(*o.attributes, request.images, r.counterfactuals);
+      if (o.attributes) {
+        auto change = attribute_change(*o.attributes, request.images, r.counterfactuals);
+        m.per_item["mnac"] = change.attributes;
+        // By factor only where it can differ: an oracle with exclusive groups (shapes).
+        if (!o.attributes->groups().empty()) m.per_item["mnac_factors"] = change.factors;
+      }
       if (o.morphometry) {
         auto change = (morphometric_attributes(r.counterfactuals) -
                        morphometric_attributes(request.images.cpu()))

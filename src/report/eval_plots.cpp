@@ -31,6 +31,7 @@ int metric_direction(const std::string& metric) {
                                                         {"im2", -1},
                                                         {"fid", -1},
                                                         {"mnac", -1},
+                                                        {"mnac_factors", -1},
                                                         {"seconds", -1},
                                                         {"peak_mb", -1},
                                                         {"peak_mb_per_item", -1},

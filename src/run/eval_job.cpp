@@ -106,6 +106,7 @@ const Columns kColumns = {{"validity", "valid"},
                           {"cout", "COUT"},
                           {"fid", "FID"},
                           {"mnac", "MNAC"},
+                          {"mnac_factors", "MNAC f."},
                           {"prior_psnr", "PSNR"},
                           {"seconds", "s/item"},
                           {"peak_mb_per_item", "MB/item"}};

@@ -239,6 +239,29 @@ TEST(CliEval, MnistGetsCoutFidMorphometryAndPeakMemory) {
       "FID network " + shipped_model("shapes-cnn.pt"));
 }
 
+// On shapes the attribute oracle (found beside the model) has exclusive groups, so each
+// item's attribute changes are counted twice: MNAC by attribute and by factor, where a change
+// of shape or colour (two flips) is one factor. The latent method's code edits change a shape
+// for most items, so the factor count is below MNAC there, and never above it for any item.
+TEST(CliEval, ShapesCountsAttributeChangesByFactor) {
+  auto dir = cfx::testing::temp_dir("cli_eval_factors");
+  auto r = run_cfx("eval -q --model " + shipped_model("shapes-cnn.pt") +
+                   " --data shapes --n 6 --seed 2 --methods latent --set via=code" +
+                   " --cout-steps 0 --fid-net none --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("MNAC f."), std::string::npos) << r.out;
+  auto e = nlohmann::json::parse(cfx::read_file(dir + "/latent/result.json"));
+  ASSERT_EQ(e["items"].size(), 6u);
+  double by_attribute = 0, by_factor = 0;
+  for (const auto& item : e["items"]) {
+    ASSERT_TRUE(item.contains("mnac_factors")) << item.dump();
+    EXPECT_LE(item["mnac_factors"].get<double>(), item["mnac"].get<double>());
+    by_attribute += item["mnac"].get<double>();
+    by_factor += item["mnac_factors"].get<double>();
+  }
+  EXPECT_LT(by_factor, by_attribute);
+}
+
 // The generative methods on Fashion-MNIST with the shipped generator, shifter, cvae and
 // attribute classifier (found beside the model): eval gives each item the counterfactual and
 // scores that `cfx explain` gives it with the same seed, and counts attribute flips (MNAC).
@@ -268,6 +291,8 @@ TEST(CliEval, LatentAndAipOnFashionMnistMatchExplain) {
   for (const auto& m : j["methods"]) {
     ASSERT_TRUE(m["summary"].contains("mnac")) << m["summary"].dump();
     EXPECT_EQ(m["summary"]["mnac"]["n"], 3);
+    // Fashion-MNIST's attributes form no exclusive groups: no count by factor (it would be MNAC).
+    EXPECT_FALSE(m["summary"].contains("mnac_factors")) << m["summary"].dump();
     if (m["method"] != "latent") continue;
     // Which route reached each item, as rates; an item none reached is invalid.
     double reached = 0;

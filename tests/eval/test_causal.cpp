@@ -216,7 +216,8 @@ TEST(BarChart, DrawsBarsWithTheirColoursAndRejectsRaggedSeries) {
 
 // MNAC counts the attributes the oracle sees flip: none for x against itself; for a shapes
 // image against a copy with red and green channels swapped, the colour changes (red off,
-// green on: 2 flips) and nothing else.
+// green on: 2 flips) and nothing else — one factor, since red and green are one exclusive
+// group. A change of shape is likewise 2 attributes and 1 factor.
 TEST(Mnac, CountsTheAttributesTheOracleSeesFlip) {
   auto A = load_attribute_classifier(std::string(CFX_SOURCE_DIR) + "/models/shapes-attributes.pt");
   DatasetOptions o;
@@ -225,9 +226,25 @@ TEST(Mnac, CountsTheAttributesTheOracleSeesFlip) {
   auto d = load_dataset("shapes", o);
   auto red = d.attributes.select(1, A->index_of("red")) > 0.5;
   auto x = d.images.index({red});
-  EXPECT_TRUE(torch::equal(attribute_flips(*A, x, x), torch::zeros({x.size(0)})));
+  auto same = attribute_change(*A, x, x);
+  EXPECT_TRUE(torch::equal(same.attributes, torch::zeros({x.size(0)})));
+  EXPECT_TRUE(torch::equal(same.factors, torch::zeros({x.size(0)})));
   auto swapped = torch::stack({x.select(1, 1), x.select(1, 0), x.select(1, 2)}, 1);
-  auto flips = attribute_flips(*A, x, swapped);
-  EXPECT_GT((flips == 2).to(torch::kFloat).mean().item<double>(), 0.8) << flips;
-  EXPECT_THROW(attribute_flips(*A, x, swapped.slice(0, 0, 1)), Error);
+  auto change = attribute_change(*A, x, swapped);
+  EXPECT_GT((change.attributes == 2).to(torch::kFloat).mean().item<double>(), 0.8)
+      << change.attributes;
+  EXPECT_GT((change.factors == 1).to(torch::kFloat).mean().item<double>(), 0.8) << change.factors;
+  EXPECT_TRUE((change.factors <= change.attributes).all().item<bool>());
+  // Against another image of another shape and the same colour: shape's two flips are one
+  // factor, and the other attributes count as themselves.
+  auto other = x.roll(1, 0);
+  auto by_both = attribute_change(*A, x, other);
+  auto probs = A->probs(x) > 0.5, others = A->probs(other) > 0.5;
+  auto flipped = (probs != others);
+  auto shape = flipped.slice(1, 0, 3).any(1), colour = flipped.slice(1, 3, 6).any(1);
+  auto expected = (shape.to(torch::kFloat) + colour.to(torch::kFloat) +
+                   flipped.slice(1, 6).sum(1).to(torch::kFloat));
+  EXPECT_TRUE(torch::equal(by_both.factors, expected));
+  EXPECT_TRUE(torch::equal(by_both.attributes, flipped.sum(1).to(torch::kFloat)));
+  EXPECT_THROW(attribute_change(*A, x, swapped.slice(0, 0, 1)), Error);
 }
