@@ -235,8 +235,8 @@ TEST(Mnac, CountsTheAttributesTheOracleSeesFlip) {
       << change.attributes;
   EXPECT_GT((change.factors == 1).to(torch::kFloat).mean().item<double>(), 0.8) << change.factors;
   EXPECT_TRUE((change.factors <= change.attributes).all().item<bool>());
-  // Against another image of another shape and the same colour: shape's two flips are one
-  // factor, and the other attributes count as themselves.
+  // Against the next red image (often another shape, size or position): a group's flips count
+  // once (attributes 0-2 are the shape group, 3-5 the colour group), the others as themselves.
   auto other = x.roll(1, 0);
   auto by_both = attribute_change(*A, x, other);
   auto probs = A->probs(x) > 0.5, others = A->probs(other) > 0.5;
