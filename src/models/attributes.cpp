@@ -167,6 +167,22 @@ torch::Tensor AttributeClassifier::exclusive() const {
   return m;
 }
 
+std::vector<std::vector<int64_t>> AttributeClassifier::units() const {
+  std::vector<std::vector<int64_t>> units;
+  std::vector<bool> grouped(names().size(), false);
+  for (const auto& g : groups_) {
+    std::vector<int64_t> u;
+    for (const auto& name : g) {
+      u.push_back(index_of(name));
+      grouped[static_cast<size_t>(u.back())] = true;
+    }
+    units.push_back(u);
+  }
+  for (size_t k = 0; k < grouped.size(); ++k)
+    if (!grouped[k]) units.push_back({static_cast<int64_t>(k)});
+  return units;
+}
+
 std::shared_ptr<AttributeClassifier> load_attribute_classifier(const std::string& path) {
   CFX_CHECK(!path.empty(), "no attribute classifier given (pass ",
             option("attributes", "FILE", "PATH"), ")");

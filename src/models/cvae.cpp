@@ -91,23 +91,6 @@ void check_conditions(const torch::Tensor& a, int64_t n, int64_t k) {
             ", ", k, "], got ", a.sizes());
 }
 
-// D's units of change: each exclusive group, and each attribute in none, as index lists.
-std::vector<std::vector<int64_t>> attribute_units(const AttributeClassifier& D) {
-  std::vector<std::vector<int64_t>> units;
-  std::vector<bool> grouped(D.names().size(), false);
-  for (const auto& g : D.groups()) {
-    std::vector<int64_t> u;
-    for (const auto& name : g) {
-      u.push_back(D.index_of(name));
-      grouped[static_cast<size_t>(u.back())] = true;
-    }
-    units.push_back(u);
-  }
-  for (size_t k = 0; k < grouped.size(); ++k)
-    if (!grouped[k]) units.push_back({static_cast<int64_t>(k)});
-  return units;
-}
-
 std::pair<torch::Tensor, torch::Tensor> requests_of_units(
     const torch::Tensor& h, const std::vector<std::vector<int64_t>>& units, at::Generator& gen) {
   const int64_t n = h.size(0);
@@ -153,7 +136,7 @@ std::pair<torch::Tensor, torch::Tensor> one_unit_requests(const torch::Tensor& h
                                                           at::Generator& gen) {
   CFX_CHECK(hard.dim() == 2 && hard.size(1) == static_cast<int64_t>(D.names().size()),
             "attribute requests need [n, ", D.names().size(), "] attributes, got ", hard.sizes());
-  return requests_of_units(hard.cpu(), attribute_units(D), gen);
+  return requests_of_units(hard.cpu(), D.units(), gen);
 }
 
 torch::Tensor Cvae::encode(const torch::Tensor& x, const torch::Tensor& a) {
@@ -192,7 +175,7 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
   auto params = net.parameters();
   for (auto& p : params) p.set_requires_grad(true);  // a loaded cvae comes frozen
   torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr));
-  const auto units = attribute_units(D);
+  const auto units = D.units();
   const auto K = static_cast<int64_t>(attributes_.size());
   auto request_gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + 7);
   // The z-adversary: reads D(x)'s hard attributes from z; trained on its own. Made only when

@@ -16,22 +16,6 @@ namespace nn = torch::nn;
 using nlohmann::json;
 
 namespace cfx {
-namespace {
-
-// sigmoid of each row [N, K] on its own. LibTorch's CPU element-wise loops run SIMD code over
-// the first multiple of two vector widths (16 floats with AVX2) and scalar code over the rest,
-// and the two sigmoids differ in the last bit: in one [5, 4] tensor rows 0-3 took the SIMD path
-// and row 4 the scalar one, where each row alone (4 values) is all scalar. Row by row, a row's
-// path no longer depends on its place in the batch (BatchInvariance.TextModels*, on AVX2 CPUs).
-torch::Tensor rowwise_sigmoid(const torch::Tensor& x) {
-  if (!x.is_cpu() || x.dim() < 2) return torch::sigmoid(x);
-  std::vector<torch::Tensor> rows;
-  rows.reserve(static_cast<size_t>(x.size(0)));
-  for (int64_t i = 0; i < x.size(0); ++i) rows.push_back(torch::sigmoid(x[i]));
-  return torch::stack(rows);
-}
-
-}  // namespace
 
 void TextCvaeOptions::validate() const {
   CFX_CHECK(max_len >= 1 && max_len <= 256, "text cvae option max_len = ", max_len,

@@ -25,4 +25,12 @@ torch::Tensor as_two_rows(const torch::Tensor& x);
 /// rows still meets the caller's shape check.
 torch::Tensor from_two_rows(const torch::Tensor& y, const torch::Tensor& x);
 
+/// sigmoid of each row of x [N, ...] on its own, on the CPU; elsewhere torch::sigmoid(x).
+/// Why: LibTorch's CPU element-wise loops run SIMD code over the first multiple of two vector
+/// widths (16 floats with AVX2) and scalar code over the rest, and the two sigmoids differ in
+/// the last bit: in one [5, 4] tensor rows 0-3 took the SIMD path and row 4 the scalar one,
+/// where each row alone is all scalar. Row by row, a row's path does not depend on its place
+/// in the batch (BatchInvariance.TextModels*, on AVX2 CPUs).
+torch::Tensor rowwise_sigmoid(const torch::Tensor& x);
+
 }  // namespace cfx

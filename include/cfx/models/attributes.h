@@ -67,6 +67,10 @@ class AttributeClassifier {
   torch::Tensor probs(const torch::Tensor& x, int64_t batch_size = 256);
   /// [K, K] bool: true where attributes i != j belong to one exclusive group.
   torch::Tensor exclusive() const;
+  /// The units of change (a factor): each exclusive group, then each attribute in no group, as
+  /// index lists. A change of shape flips two attributes but is one unit (MNAC by factor, the
+  /// cvae's one-factor requests).
+  std::vector<std::vector<int64_t>> units() const;
   const std::vector<std::vector<std::string>>& groups() const { return groups_; }
   Classifier& net() { return *net_; }
   const Classifier& net() const { return *net_; }
