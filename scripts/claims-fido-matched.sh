@@ -4,7 +4,11 @@
 # kept region must be to keep the decision. So λ is chosen per in-filler on calibration items
 # (test items CAL_OFFSET.., disjoint from the scored ones): LAMBDAS is tried in increasing
 # order until the mean p_c(in-fill) falls below TARGET (it falls as λ grows), and the last λ
-# that kept it >= TARGET is chosen (the smallest λ, flagged, if none does). Then every
+# that kept it >= TARGET is chosen (the smallest λ, flagged, if none does). With
+# RULE=closest every λ of LAMBDAS is tried and the one whose p_c(in-fill) is closest to TARGET
+# from above is chosen: for an in-filler whose p_c does not fall monotonically as λ grows (the
+# shapes inpainters paint the object back from a few kept pixels, docs/claims-fido.md), "the
+# last λ before it falls below" is the end of the grid, not a match. Then every
 # in-filler runs with its λ on the first N test images at the default budget (300 steps, 4
 # Concrete samples, SSR, log-odds), for each seed, and scripts/paired.py compares them with
 # the first in-filler of INFILLS. On shapes (object masks): pointing game, IoU, box IoU,
@@ -17,7 +21,8 @@
 # Usage: scripts/claims-fido-matched.sh [CFX_BINARY] [OUT_DIR]
 # Environment: DATA (shapes), MODEL (models/$DATA-cnn.pt), N (100), CHUNK (50),
 #   SEEDS ("0 1 2"), CAL_N (30), CAL_OFFSET (500), TARGET (0.8),
-#   LAMBDAS ("0.25 0.5 1 2 4 8", increasing), INFILLS ("inpainter blur mean local").
+#   LAMBDAS ("0.25 0.5 1 2 4 8", increasing), INFILLS ("inpainter blur mean local"),
+#   RULE (last | closest; last).
 # Time on 2 cores: about 4.5 s per map at the default budget; calibration runs up to
 # |LAMBDAS| x |INFILLS| x CAL_N maps, the comparison |INFILLS| x N per seed; defaults ~2.5 h.
 set -euo pipefail
@@ -32,6 +37,8 @@ CAL_N=${CAL_N:-30}
 CAL_OFFSET=${CAL_OFFSET:-500}
 TARGET=${TARGET:-0.8}
 LAMBDAS=${LAMBDAS:-0.25 0.5 1 2 4 8}
+RULE=${RULE:-last}
+case "$RULE" in last | closest) ;; *) echo "RULE must be last or closest, not '$RULE'" >&2; exit 2 ;; esac
 INFILLS=${INFILLS:-inpainter blur mean local}
 cd "$(dirname "$0")/.."
 run() { echo "+ $*" >&2; "$@"; }
@@ -55,19 +62,23 @@ fido() { # fido OUT_DIR INFILL LAMBDA SEED OFFSET N
 
 declare -A chosen
 for infill in $INFILLS; do
-  best=""
+  best="" bestp=""
   for lambda in $LAMBDAS; do
     dir="$OUT/calibration/$infill-lambda$lambda"
     [ -f "$dir/eval.json" ] || fido "$dir" "$infill" "$lambda" 0 "$CAL_OFFSET" "$CAL_N"
     p=$(mean_infill_prob "$dir")
     echo "calibration: $infill lambda $lambda mean p_c(in-fill) $p" | tee -a "$OUT/calibration.txt"
-    if /usr/bin/python3 -c "import sys; sys.exit(0 if $p >= $TARGET else 1)"; then
+    if [ "$RULE" = closest ]; then
+      if /usr/bin/python3 -c "import sys; sys.exit(0 if $p >= $TARGET and ('$bestp' == '' or $p < float('${bestp:-0}')) else 1)"; then
+        best=$lambda bestp=$p
+      fi
+    elif /usr/bin/python3 -c "import sys; sys.exit(0 if $p >= $TARGET else 1)"; then
       best=$lambda
     else
       break
     fi
   done
-  note="target p_c(in-fill) >= $TARGET"
+  note="target p_c(in-fill) >= $TARGET, rule $RULE"
   if [ -z "$best" ]; then
     best=${LAMBDAS%% *}
     note="NOT MATCHED: no lambda reached p_c(in-fill) >= $TARGET; the smallest is used"
