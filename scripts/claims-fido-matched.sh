@@ -62,14 +62,14 @@ fido() { # fido OUT_DIR INFILL LAMBDA SEED OFFSET N
 
 declare -A chosen
 for infill in $INFILLS; do
-  best="" bestp=""
+  best="" bestp="float('inf')" # bestp: p_c at the λ RULE=closest has chosen so far
   for lambda in $LAMBDAS; do
     dir="$OUT/calibration/$infill-lambda$lambda"
     [ -f "$dir/eval.json" ] || fido "$dir" "$infill" "$lambda" 0 "$CAL_OFFSET" "$CAL_N"
     p=$(mean_infill_prob "$dir")
     echo "calibration: $infill lambda $lambda mean p_c(in-fill) $p" | tee -a "$OUT/calibration.txt"
     if [ "$RULE" = closest ]; then
-      if /usr/bin/python3 -c "import sys; sys.exit(0 if $p >= $TARGET and ('$bestp' == '' or $p < float('${bestp:-0}')) else 1)"; then
+      if /usr/bin/python3 -c "import sys; sys.exit(0 if $TARGET <= $p < $bestp else 1)"; then
         best=$lambda bestp=$p
       fi
     elif /usr/bin/python3 -c "import sys; sys.exit(0 if $p >= $TARGET else 1)"; then
