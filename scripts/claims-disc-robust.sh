@@ -11,7 +11,8 @@
 #    the clean run is the surrogate run's.
 #  - dip at DISC's L1 (confidence 0.99), clean and on each corruption.
 # Then scripts/paired.py per corruption (oracle validity vs disc) and the surrogate table
-# (scripts/surrogate_table.py). About 2 hours on 2 cores shared with other jobs.
+# (scripts/surrogate_table.py). About 2 hours on 2 cores shared with other jobs; 55 minutes on 2
+# cores alone with the seeds run two at a time, one thread each (docs/claims-inversion.md §3).
 # Usage: scripts/claims-disc-robust.sh [CFX_BINARY] [OUT_DIR]   (env SEEDS, default "0 1 2 3 4")
 set -euo pipefail
 CFX=${1:-build/cfx}
