@@ -44,6 +44,8 @@ void CvaeTrainOptions::validate() const {
             " (must be >= 0)");
   CFX_CHECK(realism >= 0 && std::isfinite(realism), "invalid realism: ", realism,
             " (must be >= 0)");
+  CFX_CHECK(critic_lr >= 0 && std::isfinite(critic_lr), "invalid critic_lr: ", critic_lr,
+            " (must be >= 0; 0: lr)");
   CFX_CHECK(paired >= 0 && std::isfinite(paired), "invalid paired: ", paired, " (must be >= 0)");
   CFX_CHECK(corners >= 0 && std::isfinite(corners), "invalid corners: ", corners,
             " (must be >= 0)");
@@ -62,6 +64,7 @@ json CvaeTrainOptions::to_json() const {
           {"fractional", fractional},
           {"adversary", adversary},
           {"realism", realism},
+          {"critic_lr", critic_lr},
           {"paired", paired},
           {"corners", corners},
           {"edges", edges},
@@ -197,7 +200,8 @@ json Cvae::train(const Dataset& train, const Dataset& test, AttributeClassifier&
     // β1 = 0.5, as GANs are usually trained: momentum from the generator's past moves
     // destabilises the min-max game.
     critic_opt.emplace(critic->parameters(),
-                       torch::optim::AdamOptions(o.lr).betas(std::make_tuple(0.5, 0.999)));
+                       torch::optim::AdamOptions(o.critic_lr > 0 ? o.critic_lr : o.lr)
+                           .betas(std::make_tuple(0.5, 0.999)));
   }
   const int64_t n = train.size(), per_epoch = (n + o.batch_size - 1) / o.batch_size;
   ProgressBar bar("cvae", o.epochs * per_epoch);

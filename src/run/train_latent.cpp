@@ -259,6 +259,7 @@ TrainOutcome train_cvae_kind(const json& o, const std::string& out, const std::s
   t.fractional = o["fractional"];
   t.adversary = o["adversary"];
   t.realism = o["realism"];
+  t.critic_lr = o["critic_lr"];
   t.paired = o["paired"];
   t.corners = o["corners"];
   t.edges = o["edges"];
@@ -396,6 +397,8 @@ std::vector<Trainer> latent_trainers() {
            {"realism", ct.realism,
             "weight of the adversarial realism term: a patch discriminator against G's edits "
             "(0: none)"},
+           {"critic_lr", ct.critic_lr,
+            "the realism critic's learning rate (0: --lr; above it, the critic keeps ahead of G)"},
            {"paired", ct.paired,
             "weight of the paired-edit term: G(z, a') against the renderer's true edit of the "
             "image (shapes only: real data has no true edits; 0: none)"},

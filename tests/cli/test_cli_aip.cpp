@@ -103,7 +103,8 @@ TEST(CliAip, TrainCvaeEndToEndAndBadInputs) {
 
   // Fine-tuning it with the disentangling terms keeps its architecture and says where it began.
   r = run_cfx("train cvae -q --data shapes --limit 100 --epochs 1 --batch-size 16 --init " + dir +
-              "/c.pt --single 0.5 --fractional 0.5 --adversary 1 --realism 100 --attributes " +
+              "/c.pt --single 0.5 --fractional 0.5 --adversary 1 --realism 100 --critic-lr 0.004 "
+              "--attributes " +
               shipped_model("shapes-attributes.pt") + " --seed 3 --out " + dir + "/f.pt");
   ASSERT_EQ(r.code, 0) << r.err;
   auto f = json::parse(cfx::read_file(dir + "/f.json"));
@@ -113,6 +114,7 @@ TEST(CliAip, TrainCvaeEndToEndAndBadInputs) {
   auto acc = f["training"]["z_adversary_accuracy"].get<double>();
   EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
   EXPECT_EQ(f["train_options"]["realism"], 100);
+  EXPECT_EQ(f["train_options"]["critic_lr"], 0.004);
   acc = f["training"]["discriminator_accuracy"].get<double>();
   EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
   EXPECT_GT(f["training"]["sharpness"].get<double>(), 0);
@@ -122,6 +124,7 @@ TEST(CliAip, TrainCvaeEndToEndAndBadInputs) {
   expect_user_error(run_cfx(tune + " --single 1.5"), "single");
   expect_user_error(run_cfx(tune + " --adversary -1"), "adversary");
   expect_user_error(run_cfx(tune + " --realism -1"), "realism");
+  expect_user_error(run_cfx(tune + " --critic-lr -1"), "critic_lr");
   expect_user_error(run_cfx(tune + " --init " + shipped_model("shapes-vae.pt")), "not a cvae");
   expect_user_error(run_cfx(tune + " --init " + shipped_model("mnist-cvae.pt")),
                     "other attributes");
