@@ -35,7 +35,7 @@ fi
 
 # Only the tests this check runs: the device has no Fashion-MNIST training split, npm or
 # chromium, and fewer files build faster.
-keep='tests/helpers.cpp tests/cli/cli_runner.cpp tests/methods/test_cuda.cpp
+keep='tests/main.cpp tests/helpers.cpp tests/cli/cli_runner.cpp tests/methods/test_cuda.cpp
       tests/methods/test_pixel.cpp tests/methods/test_inversion.cpp tests/methods/test_fido.cpp
       tests/methods/test_aip_search.cpp'
 for f in $(find tests -name '*.cpp'); do

@@ -7,6 +7,7 @@
 #include "cfx/core/error.h"
 #include "cfx/core/log.h"
 #include "cfx/core/seed.h"
+#include "cfx/core/surface.h"
 #include "cfx/methods/saliency/infill.h"
 #include "cfx/models/autoencoder.h"
 #include "cfx/models/checkpoint.h"
