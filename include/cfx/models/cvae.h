@@ -38,16 +38,16 @@ struct CvaeTrainOptions {
                          // beside G to tell real images from G's edits G(z, a'), and G pushed to
                          // make its edits pass as real (non-saturating GAN loss; 0: none)
   double critic_lr = 0;  // the realism critic's Adam learning rate (0: lr). Above lr it is the
-                         // two time-scale rule of Heusel et al. 2017: a critic that keeps ahead
-                         // of G gives G a gradient towards real edges, one at chance does not
-                         // (docs/models.md, the realism fine-tune's seeds)
+                         // two time-scale rule of Heusel et al. 2017, meant to keep the critic
+                         // ahead of G: the fine-tunes sharpened only where it got ahead. Not yet
+                         // shown to help (one epoch at 4x stays at chance; docs/models.md)
   double paired = 0;     // weight of the paired-edit term: BCE of G(z, a') against the true edit of
                          // x showing a' (as the reconstruction term; needs train()'s true_edits,
                          // which only generated data has — shapes' renderer; 0: none)
   double corners = 0;    // weight of the corner term (shapes only): each 0/1 edit's polygon
                          // harmonics (shapes_polygon_harmonics) pulled to the requested shape's,
-                       // (third − [triangle])² + (fourth − [square])², so G commits to corners
-                       // where D accepts blobs (0: none)
+  // (third − [triangle])² + (fourth − [square])², so G commits to corners
+  // where D accepts blobs (0: none)
   double edges = 0;            // weight of the edge term: the gradient difference (edge_difference)
                                // of the reconstruction G(z, a0) and x, summed over pixels as the
                                // reconstruction term is; BCE lets G soften edges by about a pixel,
