@@ -436,8 +436,8 @@ def explain_text(texts=None, target="auto", texts_file=None, corpus=None, n=200,
     model, cvae: text classifier and text cvae checkpoints (None: the shipped ones).
     target: a class name or index, or "auto" (the runner-up class).
     optimise: what moves: "both" (z and a), "a" or "z".
-    options: the search's steps, lr, attribute_lr, alpha, beta, confidence, temperature,
-        straight_through (see `cfx explain-text --help`).
+    options: the search's steps, lr, attribute_lr, attribute_step, alpha, beta, confidence,
+        temperature, straight_through (see `cfx explain-text --help`).
     """
     if isinstance(texts, str):
         texts = [texts]

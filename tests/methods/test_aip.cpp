@@ -156,17 +156,13 @@ TEST(Cvae, RealismTermSharpensEdits) {
 // The claim in its simplest form: with only the attributes free to move and a classifier that
 // reads "red", the search changes red (and, through the colour group, another colour), and
 // leaves shape, size, position and background where D saw them.
-// DISABLED: the claim is NOT met by the shipped shapes cvae. With the first cvae (every shape
-// drawn as a blob) red was the largest change in 30% of items; with the sharper 48-epoch,
-// batch-16 cvae (2026-11-23) in 50%, and shape, size, position and background still moved
-// 0.09-0.19 on average: the decoder entangles its attribute inputs, so D's "red" on G(z, a)
-// depends on all of them. Measured (2026-12-01): red has the largest gradient of F's loss at
-// the search's start for only 25% of the items, and 17.5-30% when started 0.02-0.2 inside
-// the cube. Fine-tuning the cvae with one-attribute, fractional requests and a z-adversary
-// (cvae --single/--fractional/--adversary, docs/claims-aip.md) cut leakage 0.080 -> 0.048
-// flips per edit but gave red-largest 0.60-0.63. Re-enable once the generator of issue 14
-// part 2 makes it pass.
-TEST(Aip, DISABLED_AttributesOnlySearchChangesTheAttributeTheClassifierReads) {
+// With the proximal gradient step (attribute_step = "gradient", the default) the claim is NOT
+// met, and this test was committed disabled: red was the largest change in 30-63% of items
+// with every shapes cvae tried, because at a0 the slope of F's loss is largest in red for only
+// 25% of items (docs/claims-aip.md). The greedy step probes each attribute's whole one-factor
+// edit instead, and moves a colour group as one swap (2026-12-04: red the largest change, ties
+// with its swap partner counted, in 39 of these 40 items).
+TEST(Aip, AttributesOnlySearchChangesTheAttributeTheClassifierReads) {
   set_quiet(true);
   auto D = shipped_attributes();
   auto F = std::make_shared<cfx::testing::ReadsOneAttribute>(D, "red");
@@ -175,6 +171,7 @@ TEST(Aip, DISABLED_AttributesOnlySearchChangesTheAttributeTheClassifierReads) {
   o.cvae = cfx::testing::shipped_model("shapes-cvae.pt");
   o.optimise = "a";
   o.search.steps = 150;
+  o.search.attribute_step = "greedy";
   AipCounterfactual m(o);
   Request req;
   req.classifier = F;
@@ -186,8 +183,11 @@ TEST(Aip, DISABLED_AttributesOnlySearchChangesTheAttributeTheClassifierReads) {
   EXPECT_EQ(s.names, D->names());
   auto change = (s.after - s.before).abs();
   auto red = D->index_of("red");
-  auto largest = change.argmax(1);
-  double red_largest = (largest == red).to(torch::kFloat).mean().item<double>();
+  // A colour swap moves red and the colour it swaps with by the same amount (up to D's reading
+  // of x, within 1e-3 of 0 or 1): red counts as the largest change when none is larger by more.
+  auto red_change = change.select(1, red);
+  auto largest = red_change >= std::get<0>(change.max(1)) - 1e-3;
+  double red_largest = largest.to(torch::kFloat).mean().item<double>();
   EXPECT_GT(red_largest, 0.9);
   EXPECT_GT(r.converged.to(torch::kFloat).mean().item<double>(), 0.8);
   for (const char* a : {"circle", "square", "triangle", "large", "left", "top", "light_background"})
@@ -214,10 +214,19 @@ TEST(Aip, BatchedItemsMatchSingleItemsAndOptionsAreChecked) {
   EXPECT_TRUE(torch::equal(all.result.steps, one.result.steps));
   EXPECT_EQ(all.config["options"]["cvae"].get<std::string>(),
             cfx::testing::shipped_model("shapes-cvae.pt"));
+  // The greedy step's probes are per item too.
+  o.search.attribute_step = "greedy";
+  AipCounterfactual greedy(o);
+  auto g_all = explain(greedy, req, 6), g_one = explain(greedy, req, 1);
+  EXPECT_TRUE(
+      torch::allclose(g_all.result.counterfactuals, g_one.result.counterfactuals, 1e-4, 1e-5));
+  EXPECT_TRUE(torch::equal(g_all.result.steps, g_one.result.steps));
+  EXPECT_EQ(g_all.config["options"]["attribute_step"].get<std::string>(), "greedy");
 
   EXPECT_THROW(AipOptions::from_json({{"optimise", "w"}}), Error);
   EXPECT_THROW(AipOptions::from_json({{"alpha", -1}}), Error);
   EXPECT_THROW(AipOptions::from_json({{"gamma", 1}}), Error);
+  EXPECT_THROW(AipOptions::from_json({{"attribute_step", "sideways"}}), Error);
   EXPECT_EQ(describe_attribute_changes({"slant", "area", "width"}, torch::tensor({0.1, 0.5, 0.5}),
                                        torch::tensor({0.52, 0.49, 0.2})),
             "slant +0.42, width -0.30");

@@ -1,6 +1,8 @@
 // The shared AIP optimisation on hand-made logits functions, where the right answer is known.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "cfx/core/error.h"
 #include "cfx/methods/aip/search.h"
 
@@ -70,6 +72,71 @@ TEST(AipSearch, LatentOnlyAndPerItemStops) {
   auto cut = aip_search(logits, z0, a0, targets, o);
   EXPECT_FALSE(cut.converged[1].item<bool>());
   EXPECT_EQ(cut.steps[1].item<int64_t>(), 3);
+}
+
+// The greedy step chooses by what a whole edit does. Here F's slope at the start is steep in
+// attribute 0, which saturates short of the boundary, and zero in attribute 1, whose whole edit
+// crosses it: the proximal gradient step moves only attribute 0 and never converges, the
+// greedy step moves only attribute 1.
+TEST(AipSearch, GreedyStepFollowsWholeEditsNotTheSlopeAtTheStart) {
+  auto logits = [](const torch::Tensor& z, const torch::Tensor& a, const torch::Tensor&) {
+    auto s = -2 + 1.5 * (1 - torch::exp(-20 * a.select(1, 0))) + 4 * a.select(1, 1).pow(2) +
+             0 * z.sum(1);
+    return torch::stack({-s, s}, 1);
+  };
+  const int64_t n = 4;
+  auto z0 = torch::zeros({n, 2});
+  auto a0 = torch::zeros({n, 3});
+  a0.select(1, 1).copy_(torch::tensor({0.f, 0.1f, 0.2f, 0.3f}));
+  auto targets = torch::ones({n}, torch::kLong);
+  AipSearchOptions o;
+  o.optimise_z = false;
+  o.steps = 100;
+  auto by_slope = aip_search(logits, z0, a0, targets, o);
+  // Item 0 starts where attribute 1's slope is zero.
+  EXPECT_FALSE(by_slope.converged[0].item<bool>());
+  EXPECT_GT(by_slope.a[0][0].item<float>(), 0.5f);
+  EXPECT_EQ(by_slope.a[0][1].item<float>(), 0.f);
+  o.attribute_step = "greedy";
+  auto r = aip_search(logits, z0, a0, targets, o);
+  EXPECT_TRUE(r.converged.all().item<bool>());
+  EXPECT_TRUE(torch::equal(r.a.select(1, 0), a0.select(1, 0)));
+  EXPECT_TRUE(torch::equal(r.a.select(1, 2), a0.select(1, 2)));
+  EXPECT_TRUE((r.a.select(1, 1) > std::sqrt(0.5f)).all().item<bool>());
+  // attribute_lr per step: from 0 to past 0.707 takes 15 steps.
+  EXPECT_EQ(r.steps[0].item<int64_t>(), 15);
+  auto alone = aip_search(logits, z0.slice(0, 2, 3), a0.slice(0, 2, 3), targets.slice(0, 2, 3), o);
+  EXPECT_TRUE(torch::equal(alone.a[0], r.a[2]));
+  o.attribute_step = "sideways";
+  EXPECT_THROW(o.validate(), Error);
+}
+
+// With an exclusive group (attributes 0 and 1, one-hot at the start) the greedy step switches
+// the group over as a whole, and never switches its member off alone, even where F would
+// prefer the group empty: the cvae is only trained on one-hot groups.
+TEST(AipSearch, GreedyStepMovesExclusiveGroupsAsOneEdit) {
+  auto logits = [](const torch::Tensor& z, const torch::Tensor& a, const torch::Tensor&) {
+    auto off0 = 1 - a.select(1, 0), a1 = a.select(1, 1);
+    auto s = -2 + 3 * a1 * off0 + 5 * off0 * (1 - a1) + 0 * a.select(1, 2) + 0 * z.sum(1);
+    return torch::stack({-s, s}, 1);
+  };
+  auto z0 = torch::zeros({2, 2});
+  auto a0 = torch::tensor({1.f, 0.f, 0.f}).repeat({2, 1});
+  auto targets = torch::ones({2}, torch::kLong);
+  auto exclusive = torch::tensor({0, 1, 0, 1, 0, 0, 0, 0, 0}, torch::kBool).view({3, 3});
+  AipSearchOptions o;
+  o.optimise_z = false;
+  o.attribute_step = "greedy";
+  auto r = aip_search(logits, z0, a0, targets, o, {}, exclusive);
+  EXPECT_TRUE(r.converged.all().item<bool>());
+  EXPECT_TRUE(torch::allclose(r.a.select(1, 1), 1 - r.a.select(1, 0)));  // a swap
+  EXPECT_GT(r.a[0][1].item<float>(), 0.3f);
+  EXPECT_EQ(r.a[0][2].item<float>(), 0.f);
+  // Without the group the cheapest edit empties it: attribute 1 never moves.
+  auto loose = aip_search(logits, z0, a0, targets, o);
+  EXPECT_TRUE(loose.converged.all().item<bool>());
+  EXPECT_EQ(loose.a[0][1].item<float>(), 0.f);
+  EXPECT_LT(loose.a[0][0].item<float>(), 1.f);
 }
 
 TEST(AipSearch, BadOptionsNameTheField) {

@@ -106,6 +106,8 @@ void add_explain_text_command(CLI::App& app) {
   sub->add_option("--lr", f->aip.search.lr, "Adam learning rate on z");
   sub->add_option("--attribute-lr", f->aip.search.attribute_lr,
                   "per-step move of the attribute with the largest gradient");
+  sub->add_option("--attribute-step", f->aip.search.attribute_step,
+                  "how the attributes move: gradient (proximal) or greedy (whole-edit probes)");
   sub->add_option("--alpha", f->aip.search.alpha, "weight of ||z - z0||^2");
   sub->add_option("--beta", f->aip.search.beta, "weight of ||a - a0||_1");
   sub->add_option("--confidence", f->aip.search.confidence,

@@ -93,7 +93,8 @@ Result AipCounterfactual::run(const Request& request) {
   auto logits = [&](const torch::Tensor& z, const torch::Tensor& a, const torch::Tensor&) {
     return F.logits(G.decode(z, a));
   };
-  auto s = aip_search(logits, z0, a0, targets, options_.search, request.progress);
+  auto s = aip_search(logits, z0, a0, targets, options_.search, request.progress,
+                      D.exclusive().to(request.device));
   {
     torch::NoGradGuard ng;
     auto cf = G.decode(s.z, s.a);

@@ -1,6 +1,7 @@
 #include "cfx/methods/aip/search.h"
 
 #include <cmath>
+#include <limits>
 
 #include "cfx/core/error.h"
 #include "cfx/core/tensor.h"
@@ -18,6 +19,8 @@ void AipSearchOptions::validate(const std::string& label) const {
   CFX_CHECK(beta >= 0 && std::isfinite(beta), label, "beta = ", beta, " (must be >= 0)");
   CFX_CHECK(confidence >= 0 && confidence < 1, label, "confidence = ", confidence,
             " (use 0 <= confidence < 1)");
+  CFX_CHECK(attribute_step == "gradient" || attribute_step == "greedy", label, "attribute_step = '",
+            attribute_step, "' (use gradient or greedy)");
   CFX_CHECK(optimise_z || optimise_a, label,
             "optimise_z and optimise_a are both false: nothing would move");
 }
@@ -29,6 +32,7 @@ nlohmann::json AipSearchOptions::to_json(const std::string& p) const {
           {p + "alpha", alpha},
           {p + "beta", beta},
           {p + "confidence", confidence},
+          {p + "attribute_step", attribute_step},
           {p + "optimise_z", optimise_z},
           {p + "optimise_a", optimise_a}};
 }
@@ -40,14 +44,60 @@ void AipSearchOptions::read(const nlohmann::json& j, bool optimise_flags, const 
   read_option(j, p + "alpha", alpha);
   read_option(j, p + "beta", beta);
   read_option(j, p + "confidence", confidence);
+  read_option(j, p + "attribute_step", attribute_step);
   if (!optimise_flags) return;
   read_option(j, p + "optimise_z", optimise_z);
   read_option(j, p + "optimise_a", optimise_a);
 }
 
+namespace {
+
+// The greedy move (see search.h). z: [m, L], a, a0: [m, K] of the rows still searching, idx:
+// [m] their batch rows, t: [m] targets, exclusive: [K, K] bool or undefined. Returns the moved
+// a [m, K].
+torch::Tensor greedy_attribute_step(const AipLogitsFn& logits_of, const torch::Tensor& z,
+                                    const torch::Tensor& a, const torch::Tensor& a0,
+                                    const torch::Tensor& idx, const torch::Tensor& t,
+                                    const torch::Tensor& exclusive, const AipSearchOptions& o) {
+  const int64_t m = a.size(0), K = a.size(1), P = 2 * K;
+  // Probe p = 2k + e sets attribute k to e ∈ {0, 1}: the generator's one-factor edits. Switching
+  // k on switches its exclusive partners off (the one-hot moves, as the cvae was trained to);
+  // rows are item-major [m·P].
+  auto eye = torch::eye(K, a.options());
+  auto on_mask = exclusive.defined() ? eye + exclusive.to(a.options()) : eye;   // [K, K]
+  auto touched = torch::stack({eye, on_mask}, 1).reshape({P, K});               // [P, K]
+  auto value = torch::stack({torch::zeros_like(eye), eye}, 1).reshape({P, K});  // [P, K]
+  auto probes = a.unsqueeze(1) * (1 - touched) + value;                         // [m, P, K]
+  auto loss_of = [&](const torch::Tensor& zz, const torch::Tensor& aa, const torch::Tensor& ii,
+                     const torch::Tensor& tt, const torch::Tensor& anchor) {
+    auto logp = torch::log_softmax(logits_of(zz, aa, ii), 1);
+    return torch::nll_loss(logp, tt, {}, at::Reduction::None) + o.beta * (aa - anchor).abs().sum(1);
+  };
+  auto rep = [&](const torch::Tensor& v) { return v.repeat_interleave(P, 0); };
+  auto probe_loss =
+      loss_of(rep(z), probes.reshape({m * P, K}), rep(idx), rep(t), rep(a0)).reshape({m, P});
+  if (exclusive.defined()) {
+    // A member of a group is not switched off alone: the group moves to another member (the
+    // cvae never saw a group with no member on).
+    auto grouped = exclusive.any(1).to(a.device());  // [K]
+    auto off = torch::stack({grouped, torch::zeros_like(grouped)}, 1).reshape({1, P});
+    probe_loss = probe_loss.masked_fill(off, std::numeric_limits<float>::infinity());
+  }
+  auto stay = loss_of(z, a, idx, t, a0);
+  auto [best, p] = probe_loss.min(1);
+  // Towards the best probe, its largest coordinate moving by attribute_lr (or all the way).
+  auto dir = probes.gather(1, p.view({m, 1, 1}).expand({m, 1, K})).squeeze(1) - a;
+  auto far = dir.abs().amax(1, true).clamp_min(1e-12);
+  auto lambda = (o.attribute_lr / far).clamp_max(1) * (best < stay).to(a.dtype()).unsqueeze(1);
+  return (a + lambda * dir).clamp(0, 1);
+}
+
+}  // namespace
+
 AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0,
                            const torch::Tensor& a0, const torch::Tensor& targets,
-                           const AipSearchOptions& o, const ProgressFn& progress) {
+                           const AipSearchOptions& o, const ProgressFn& progress,
+                           const torch::Tensor& exclusive) {
   o.validate();
   CFX_ASSERT(z0.dim() == 2 && a0.dim() == 2 && targets.dim() == 1);
   CFX_ASSERT(z0.size(0) == a0.size(0) && z0.size(0) == targets.size(0));
@@ -101,7 +151,12 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
     (smooth * keep).sum().backward();
     if (o.optimise_z && ps[0].grad().defined()) adam.step_rows(idx_dev, {ps[0]}, rows);
     torch::NoGradGuard ng;
-    if (o.optimise_a && ps[1].grad().defined()) {
+    if (o.optimise_a && o.attribute_step == "greedy") {
+      auto pick = [&](const torch::Tensor& v) { return v.index_select(0, rows); };
+      auto a_new = greedy_attribute_step(logits_of, pick(ps[0].detach()), pick(ps[1].detach()),
+                                         pick(a0a), pick(idx_dev), pick(ta), exclusive, o);
+      res.a.index_copy_(0, idx_dev.index_select(0, rows), a_new);
+    } else if (o.optimise_a && ps[1].grad().defined()) {
       auto g = ps[1].grad();
       auto scale = g.abs().amax(1, true).clamp_min(1e-12);
       auto d = ps[1].detach() - o.attribute_lr * g / scale - a0a;
