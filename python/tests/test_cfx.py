@@ -162,6 +162,24 @@ def test_saliency_methods_return_maps(fashion):
         cfx.saliency(SHIPPED, X[:2], method="pixel")
 
 
+def test_aip_takes_its_search_options_as_keywords(fashion):
+    # AIP's attributes-only search with the greedy step (docs/methods.md): the option reaches
+    # the search (config), the attributes move and z stays, so every item says in attribute
+    # words what changed, and a bad step name is one cfx.Error line.
+    X, _, _ = fashion
+    ex = cfx.explain(SHIPPED, X[:3], method="aip", optimise="a", attribute_step="greedy",
+                     steps=15)
+    assert ex.config["options"]["attribute_step"] == "greedy"
+    assert ex.config["options"]["optimise"] == "a"
+    searched = [it for it in ex.items if it["steps"] > 0]
+    assert searched, "every reconstruction already had its target"
+    for it in searched:
+        assert it["attribute_summary"] != "no attribute changed", it
+    with pytest.raises(cfx.Error, match="attribute_step") as e:
+        cfx.explain(SHIPPED, X[:2], method="aip", attribute_step="sideways")
+    assert "\n" not in str(e.value)
+
+
 def test_bad_input_raises_cfx_error_with_one_line(fashion):
     X, _, _ = fashion
     assert issubclass(cfx.Error, ValueError)
