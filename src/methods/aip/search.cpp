@@ -52,6 +52,9 @@ void AipSearchOptions::read(const nlohmann::json& j, bool optimise_flags, const 
 
 namespace {
 
+// A probe that moves no coordinate of a by more than this is not run (it is staying).
+constexpr double kProbeMinMove = 1e-3;
+
 // The greedy move (see search.h). z: [m, L], a, a0: [m, K] of the rows still searching, idx:
 // [m] their batch rows, t: [m] targets, exclusive: [K, K] bool or undefined. Returns the moved
 // a [m, K].
@@ -73,16 +76,24 @@ torch::Tensor greedy_attribute_step(const AipLogitsFn& logits_of, const torch::T
     auto logp = torch::log_softmax(logits_of(zz, aa, ii), 1);
     return torch::nll_loss(logp, tt, {}, at::Reduction::None) + o.beta * (aa - anchor).abs().sum(1);
   };
-  auto rep = [&](const torch::Tensor& v) { return v.repeat_interleave(P, 0); };
-  auto probe_loss =
-      loss_of(rep(z), probes.reshape({m * P, K}), rep(idx), rep(t), rep(a0)).reshape({m, P});
+  // Only probes that move a are run: not a member of a group switched off alone (the group
+  // moves to another member; the cvae never saw a group with no member on), and not one whose
+  // attribute is already at that end (at a one-hot a0 more than half of them), which would
+  // cost a pass to learn what staying costs.
+  auto run = (probes - a.unsqueeze(1)).abs().amax(2) > kProbeMinMove;  // [m, P]
   if (exclusive.defined()) {
-    // A member of a group is not switched off alone: the group moves to another member (the
-    // cvae never saw a group with no member on).
     auto grouped = exclusive.any(1).to(a.device());  // [K]
-    auto off = torch::stack({grouped, torch::zeros_like(grouped)}, 1).reshape({1, P});
-    probe_loss = probe_loss.masked_fill(off, std::numeric_limits<float>::infinity());
+    run &= ~torch::stack({grouped, torch::zeros_like(grouped)}, 1).reshape({1, P});
   }
+  auto sel = run.flatten().nonzero().flatten();  // rows of [m·P] to run
+  auto probe_loss = torch::full({m * P}, std::numeric_limits<float>::infinity(), a.options());
+  if (sel.numel() > 0) {
+    auto item = sel.div(P, "floor");
+    auto pick = [&](const torch::Tensor& v) { return v.index_select(0, item); };
+    probe_loss.index_put_({sel}, loss_of(pick(z), probes.reshape({m * P, K}).index_select(0, sel),
+                                         pick(idx), pick(t), pick(a0)));
+  }
+  probe_loss = probe_loss.view({m, P});
   auto stay = loss_of(z, a, idx, t, a0);
   auto [best, p] = probe_loss.min(1);
   // Towards the best probe, its largest coordinate moving by attribute_lr (or all the way).

@@ -16,7 +16,7 @@
 // generator the slope at a0 favours whichever code the decoder leaks into F's input most, and
 // the proximal step then moves those (measured on shapes: the attribute F reads had the largest
 // slope for 25% of items); a probe asks the generator for the edit itself. Costs 2K extra
-// forward passes of G and F per step.
+// forward passes of G and F per step at most (probes that would not move a are skipped).
 // What G and F are (images, sentences) is hidden behind one function from (z, a) to F's logits.
 #pragma once
 
