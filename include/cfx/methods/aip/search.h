@@ -7,16 +7,16 @@
 // gradient stays below beta times the largest one never leaves a0. (Adam on a, tried first,
 // moved every attribute by about lr per step whatever its gradient, and every explanation
 // listed every attribute.)
-// With attribute_step = "greedy" a moves one attribute per step instead, chosen by what a
-// whole move does rather than by the local slope: every attribute is probed at both ends of
-// [0, 1] (the others held), a member of an exclusive group only by switching it on and the rest
-// of its group off (the one-factor edits the cvae is trained on), and a moves towards the probe
-// with the lowest CE + beta·‖a − a0‖₁, its largest coordinate by attribute_lr (nothing moves
-// when no probe beats staying). On an entangled
-// generator the slope at a0 favours whichever code the decoder leaks into F's input most, and
-// the proximal step then moves those (measured on shapes: the attribute F reads had the largest
-// slope for 25% of items); a probe asks the generator for the edit itself. Costs 2K extra
-// forward passes of G and F per step at most (probes that would not move a are skipped).
+// With attribute_step = "greedy" a moves one unit per step instead (an attribute, or a group's
+// swap), chosen by what a whole edit does rather than by the local slope: every attribute is
+// probed at both ends of [0, 1] (the others held), a member of an exclusive group only by
+// switching it on and the rest of its group off (the one-factor edits the cvae is trained on),
+// and a moves towards the probe with the lowest CE + beta·‖a − a0‖₁, its largest coordinate by
+// attribute_lr (nothing moves when no probe beats staying). On an entangled generator the
+// slope at a0 favours whichever code the decoder leaks into F's input most, and the proximal
+// step then moves those (measured on shapes: the attribute F reads had the largest slope for
+// 25% of items); a probe asks the generator for the edit itself. Costs at most 2K extra
+// forward passes of G and F per step (probes that would not move a are skipped).
 // What G and F are (images, sentences) is hidden behind one function from (z, a) to F's logits.
 #pragma once
 
