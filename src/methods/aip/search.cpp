@@ -163,7 +163,8 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
     if (o.optimise_z && ps[0].grad().defined()) adam.step_rows(idx_dev, {ps[0]}, rows);
     torch::NoGradGuard ng;
     if (o.optimise_a && o.attribute_step == "greedy") {
-      auto pick = [&](const torch::Tensor& v) { return v.index_select(0, rows); };
+      // (a structured binding cannot be captured in C++17: clang refuses it)
+      auto pick = [r = rows](const torch::Tensor& v) { return v.index_select(0, r); };
       auto a_new = greedy_attribute_step(logits_of, pick(ps[0].detach()), pick(ps[1].detach()),
                                          pick(a0a), pick(idx_dev), pick(ta), exclusive, o);
       res.a.index_copy_(0, idx_dev.index_select(0, rows), a_new);
