@@ -1,7 +1,7 @@
 // Cost of AIP counterfactuals on images with the shipped shapes models (cvae + attribute
 // classifier, default search of 300 steps with per-item early stop), at batch 1 and 64, against
 // each image's runner-up class; the second argument 1 takes the greedy attribute step
-// (attribute_step = "greedy", 2K probe passes per step) instead of the paper's gradient step.
+// (attribute_step = "greedy", up to 2K probe passes per step) instead of the paper's gradient step.
 // The text side is measured in bench_text.cpp.
 #include <benchmark/benchmark.h>
 

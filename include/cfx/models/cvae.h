@@ -46,13 +46,13 @@ struct CvaeTrainOptions {
                          // which only generated data has — shapes' renderer; 0: none)
   double corners = 0;    // weight of the corner term (shapes only): each 0/1 edit's polygon
                          // harmonics (shapes_polygon_harmonics) pulled to the requested shape's,
-  // (third − [triangle])² + (fourth − [square])², so G commits to corners
-  // where D accepts blobs (0: none)
-  double edges = 0;            // weight of the edge term: the gradient difference (edge_difference)
-                               // of the reconstruction G(z, a0) and x, summed over pixels as the
-                               // reconstruction term is; BCE lets G soften edges by about a pixel,
-                               // which a classifier may read (the shape CNN reads soft corners as a
-                               // circle's) (0: none)
+                         // (third − [triangle])² + (fourth − [square])², so G commits to
+                         // corners where D accepts blobs (0: none)
+  double edges = 0;      // weight of the edge term: the gradient difference (edge_difference)
+                         // of the reconstruction G(z, a0) and x, summed over pixels as the
+                         // reconstruction term is; BCE lets G soften edges by about a pixel,
+                         // which a classifier may read (the shape CNN reads soft corners as a
+                         // circle's) (0: none)
   double posterior_noise = 1;  // scale of the reparameterisation noise in z = μ + noise·σ·ε
                                // (1: the ELBO; 0: G trained on E's mean, so it need not
                                // average its drawing over the posterior's jitter — the blur —

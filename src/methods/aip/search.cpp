@@ -56,12 +56,13 @@ namespace {
 constexpr double kProbeMinMove = 1e-3;
 
 // The greedy move (see search.h). z: [m, L], a, a0: [m, K] of the rows still searching, idx:
-// [m] their batch rows, t: [m] targets, exclusive: [K, K] bool or undefined. Returns the moved
-// a [m, K].
+// [m] their batch rows, t: [m] targets, stay: [m] CE + beta·‖a − a0‖₁ at (z, a) (the search
+// loop has it already), exclusive: [K, K] bool or undefined. Returns the moved a [m, K].
 torch::Tensor greedy_attribute_step(const AipLogitsFn& logits_of, const torch::Tensor& z,
                                     const torch::Tensor& a, const torch::Tensor& a0,
                                     const torch::Tensor& idx, const torch::Tensor& t,
-                                    const torch::Tensor& exclusive, const AipSearchOptions& o) {
+                                    const torch::Tensor& stay, const torch::Tensor& exclusive,
+                                    const AipSearchOptions& o) {
   const int64_t m = a.size(0), K = a.size(1), P = 2 * K;
   // Probe p = 2k + e sets attribute k to e ∈ {0, 1}: the generator's one-factor edits. Switching
   // k on switches its exclusive partners off (the one-hot moves, as the cvae was trained to);
@@ -94,7 +95,6 @@ torch::Tensor greedy_attribute_step(const AipLogitsFn& logits_of, const torch::T
                                          pick(idx), pick(t), pick(a0)));
   }
   probe_loss = probe_loss.view({m, P});
-  auto stay = loss_of(z, a, idx, t, a0);
   auto [best, p] = probe_loss.min(1);
   // Towards the best probe, its largest coordinate moving by attribute_lr (or all the way).
   auto dir = probes.gather(1, p.view({m, 1, 1}).expand({m, 1, K})).squeeze(1) - a;
@@ -137,9 +137,10 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
     auto logp = torch::log_softmax(logits_of(ps[0], ps[1], idx_dev), 1);
     auto pt = logp.gather(1, ta.unsqueeze(1)).squeeze(1).exp();
     // The ℓ1 term is reported in the loss but left out of the gradient: the prox below does it.
-    auto smooth = torch::nll_loss(logp, ta, {}, at::Reduction::None) +
-                  o.alpha * (ps[0] - z_anchor.index_select(0, idx_dev)).pow(2).sum(1);
-    auto loss = smooth + o.beta * (ps[1] - a0a).abs().sum(1);
+    auto ce = torch::nll_loss(logp, ta, {}, at::Reduction::None);
+    auto l1 = (ps[1] - a0a).abs().sum(1);
+    auto smooth = ce + o.alpha * (ps[0] - z_anchor.index_select(0, idx_dev)).pow(2).sum(1);
+    auto loss = smooth + o.beta * l1;
 
     auto back = to_host_rows({pt, loss, logp.argmax(1) == ta});
     auto pt_c = back[0], loss_c = back[1];
@@ -166,7 +167,8 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
       // (a structured binding cannot be captured in C++17: clang refuses it)
       auto pick = [r = rows](const torch::Tensor& v) { return v.index_select(0, r); };
       auto a_new = greedy_attribute_step(logits_of, pick(ps[0].detach()), pick(ps[1].detach()),
-                                         pick(a0a), pick(idx_dev), pick(ta), exclusive, o);
+                                         pick(a0a), pick(idx_dev), pick(ta),
+                                         pick((ce + o.beta * l1).detach()), exclusive, o);
       res.a.index_copy_(0, idx_dev.index_select(0, rows), a_new);
     } else if (o.optimise_a && ps[1].grad().defined()) {
       auto g = ps[1].grad();

@@ -48,9 +48,8 @@ struct AipSearchOptions {
   /// each key behind `prefix` (latent's refinement names them search_steps, ...).
   nlohmann::json to_json(const std::string& prefix = "") const;
   /// Sets the fields `j` has (steps, lr, attribute_lr, alpha, beta, confidence, attribute_step
-  /// and, with
-  /// `optimise_flags`, optimise_z/optimise_a; each key behind `prefix`); the owner checks
-  /// for unknown keys.
+  /// and, with `optimise_flags`, optimise_z/optimise_a; each key behind `prefix`); the owner
+  /// checks for unknown keys.
   void read(const nlohmann::json& j, bool optimise_flags, const std::string& prefix = "");
 };
 
