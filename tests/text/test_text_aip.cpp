@@ -41,30 +41,36 @@ TEST(TextAip, OptimisingOnlyAttributesChangesTheOneTheClassifierReads) {
   TextCorpusOptions o;
   o.test_size = 40;
   auto test = make_text_corpus(o, "test");
-  TextAipOptions opt;
-  opt.search.optimise_z = false;
-  opt.search.steps = 200;
-  auto r = explain_text_aip(*F, *G, test.texts, std::vector<int64_t>(test.size(), -1), opt);
-  int valid = 0, right = 0, ignored = 0;
-  double moved_read = 0, moved_ignored = 0;
-  for (const auto& t : r.items) {
-    EXPECT_NE(t.target, t.class_before);  // auto: the other class
-    if (!t.valid) continue;
-    ++valid;
-    right += t.grammar_after[k] != t.grammar_before[k];
-    ignored +=
-        t.grammar_after[2] != t.grammar_before[2] || t.grammar_after[3] != t.grammar_before[3];
-    moved_read += std::abs(t.attributes_after[k] - t.attributes_before[k]);
-    for (int j : {2, 3}) moved_ignored += std::abs(t.attributes_after[j] - t.attributes_before[j]);
+  // Both attribute steps: the paper's proximal gradient and the greedy whole-edit probes.
+  for (const std::string step : {"gradient", "greedy"}) {
+    SCOPED_TRACE(step);
+    TextAipOptions opt;
+    opt.search.optimise_z = false;
+    opt.search.steps = 200;
+    opt.search.attribute_step = step;
+    auto r = explain_text_aip(*F, *G, test.texts, std::vector<int64_t>(test.size(), -1), opt);
+    int valid = 0, right = 0, ignored = 0;
+    double moved_read = 0, moved_ignored = 0;
+    for (const auto& t : r.items) {
+      EXPECT_NE(t.target, t.class_before);  // auto: the other class
+      if (!t.valid) continue;
+      ++valid;
+      right += t.grammar_after[k] != t.grammar_before[k];
+      ignored +=
+          t.grammar_after[2] != t.grammar_before[2] || t.grammar_after[3] != t.grammar_before[3];
+      moved_read += std::abs(t.attributes_after[k] - t.attributes_before[k]);
+      for (int j : {2, 3})
+        moved_ignored += std::abs(t.attributes_after[j] - t.attributes_before[j]);
+    }
+    const auto counts = cfx::str(valid, " valid, ", right, " changed the attribute F reads, ",
+                                 ignored, " changed topic or tense");
+    EXPECT_GE(valid, 32) << counts;
+    EXPECT_GE(right, valid * 9 / 10) << counts;
+    // Most keep topic and tense (a third do not: G's words follow a only approximately).
+    EXPECT_LT(2 * ignored, valid) << counts;
+    // The explanation in attribute words: the attribute F reads moved the most.
+    EXPECT_GT(moved_read, moved_ignored) << moved_read << " vs " << moved_ignored;
   }
-  const auto counts = cfx::str(valid, " valid, ", right, " changed the attribute F reads, ",
-                               ignored, " changed topic or tense");
-  EXPECT_GE(valid, 32) << counts;
-  EXPECT_GE(right, valid * 9 / 10) << counts;
-  // Most keep topic and tense (a third do not: G's words follow a only approximately).
-  EXPECT_LT(2 * ignored, valid) << counts;
-  // The explanation in attribute words: the attribute F reads moved the most.
-  EXPECT_GT(moved_read, moved_ignored) << moved_read << " vs " << moved_ignored;
 }
 
 TEST(TextAip, BatchesAgreeWithSingleItemsAndRepeat) {
@@ -78,24 +84,28 @@ TEST(TextAip, BatchesAgreeWithSingleItemsAndRepeat) {
   F->train(make_text_corpus(o, "train"), make_text_corpus(o, "test"), loop);
   std::vector<std::string> texts = {"the movie was not good", "this soup is awful !",
                                     "i think the plot is very boring"};
-  TextAipOptions opt;
-  opt.search.steps = 100;
-  auto batch = explain_text_aip(*F, *G, texts, {-1, 1, -1}, opt);
-  auto again = explain_text_aip(*F, *G, texts, {-1, 1, -1}, opt);
-  opt.batch_size = 1;
-  auto single = explain_text_aip(*F, *G, texts, {-1, 1, -1}, opt);
-  for (size_t i = 0; i < texts.size(); ++i) {
-    EXPECT_EQ(batch.items[i].counterfactual, again.items[i].counterfactual);
-    EXPECT_EQ(batch.items[i].counterfactual, single.items[i].counterfactual);
-    // Bitwise, not only the same words: the models give each item the same numbers in any batch.
-    EXPECT_EQ(batch.items[i].attributes_after, single.items[i].attributes_after);
-    EXPECT_EQ(batch.items[i].steps, single.items[i].steps);
-    // Straight-through: an item that stopped early stopped on a valid hard sentence.
-    if (batch.items[i].steps < opt.search.steps) EXPECT_TRUE(batch.items[i].valid);
+  for (const std::string step : {"gradient", "greedy"}) {
+    SCOPED_TRACE(step);
+    TextAipOptions opt;
+    opt.search.steps = 100;
+    opt.search.attribute_step = step;
+    auto batch = explain_text_aip(*F, *G, texts, {-1, 1, -1}, opt);
+    auto again = explain_text_aip(*F, *G, texts, {-1, 1, -1}, opt);
+    opt.batch_size = 1;
+    auto single = explain_text_aip(*F, *G, texts, {-1, 1, -1}, opt);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      EXPECT_EQ(batch.items[i].counterfactual, again.items[i].counterfactual);
+      EXPECT_EQ(batch.items[i].counterfactual, single.items[i].counterfactual);
+      // Bitwise, not only the same words: the models give each item the same numbers in any batch.
+      EXPECT_EQ(batch.items[i].attributes_after, single.items[i].attributes_after);
+      EXPECT_EQ(batch.items[i].steps, single.items[i].steps);
+      // Straight-through: an item that stopped early stopped on a valid hard sentence.
+      if (batch.items[i].steps < opt.search.steps) EXPECT_TRUE(batch.items[i].valid);
+    }
+    EXPECT_EQ(batch.items[1].target, 1);
+    EXPECT_THROW(explain_text_aip(*F, *G, texts, {-1, 2, -1}, opt), cfx::Error);
+    EXPECT_THROW(explain_text_aip(*F, *G, {""}, {-1}, opt), cfx::Error);
   }
-  EXPECT_EQ(batch.items[1].target, 1);
-  EXPECT_THROW(explain_text_aip(*F, *G, texts, {-1, 2, -1}, opt), cfx::Error);
-  EXPECT_THROW(explain_text_aip(*F, *G, {""}, {-1}, opt), cfx::Error);
 }
 
 TEST(TextAip, EditDistanceCountsWordsNotPositions) {
