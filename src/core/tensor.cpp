@@ -1,5 +1,7 @@
 #include "cfx/core/tensor.h"
 
+#include "cfx/core/error.h"
+
 namespace cfx {
 namespace {
 
@@ -47,6 +49,17 @@ std::pair<torch::Tensor, torch::Tensor> rows_to_keep(const torch::Tensor& stop,
                                                      const torch::Tensor& like) {
   auto rows = (~stop).nonzero().flatten().to(like.device());
   return {rows, torch::zeros_like(like).index_fill_(0, rows, 1.0)};
+}
+
+torch::Tensor box_average_logits(const torch::Tensor& l, int64_t s) {
+  CFX_CHECK(l.dim() == 4 && s >= 1 && l.size(2) % s == 0 && l.size(3) % s == 0,
+            "box_average_logits: logits ", l.sizes(), " do not tile into ", s, "x", s, " blocks");
+  if (s == 1) return l;
+  const auto n = l.size(0), c = l.size(1), h = l.size(2) / s, w = l.size(3) / s;
+  auto log_mean = [&](const torch::Tensor& t) {  // log of the block mean of σ(t), less log s²
+    return torch::logsumexp(torch::log_sigmoid(t).reshape({n, c, h, s, w, s}), {3, 5});
+  };
+  return log_mean(l) - log_mean(-l);  // log p − log(1 − p): the log s² cancels
 }
 
 }  // namespace cfx

@@ -29,11 +29,17 @@ void VaeOptions::validate() const {
             " (use 4 to 256)");
   CFX_CHECK(decoder == "conv" || decoder == "broadcast", "invalid decoder: '", decoder,
             "' (use conv or broadcast)");
+  CFX_CHECK(supersample >= 1 && supersample <= 4, "invalid supersample: ", supersample,
+            " (use 1 to 4)");
+  CFX_CHECK(supersample == 1 || decoder == "broadcast", "invalid supersample: ", supersample,
+            " (only the broadcast decoder draws at a higher resolution; use 1 with decoder '",
+            decoder, "')");
 }
 
 json VaeOptions::to_json() const {
-  return {{"channels", channels}, {"height", height},         {"width", width},
-          {"latent", latent},     {"width_mult", width_mult}, {"decoder", decoder}};
+  return {{"channels", channels},      {"height", height},         {"width", width},
+          {"latent", latent},          {"width_mult", width_mult}, {"decoder", decoder},
+          {"supersample", supersample}};
 }
 
 VaeOptions VaeOptions::from_json(const json& j) {
@@ -44,6 +50,7 @@ VaeOptions VaeOptions::from_json(const json& j) {
   o.latent = j.at("latent").get<int64_t>();
   o.width_mult = j.at("width_mult").get<int64_t>();
   o.decoder = j.value("decoder", std::string("conv"));  // checkpoints from before it existed
+  o.supersample = j.value("supersample", int64_t{1});   // likewise
   return o;
 }
 

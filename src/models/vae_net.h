@@ -7,6 +7,7 @@
 
 #include <functional>
 
+#include "cfx/core/tensor.h"
 #include "cfx/models/vae.h"
 
 namespace cfx::detail {
@@ -31,13 +32,11 @@ struct VaeNetImpl : torch::nn::Module {
     mu = register_module("mu", nn::Linear(flat + k, o.latent));
     logvar = register_module("logvar", nn::Linear(flat + k, o.latent));
     if (o.decoder == "broadcast") {
-      // Coordinates as two extra channels, in [-1, 1]; made once, moved with the module.
-      auto ys = torch::linspace(-1, 1, o.height)
-                    .view({1, 1, o.height, 1})
-                    .expand({1, 1, o.height, o.width});
-      auto xs = torch::linspace(-1, 1, o.width)
-                    .view({1, 1, 1, o.width})
-                    .expand({1, 1, o.height, o.width});
+      // Coordinates as two extra channels, in [-1, 1], at the drawing's resolution (supersample
+      // times the image's); made once, moved with the module.
+      const int64_t hs = o.height * o.supersample, ws = o.width * o.supersample;
+      auto ys = torch::linspace(-1, 1, hs).view({1, 1, hs, 1}).expand({1, 1, hs, ws});
+      auto xs = torch::linspace(-1, 1, ws).view({1, 1, 1, ws}).expand({1, 1, hs, ws});
       grid = register_buffer("grid", torch::cat({xs, ys}, 1).contiguous());
       b1 = register_module("b1", conv(o.latent + k + 2, 2 * w, 3, 1, 1));
       b2 = register_module("b2", conv(2 * w, 2 * w, 3, 1, 1));
@@ -65,13 +64,14 @@ struct VaeNetImpl : torch::nn::Module {
   torch::Tensor decode_logits(const torch::Tensor& z, const torch::Tensor& a = {}) {
     if (b1) {
       auto v = with(z, a);
-      auto h = torch::cat({v.view({v.size(0), v.size(1), 1, 1}).expand({-1, -1, o.height, o.width}),
-                           grid.to(v.dtype()).expand({v.size(0), -1, -1, -1})},
-                          1);
+      auto h = torch::cat(
+          {v.view({v.size(0), v.size(1), 1, 1}).expand({-1, -1, grid.size(2), grid.size(3)}),
+           grid.to(v.dtype()).expand({v.size(0), -1, -1, -1})},
+          1);
       h = torch::leaky_relu(b1->forward(h), 0.2);
       h = torch::leaky_relu(b2->forward(h), 0.2);
       h = torch::leaky_relu(b3->forward(h), 0.2);
-      return b4->forward(h);
+      return box_average_logits(b4->forward(h), o.supersample);
     }
     auto h = torch::leaky_relu(d0->forward(with(z, a)), 0.2)
                  .view({z.size(0), 2 * o.width_mult, o.height / 4, o.width / 4});

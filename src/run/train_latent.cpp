@@ -28,6 +28,7 @@ VaeOptions vae_arch(const json& o, const Dataset& train) {
   arch.latent = o["latent"];
   arch.width_mult = o["width"];
   arch.decoder = o["decoder"].get<std::string>();
+  arch.supersample = o["supersample"];
   arch.channels = train.images.size(1);
   arch.height = train.images.size(2);
   arch.width = train.images.size(3);
@@ -316,6 +317,9 @@ std::vector<Trainer> latent_trainers() {
            {"width", va.width_mult, "channels of the first conv"},
            {"decoder", va.decoder,
             "conv (upsampling) or broadcast (the latent tiled over the pixels, for small objects)"},
+           {"supersample", va.supersample,
+            "broadcast decoder: draw at this multiple of the resolution and box-average down, as "
+            "the shapes renderer antialiases (1..4)"},
            {"epochs", vt.epochs, "passes over the training images"},
            {"batch_size", vt.batch_size, "items per step"},
            {"lr", vt.lr, "Adam learning rate"},
@@ -379,6 +383,9 @@ std::vector<Trainer> latent_trainers() {
            {"width", va.width_mult, "channels of the first conv"},
            {"decoder", va.decoder,
             "conv (upsampling) or broadcast (the latent tiled over the pixels, for small objects)"},
+           {"supersample", va.supersample,
+            "broadcast decoder: draw at this multiple of the resolution and box-average down, as "
+            "the shapes renderer antialiases (1..4)"},
            {"epochs", ct.epochs,
             "passes over the training images (0 with --init: measure that cvae only)"},
            {"batch_size", ct.batch_size, "items per step"},

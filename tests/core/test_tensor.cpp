@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "cfx/core/error.h"
 #include "cfx/core/tensor.h"
 #include "cfx/data/shapes.h"
 
@@ -57,6 +58,28 @@ TEST(EdgeDifference, BlurPaysAndTheGradientSharpens) {
   ASSERT_TRUE(y.grad().isfinite().all().item<bool>());
   auto after = edge_difference(y.detach() - 0.01 * y.grad(), x).sum();
   EXPECT_LT(after.item<double>(), before.item<double>());
+}
+
+// A drawing at s times the resolution comes back as the logits of its block means: σ of the
+// result is avg_pool(σ(l), s) (what a renderer's antialiasing does), a block of saturated
+// sub-pixels half on and half off is exactly 0.5 with finite gradients, and s = 1 is l.
+TEST(BoxAverageLogits, IsTheLogitOfTheBlockMeanOfTheProbabilities) {
+  torch::manual_seed(0);
+  auto l = 4 * torch::randn({2, 3, 8, 12});
+  for (int64_t s : {2, 4}) {
+    auto want = torch::avg_pool2d(torch::sigmoid(l), s);
+    auto got = torch::sigmoid(box_average_logits(l, s));
+    EXPECT_EQ(got.sizes(), want.sizes());
+    EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-6)) << (got - want).abs().max();
+  }
+  EXPECT_TRUE(torch::equal(box_average_logits(l, 1), l));
+  // Half of a 2x2 block at +60, half at −60: σ saturates to 1 and 0 in float, the mean is 0.5.
+  auto sat = torch::tensor({60.f, 60.f, -60.f, -60.f}).view({1, 1, 2, 2}).requires_grad_();
+  auto out = box_average_logits(sat, 2);
+  EXPECT_NEAR(out.item<double>(), 0.0, 1e-6);
+  out.backward();
+  EXPECT_TRUE(torch::isfinite(sat.grad()).all().item<bool>()) << sat.grad();
+  EXPECT_THROW(box_average_logits(l, 5), Error);  // 8 x 12 does not tile into 5 x 5
 }
 
 }  // namespace

@@ -24,6 +24,13 @@ torch::Tensor total_variation(const torch::Tensor& x);
 /// edge, where per-pixel BCE or L2 pay little (the cvae's `edges` term).
 torch::Tensor edge_difference(const torch::Tensor& y_hat, const torch::Tensor& y);
 
+/// Logits l [N, C, s·H, s·W] of a drawing at s times the resolution → the logits [N, C, H, W]
+/// of its box-averaged probabilities: σ(out) = mean of σ(l) over each s×s block, as a renderer
+/// antialiases by averaging a finer drawing. Computed in log space (log p = logsumexp(log σ(l))
+/// − log s², likewise log(1 − p) with −l), so saturated sub-pixels keep finite gradients and
+/// BCE on the result stays stable. s = 1 returns l.
+torch::Tensor box_average_logits(const torch::Tensor& l, int64_t s);
+
 /// Per-item values of one optimisation step ([n] tensors on any device: float, or bool, as
 /// 0/1) stacked as the rows of one [k, n] tensor of `rows[0]`'s dtype on the host: one copy
 /// per step, because a GPU waits at each.

@@ -23,6 +23,10 @@ struct VaeOptions {
   /// pixel with its x, y coordinates, then four 3x3 convs of 2 * width_mult channels at full
   /// resolution — it draws small objects' corners a blurring upsampler loses (docs/models.md).
   std::string decoder = "conv";
+  /// Broadcast decoder only: draw at this multiple of the resolution and box-average the
+  /// pixel probabilities down, as the shapes renderer antialiases its drawing (1: draw at the
+  /// image's resolution). Aimed at edges drawn softer than the data's (docs/models.md) (1..4)
+  int64_t supersample = 1;
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
   nlohmann::json to_json() const;
