@@ -182,7 +182,8 @@ TEST(CliAip, MeasuringAShapesCvaeReadsItsEditsFromPixels) {
 // `--paired` (shapes only): G's edits are also trained against the renderer's true edit of the
 // image; the curve says how many requests had one. `--corners` (shapes only) and `--edges`
 // record their terms in the curve; `--posterior-noise` is kept in the options. `--decoder
-// broadcast` is kept in the checkpoint's architecture. Elsewhere, one error line.
+// broadcast` and `--supersample` are kept in the checkpoint's architecture. Elsewhere, one error
+// line.
 TEST(CliAip, PairedEditsAndTheBroadcastDecoder) {
   auto dir = cfx::testing::temp_dir("cli_aip_paired");
   const std::string base = "train cvae -q --attributes " + shipped_model("shapes-attributes.pt") +
@@ -216,5 +217,14 @@ TEST(CliAip, PairedEditsAndTheBroadcastDecoder) {
                     "invalid posterior_noise: 2");
   expect_user_error(run_cfx(base + " --data shapes --decoder bogus --out " + dir + "/x.pt"),
                     "invalid decoder: 'bogus'");
+  // `--supersample` reaches the architecture (the broadcast decoder draws at 2x and
+  // box-averages); with the upsampling decoder it is refused by name.
+  r = run_cfx("train cvae -q --attributes " + shipped_model("shapes-attributes.pt") +
+              " --data shapes --limit 32 --latent 4 --width 8 --batch-size 16 --epochs 1" +
+              " --decoder broadcast --supersample 2 --out " + dir + "/s.pt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(cfx::read_file(dir + "/s.json"))["arch_options"]["supersample"], 2);
+  expect_user_error(run_cfx(base + " --data shapes --supersample 2 --out " + dir + "/x.pt"),
+                    "only the broadcast decoder");
   EXPECT_FALSE(fs::exists(dir + "/x.pt"));
 }

@@ -26,6 +26,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A small broadcast-decoder VAE's options for 16x16 shapes, drawn at `supersample` times.
+VaeOptions small_broadcast(int64_t supersample = 1) {
+  VaeOptions o;
+  o.channels = 3;
+  o.height = o.width = 16;
+  o.latent = 8;
+  o.width_mult = 8;
+  o.decoder = "broadcast";
+  o.supersample = supersample;
+  return o;
+}
+
 Dataset small_shapes(const std::string& split, int64_t n) {
   DatasetOptions o;
   o.split = split;
@@ -108,12 +120,7 @@ TEST(Vae, SaveLoadRoundTripAndKindCheck) {
 // The spatial broadcast decoder (VaeOptions::decoder): learns as the upsampling one does, is
 // saved and loaded as itself, and sidecars from before the option read as "conv".
 TEST(Vae, BroadcastDecoderLearnsAndRoundTrips) {
-  VaeOptions o;
-  o.channels = 3;
-  o.height = o.width = 16;
-  o.latent = 8;
-  o.width_mult = 8;
-  o.decoder = "broadcast";
+  VaeOptions o = small_broadcast();
   auto vae = std::make_shared<Vae>(o);
   VaeTrainOptions t;
   t.epochs = 6;
@@ -144,13 +151,7 @@ TEST(Vae, BroadcastDecoderLearnsAndRoundTrips) {
 // images come out at the image's size; it learns, is saved and loaded as itself, old sidecars
 // read as 1, and other decoders or factors are refused by name.
 TEST(Vae, SupersampledBroadcastDecoderLearnsAndRoundTrips) {
-  VaeOptions o;
-  o.channels = 3;
-  o.height = o.width = 16;
-  o.latent = 8;
-  o.width_mult = 8;
-  o.decoder = "broadcast";
-  o.supersample = 2;
+  VaeOptions o = small_broadcast(2);
   auto vae = std::make_shared<Vae>(o);
   VaeTrainOptions t;
   t.epochs = 4;
