@@ -406,7 +406,7 @@ std::vector<Trainer> latent_trainers() {
             "(0: none)"},
            {"critic_lr", ct.critic_lr,
             "the realism critic's learning rate (0: --lr; above it, meant to keep the critic "
-            "ahead of G: not yet shown to help, docs/models.md)"},
+            "ahead of G: at 4x it stayed at chance and nothing sharpened, docs/models.md)"},
            {"paired", ct.paired,
             "weight of the paired-edit term: G(z, a') against the renderer's true edit of the "
             "image (shapes only: real data has no true edits; 0: none)"},

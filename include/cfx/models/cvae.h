@@ -39,8 +39,9 @@ struct CvaeTrainOptions {
                          // make its edits pass as real (non-saturating GAN loss; 0: none)
   double critic_lr = 0;  // the realism critic's Adam learning rate (0: lr). Above lr it is the
                          // two time-scale rule of Heusel et al. 2017, meant to keep the critic
-                         // ahead of G: the fine-tunes sharpened only where it got ahead. Not yet
-                         // shown to help (one epoch at 4x stays at chance; docs/models.md)
+                         // ahead of G: the fine-tunes sharpened only where it got ahead. At 4x
+                         // (4e-3) it did the opposite: the critic stayed at chance in 3 of 3
+                         // seeds and G did not sharpen (docs/models.md)
   double paired = 0;     // weight of the paired-edit term: BCE of G(z, a') against the true edit of
                          // x showing a' (as the reconstruction term; needs train()'s true_edits,
                          // which only generated data has — shapes' renderer; 0: none)
