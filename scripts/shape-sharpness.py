@@ -5,11 +5,14 @@ cvae's reconstructions G(E(x), D(x)) (AIP with 0 steps), as drawn, with backgrou
 added and sharpened by an unsharp mask. Prints a markdown row per image set: the shape
 classifier's accuracy, share of all images called circle and of the squares and triangles
 called circle; the red-circle classifier's accuracy and share of red squares and triangles
-called "red circle", for the larger and the smaller half of the objects by area.
+called "red circle", for the larger and the smaller half of the objects by area; and the
+squares and triangles called circle on light and on dark backgrounds apart.
 
     PYTHONPATH=build/python /usr/bin/python3 scripts/shape-sharpness.py [--n 1000] [CVAE.pt ...]
 
 About 2 min for the renderer's rows and 2 min per cvae at n 1000 on two threads (2026-12-03).
+--only-reconstructions prints each cvae's reconstruction row alone (about 3 min per cvae on one
+thread).
 """
 
 import argparse
@@ -38,6 +41,8 @@ def main():
     ap.add_argument("--model", default="models/shapes-cnn.pt", help="rule 'shape'")
     ap.add_argument("--red-circle-model", default="models/shapes-red-circle-cnn.pt")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only-reconstructions", action="store_true",
+                    help="print each cvae's reconstruction row only")
     a = ap.parse_args()
     X, y, names = cfx.load_dataset("shapes", n=a.n)
     assert names == ["circle", "square", "triangle"], names
@@ -52,6 +57,9 @@ def main():
     red_circle = (red & ~polygon).long()
     larger = area >= area.median()
     red_polygon = red & polygon
+    # The background is the median of the grey pixels; light backgrounds sit near 0.8, dark
+    # ones near 0.1.
+    light = torch.stack([X[i, 0][grey[i]].median() for i in range(len(X))]) > 0.5
 
     def predict(model, images):
         # A one-step pixel search: its items carry the classifier's prediction on the input.
@@ -65,22 +73,31 @@ def main():
         print(f"| {what} | {(p == y).float().mean():.3f} | {(p == 0).float().mean():.3f} | "
               f"{called.sum() / polygon.sum():.3f} | {(q == red_circle).float().mean():.3f} | "
               f"{(q[red_polygon & larger] == 1).float().mean():.3f} / "
-              f"{(q[red_polygon & ~larger] == 1).float().mean():.3f} |", flush=True)
+              f"{(q[red_polygon & ~larger] == 1).float().mean():.3f} | "
+              f"{(called & light).sum() / (polygon & light).sum():.3f} / "
+              f"{(called & ~light).sum() / (polygon & ~light).sum():.3f} |", flush=True)
 
     print(f"n = {a.n} shapes test images ({int(polygon.sum())} squares and triangles; red ones "
           f"larger / smaller half: {int((red_polygon & larger).sum())} / "
-          f"{int((red_polygon & ~larger).sum())}); classifiers {a.model}, "
-          f"{a.red_circle_model}\n")
+          f"{int((red_polygon & ~larger).sum())}; on light / dark backgrounds: "
+          f"{int((polygon & light).sum())} / {int((polygon & ~light).sum())}); classifiers "
+          f"{a.model}, {a.red_circle_model}\n")
     print("| images | shape: accuracy | shape: called circle | shape: squares and triangles "
           "called circle | red circle: accuracy | red circle: red squares and triangles called "
-          "red circle, larger / smaller half |")
-    print("|---|---|---|---|---|---|")
+          "red circle, larger / smaller half | shape: squares and triangles called circle, "
+          "light / dark background |")
+    print("|---|---|---|---|---|---|---|")
+    for path in a.cvaes if a.only_reconstructions else []:
+        e = cfx.explain(a.model, X, method="aip", steps=0, cvae=path, threads=a.threads)
+        row(e.counterfactuals, f"{path.split('/')[-1]}: reconstructions")
+    if a.only_reconstructions:
+        return
     row(X, "renderer, as drawn")
     clean = X.clone()
     for i in range(len(X)):
         clean[i][:, grey[i]] = X[i, 0][grey[i]].median()
     row(clean, "renderer, background noise removed")
-    for s in (0.5, 1.0, 1.5):
+    for s in (0.5, 0.75, 1.0, 1.5):
         row(blur(X, s), f"renderer, blurred σ {s} px")
     for path in a.cvaes:
         e = cfx.explain(a.model, X, method="aip", steps=0, cvae=path, threads=a.threads)
