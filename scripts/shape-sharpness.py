@@ -87,9 +87,12 @@ def main():
           "red circle, larger / smaller half | shape: squares and triangles called circle, "
           "light / dark background |")
     print("|---|---|---|---|---|---|---|")
+    def reconstructions(path):  # G(E(x), D(x)): AIP with no search step
+        return cfx.explain(a.model, X, method="aip", steps=0, cvae=path,
+                           threads=a.threads).counterfactuals
+
     for path in a.cvaes if a.only_reconstructions else []:
-        e = cfx.explain(a.model, X, method="aip", steps=0, cvae=path, threads=a.threads)
-        row(e.counterfactuals, f"{path.split('/')[-1]}: reconstructions")
+        row(reconstructions(path), f"{path.split('/')[-1]}: reconstructions")
     if a.only_reconstructions:
         return
     row(X, "renderer, as drawn")
@@ -100,8 +103,7 @@ def main():
     for s in (0.5, 0.75, 1.0, 1.5):
         row(blur(X, s), f"renderer, blurred σ {s} px")
     for path in a.cvaes:
-        e = cfx.explain(a.model, X, method="aip", steps=0, cvae=path, threads=a.threads)
-        R = e.counterfactuals
+        R = reconstructions(path)
         name = path.split("/")[-1]
         row(R, f"{name}: reconstructions")
         noise = (torch.rand(R.shape[0], 1, *R.shape[2:], generator=gen) - 0.5) * 2 * 0.02 * 3**0.5
