@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cfx/core/error.h"
+#include "cfx/core/tensor.h"
 
 namespace cfx {
 
@@ -30,17 +31,7 @@ torch::Tensor corrupt_images(const torch::Tensor& images, const std::string& spe
   }
   if (kind == "blur") {
     CFX_CHECK(level > 0 && level <= 10, "corruption blur: σ must be in (0, 10], got ", level);
-    int64_t r = static_cast<int64_t>(std::ceil(3 * level));
-    auto t = torch::arange(-r, r + 1, x.options());
-    auto k = torch::exp(-t.pow(2) / (2 * level * level));
-    k = k / k.sum();
-    const int64_t c = x.size(1);
-    auto pad = torch::replication_pad2d(x, {r, r, r, r});
-    auto kh = k.view({1, 1, 1, -1}).repeat({c, 1, 1, 1});
-    auto kv = k.view({1, 1, -1, 1}).repeat({c, 1, 1, 1});
-    const std::vector<int64_t> ones{1, 1}, zeros{0, 0};  // stride, padding, dilation
-    auto y = torch::conv2d(pad, kh, torch::Tensor(), ones, zeros, ones, c);
-    return torch::conv2d(y, kv, torch::Tensor(), ones, zeros, ones, c).clamp(0, 1);
+    return gaussian_blur(x, level).clamp(0, 1);
   }
   if (kind == "contrast") {
     CFX_CHECK(level > 0 && level <= 1, "corruption contrast: f must be in (0, 1], got ", level);

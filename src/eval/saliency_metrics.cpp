@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cfx/core/error.h"
+#include "cfx/core/tensor.h"
 #include "cfx/core/seed.h"
 #include "cfx/eval/perturbation_curve.h"
 #include "cfx/methods/saliency/infill.h"

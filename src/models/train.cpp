@@ -25,6 +25,8 @@ void TrainOptions::validate() const {
   CFX_CHECK(lr > 0 && std::isfinite(lr), "invalid learning rate: ", lr);
   CFX_CHECK(weight_decay >= 0, "invalid weight_decay: ", weight_decay);
   CFX_CHECK(shift >= 0 && shift <= 8, "invalid shift: ", shift, " (use 0..8)");
+  CFX_CHECK(blur >= 0 && blur <= 4, "invalid blur: ", blur, " (use [0, 4] pixels)");
+  CFX_CHECK(blur == 0 || augment, "blur ", blur, " needs augment (it is an augmentation)");
   CFX_CHECK(duq_weight >= 0 && std::isfinite(duq_weight), "invalid duq_weight: ", duq_weight);
   CFX_CHECK(duq_gp_weight >= 0 && std::isfinite(duq_gp_weight),
             "invalid duq_gp_weight: ", duq_gp_weight);
@@ -46,6 +48,7 @@ json TrainOptions::to_json() const {
           {"augment", augment},
           {"shift", shift},
           {"flip", flip},
+          {"blur", blur},
           {"seed", seed},
           {"device", device},
           {"duq_weight", duq_weight},
@@ -77,8 +80,8 @@ std::pair<std::vector<double>, std::vector<double>> channel_stats(const torch::T
 
 namespace {
 
-// Random shifts (replicate padding, so coloured backgrounds stay coloured) and optional
-// flips, drawn per item from torch's seeded generator.
+// Random shifts (replicate padding, so coloured backgrounds stay coloured), optional flips
+// and optional blur, drawn per item from torch's seeded generator.
 torch::Tensor augment_batch(const torch::Tensor& x, const TrainOptions& o) {
   auto out = x;
   if (o.shift > 0) {
@@ -97,6 +100,7 @@ torch::Tensor augment_batch(const torch::Tensor& x, const TrainOptions& o) {
     auto mask = (torch::rand({x.size(0)}) < 0.5).view({-1, 1, 1, 1}).to(out.device());
     out = torch::where(mask, out.flip({3}), out);
   }
+  if (o.blur > 0) out = gaussian_blur(out, torch::rand({x.size(0)}).mul(o.blur).to(out.device()));
   return out;
 }
 

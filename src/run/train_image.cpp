@@ -49,6 +49,7 @@ TrainOutcome train_classifier_kind(const json& o, const std::string& out,
   t.weight_decay = o["weight_decay"];
   t.shift = o["shift"];
   t.flip = o["flip"];
+  t.blur = o["blur"];
   t.augment = o["augment"];
   t.seed = o["seed"];
   t.device = o["device"].get<std::string>();
@@ -246,7 +247,9 @@ std::vector<Trainer> image_trainers() {
            {"weight_decay", t.weight_decay, "decoupled weight decay"},
            {"shift", t.shift, "augmentation: largest random shift in pixels"},
            {"flip", t.flip, "augmentation: random horizontal flips"},
-           {"augment", t.augment, "random shifts (and flips)"},
+           {"blur", t.blur,
+            "augmentation: Gaussian blur of a random sigma in [0, blur] pixels per item (0: none)"},
+           {"augment", t.augment, "random shifts (and flips, blur)"},
            {"seed", t.seed, "seed for initialisation, shuffling, augmentation"},
            {"device", t.device, "cpu or cuda"},
        }),

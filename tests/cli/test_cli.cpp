@@ -149,10 +149,11 @@ TEST(Cli, TrainWithHeadsRecordsThemAndInfoShowsThem) {
   const std::string common =
       "train classifier -q --data shapes --shapes-size 16 --limit 300 --arch cnn --width 4 "
       "--epochs 1 --batch-size 32 --seed 5 ";
-  auto r = run_cfx(common + "--head loss --out " + base);
+  auto r = run_cfx(common + "--head loss --blur 0.5 --out " + base);
   ASSERT_EQ(r.code, 0) << r.err;
   auto side = nlohmann::json::parse(cfx::read_file(dir + "/base.json"));
   EXPECT_EQ(side["head"], "loss");
+  EXPECT_EQ(side["train_options"]["blur"], 0.5);
   EXPECT_EQ(side["arch_options"]["head"], "loss");
   EXPECT_TRUE(side["train_options"].contains("loss_margin"));
   EXPECT_TRUE(side["training"]["head"].contains("loss_rank_correlation"));
@@ -214,6 +215,9 @@ TEST(Cli, TrainWithHeadsRecordsThemAndInfoShowsThem) {
   expect_user_error(run_cfx(common + "--head-only --out " + dir + "/bad.pt"), "--head-only");
   expect_user_error(run_cfx(common + "--head loss --loss-perturbed 9 --out " + dir + "/bad.pt"),
                     "loss_perturbed");
+  expect_user_error(run_cfx(common + "--blur 5 --out " + dir + "/bad.pt"), "invalid blur: 5");
+  expect_user_error(run_cfx(common + "--blur 1 --no-augment --out " + dir + "/bad.pt"),
+                    "needs augment");
   EXPECT_FALSE(std::filesystem::exists(dir + "/bad.pt"));
   auto help = run_cfx("train classifier --help");
   EXPECT_NE(help.out.find("--head"), std::string::npos);

@@ -82,5 +82,27 @@ TEST(BoxAverageLogits, IsTheLogitOfTheBlockMeanOfTheProbabilities) {
   EXPECT_THROW(box_average_logits(l, 5), Error);  // 8 x 12 does not tile into 5 x 5
 }
 
+TEST(GaussianBlur, PerItemSigmaBlursEachItemAsItsOwnBlurDoes) {
+  torch::manual_seed(0);
+  auto x = torch::rand({3, 3, 9, 11});
+  auto got = gaussian_blur(x, torch::tensor({0.0f, 0.6f, 1.5f}));
+  ASSERT_EQ(got.sizes(), x.sizes());
+  EXPECT_TRUE(torch::equal(got[0], x[0]));  // σ 0 leaves its item as it is
+  // σ 0.6 gets the radius of 1.5 here (5 taps each side, not 2); the extra taps weigh < 4e-6.
+  for (auto [i, sigma] : {std::pair<int64_t, double>{1, 0.6}, {2, 1.5}}) {
+    auto want = gaussian_blur(x.slice(0, i, i + 1), sigma)[0];
+    EXPECT_TRUE(torch::allclose(got[i], want, 1e-5, 1e-5)) << i << (got[i] - want).abs().max();
+  }
+  auto tv = total_variation(got);
+  EXPECT_GT(tv[1].item<double>(), tv[2].item<double>());  // more blur, less contrast
+  EXPECT_LT(tv[2].item<double>(), 0.5 * total_variation(x)[2].item<double>());
+  auto flat = torch::full({2, 1, 6, 6}, 0.3);
+  EXPECT_TRUE(torch::allclose(gaussian_blur(flat, torch::tensor({0.5f, 2.0f})), flat));
+  EXPECT_THROW(gaussian_blur(x, torch::tensor({-0.1f, 0.f, 0.f})), Error);
+  EXPECT_THROW(gaussian_blur(x, torch::tensor({NAN, 0.f, 0.f})), Error);
+  EXPECT_THROW(gaussian_blur(x, torch::tensor({1.f, 1.f})), Error);  // one σ per item
+  EXPECT_THROW(gaussian_blur(x, 0.0), Error);
+}
+
 }  // namespace
 }  // namespace cfx

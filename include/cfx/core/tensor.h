@@ -24,6 +24,16 @@ torch::Tensor total_variation(const torch::Tensor& x);
 /// edge, where per-pixel BCE or L2 pay little (the cvae's `edges` term).
 torch::Tensor edge_difference(const torch::Tensor& y_hat, const torch::Tensor& y);
 
+/// Gaussian blur of x [N, C, H, W] with standard deviation `sigma` (> 0) pixels: a separable
+/// kernel of radius ⌈3σ⌉ (at least 1) with replicate padding, which works for any image size
+/// (reflection needs the pad below the side).
+torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma);
+
+/// The same with one standard deviation per item, sigma [N] ≥ 0 on x's device (0 leaves the
+/// item as it is): the classifier trainer's blur augmentation. Every item's kernel has the
+/// radius of the largest σ; one grouped convolution per direction does the whole batch.
+torch::Tensor gaussian_blur(const torch::Tensor& x, const torch::Tensor& sigma);
+
 /// Logits l [N, C, s·H, s·W] of a drawing at s times the resolution → the logits [N, C, H, W]
 /// of its box-averaged probabilities: σ(out) = mean of σ(l) over each s×s block, as a renderer
 /// antialiases by averaging a finer drawing. Computed in log space (log p = logsumexp(log σ(l))

@@ -18,6 +18,10 @@ struct TrainOptions {
   bool augment = true;         // random shifts of up to `shift` pixels
   int64_t shift = 2;           // largest shift in pixels
   bool flip = false;           // also random horizontal flips (off for digits)
+  double blur = 0;             // also a Gaussian blur of σ ~ U(0, blur) pixels per item, in
+                               // [0, 4]; 0: none. Makes a classifier read soft edges as it
+                               // reads sharp ones (generated images are softer than real ones;
+                               // docs/claims-latent.md). Needs `augment`.
   uint64_t seed = 0;           // initialisation, shuffling and augmentation
   std::string device = "cpu";  // "cpu" or "cuda"
   // Auxiliary heads (ZooOptions::head); their losses are added to the cross-entropy.

@@ -4,6 +4,7 @@
 
 #include "cfx/core/error.h"
 #include "cfx/core/surface.h"
+#include "cfx/core/tensor.h"
 #include "cfx/methods/options.h"
 #include "cfx/models/inpainter.h"
 
@@ -41,18 +42,6 @@ void check_infiller_name(const std::string& name) {
     known += (known.empty() ? "" : ", ") + n;
   }
   fail("invalid infill: '", name, "' (use one of ", known, ")");
-}
-
-torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma) {
-  const int64_t r = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * sigma)));
-  auto k = torch::arange(-r, r + 1, x.options()).pow(2).div(-2 * sigma * sigma).exp();
-  k = k / k.sum();
-  const int64_t c = x.size(1);
-  // Replicate padding works for any image size (reflection needs the pad below the side).
-  auto p = torch::replication_pad2d(x, {r, r, r, r});
-  std::vector<int64_t> none{0, 0}, one{1, 1};
-  p = torch::conv2d(p, k.view({1, 1, 1, -1}).repeat({c, 1, 1, 1}), {}, one, none, one, c);
-  return torch::conv2d(p, k.view({1, 1, -1, 1}).repeat({c, 1, 1, 1}), {}, one, none, one, c);
 }
 
 namespace {

@@ -74,7 +74,4 @@ torch::Tensor composite(Infiller& infiller, const torch::Tensor& x, const torch:
 /// reconstructs what it did not see.
 double infill_error(Infiller& infiller, const torch::Tensor& x, const torch::Tensor& keep);
 
-/// Gaussian blur of x [N, C, H, W] with standard deviation `sigma` (pixels), reflect padding.
-torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma);
-
 }  // namespace cfx
