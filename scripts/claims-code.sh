@@ -6,6 +6,8 @@
 # global.json by --reference auto), over 3 seeds (each: other test images, coins and
 # bootstrap). VIAS="code" skips the shift-predictor runs. CVAES="a.pt,b.pt,c.pt" makes the code
 # route pool several cvaes (their spread enters the intervals; default: shapes-cvae.pt alone).
+# CASES="MODEL.pt:OUTCOME:NAME;..." scores other classifiers (NAME one of red-circle, circle,
+# blue, which fixes the rule the summary checks), e.g. ones trained with --blur.
 # Usage: scripts/claims-code.sh [CFX_BINARY] [OUT_DIR] [SAMPLES]
 #   (about 40 min on one thread at 1000 samples with both routes, 2026-12-02; about half with
 #   VIAS=code; VIAS=code with CVAES of three cvaes about 40 min)
@@ -17,8 +19,12 @@ VIAS=${VIAS:-code shift}
 CVAES=${CVAES:-}
 cd "$(dirname "$0")/.."
 run() { echo "+ $*" >&2; "$@"; }
-CASES=("shapes-red-circle-cnn:red circle:red-circle" "shapes-cnn:circle:circle"
-  "shapes-colour-cnn:blue:blue")
+if [ -n "${CASES:-}" ]; then
+  IFS=';' read -r -a CASES <<<"$CASES"
+else
+  CASES=("models/shapes-red-circle-cnn.pt:red circle:red-circle"
+    "models/shapes-cnn.pt:circle:circle" "models/shapes-colour-cnn.pt:blue:blue")
+fi
 for seed in 1 2 3; do
   for case in "${CASES[@]}"; do
     IFS=: read -r model outcome name <<<"$case"
@@ -26,7 +32,7 @@ for seed in 1 2 3; do
       [ -s "$OUT/$name-$via-$seed/global.json" ] && continue  # a finished run is kept
       generator=()
       [ "$via" = code ] && [ -n "$CVAES" ] && generator=(--generator "$CVAES")
-      run "$CFX" global -q --model "models/$model.pt" --outcome "$outcome" --via "$via" \
+      run "$CFX" global -q --model "$model" --outcome "$outcome" --via "$via" \
         "${generator[@]}" --samples "$SAMPLES" --seed "$seed" --out "$OUT/$name-$via-$seed" \
         >/dev/null
     done
@@ -49,6 +55,7 @@ def est(rows, key): return [r[key]["estimate"] for r in rows]
 for name, rule in RULES.items():
     runs = {v: [json.load(open(f"{out}/{name}-{v}-{s}/global.json")) for s in (1, 2, 3)]
             for v in vias if os.path.exists(f"{out}/{name}-{v}-1/global.json")}
+    if "code" not in runs: continue  # a rule CASES left out
     first = runs["code"][0]
     print(f"\n### outcome '{first['config']['outcome_names']}' ({first['model']['path']}), "
           f"mean ± sd over 3 seeds of {first['summary']['samples']} samples\n")
