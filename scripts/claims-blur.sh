@@ -6,9 +6,10 @@
 #   - global causal scores of both rules through the realism cvaes pooled (scripts/claims-code.sh
 #     with CASES; CHAIN is scripts/shapes-realism-chain.sh's folder with realism-4/5/6.pt),
 #   - AIP on three sets of 100 shapes test items with the shipped and the blur-trained shape CNN,
-#     each scored by the shipped and the blur-trained referee, tabulated.
+#     each scored by the shipped and the blur-trained referee at the paper's stop, and by the
+#     blur-trained referee at confidence 0.99, tabulated.
 # Usage: scripts/claims-blur.sh CFX OUT CHAIN
-#   (about 70 minutes on one thread: training 17, causal scores 40, AIP 4; 2026-12-04)
+#   (about 85 minutes on one thread: training 17, causal scores 40, AIP 25; 2026-12-04)
 set -euo pipefail
 cfx=$1 out=$2 chain=$3
 cd "$(dirname "$0")/.."
@@ -28,14 +29,18 @@ CASES="$out/red-circle-blur.pt:red circle:red-circle;$out/shape-blur.pt:circle:c
   CVAES="$chain/realism-4.pt,$chain/realism-5.pt,$chain/realism-6.pt" VIAS=code \
   scripts/claims-code.sh "$cfx" "$out/causal" 1000
 
+# AIP at the paper's stop (confidence 0.5) with each F and each referee; at 0.99 with the
+# blur-trained referee only.
 for f in shipped:models/shapes-cnn.pt blur:$out/shape-blur.pt; do
-  for o in shipped:models/shapes-oracle-resnet.pt blur:$out/oracle-blur.pt; do
+  for c in shipped:models/shapes-oracle-resnet.pt:0.5 blur:$out/oracle-blur.pt:0.5 \
+    blur:$out/oracle-blur.pt:0.99; do
+    IFS=: read -r referee oracle confidence <<<"$c"
     for off in 0 100 200; do
-      dir=$out/aip/${f%%:*}-F/${o%%:*}-referee/set$off
+      dir=$out/aip/${f%%:*}-F/$referee-referee/c$confidence/set$off
       [ -f "$dir/eval.json" ] || run "$cfx" -q eval --model "${f#*:}" --data shapes --split test \
-        --n 100 --offset "$off" --methods aip --set cvae=models/shapes-cvae.pt \
-        --oracle "${o#*:}" --autoencoders models/shapes-ae.pt --cout-steps 0 --seed 1 \
-        --out "$dir" >/dev/null
+        --n 100 --offset "$off" --methods aip --set confidence="$confidence" \
+        --set cvae=models/shapes-cvae.pt --oracle "$oracle" --autoencoders models/shapes-ae.pt \
+        --cout-steps 0 --seed 1 --out "$dir" >/dev/null
     done
   done
 done
@@ -49,14 +54,14 @@ def wilson(k, n, z=1.96):
     p, d = k / n, 1 + z * z / n
     c, h = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return (c - h) / d, (c + h) / d
-print("| F | referee | oracle agrees (n) | reconstruction already the target: n, oracle agrees "
-      "| searched: n, oracle agrees | largest change of the searched: shape / colour / "
-      "position / size / other |")
-print("|---|---|---|---|---|---|")
+print("| F | referee | confidence | oracle agrees (n) | p_target | converged | L1 | reconstruction "
+      "already the target: n, oracle agrees | searched: n, oracle agrees | largest change of the "
+      "searched: shape / colour / position / size / other |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for f in ("shipped", "blur"):
-    for o in ("shipped", "blur"):
+    for o, c in (("shipped", "0.5"), ("blur", "0.5"), ("blur", "0.99")):
         items = []
-        for path in sorted(glob.glob(f"{sys.argv[1]}/{f}-F/{o}-referee/set*/aip/result.json")):
+        for path in sorted(glob.glob(f"{sys.argv[1]}/{f}-F/{o}-referee/c{c}/set*/aip/result.json")):
             items += json.load(open(path))["items"]
         n, k = len(items), sum(bool(i["oracle_validity"]) for i in items)
         lo, hi = wilson(k, n)
@@ -66,8 +71,10 @@ for f in ("shipped", "blur"):
         big = collections.Counter(
             FACTOR[max(i["attribute_changes"], key=lambda c: abs(c["change"]))["attribute"]]
             for i in searched)
-        print(f"| {f} | {o} | {k / n:.2f} [{lo:.2f}, {hi:.2f}] ({n}) | {len(at0)}: {agree(at0)} | "
-              f"{len(searched)}: {agree(searched)} | "
+        print(f"| {f} | {o} | {c} | {k / n:.2f} [{lo:.2f}, {hi:.2f}] ({n}) | "
+              f"{sum(i['target_prob'] for i in items) / n:.2f} | "
+              f"{sum(bool(i['converged']) for i in items)} | {sum(i['l1'] for i in items) / n:.3f} | "
+              f"{len(at0)}: {agree(at0)} | {len(searched)}: {agree(searched)} | "
               + " / ".join(str(big[x]) for x in ("shape", "colour", "position", "size", "other"))
               + " |")
 PY
