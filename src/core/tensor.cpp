@@ -13,6 +13,21 @@ torch::Tensor neighbour_difference(const torch::Tensor& t, int64_t d) {
   return (t.slice(d, 1) - t.slice(d, 0, -1)).abs();
 }
 
+// A Gaussian's kernel radius: ⌈3σ⌉ taps each side, at least one.
+int64_t blur_radius(double sigma) {
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * sigma)));
+}
+
+// Replicate-pads x [B, G, H, W] by r and convolves its channel g with the separable kernel
+// k[g] ([G, 2r + 1]) along rows, then columns: both Gaussian blurs below.
+torch::Tensor separable_blur(const torch::Tensor& x, const torch::Tensor& k, int64_t r) {
+  const int64_t g = x.size(1);
+  auto p = torch::replication_pad2d(x, {r, r, r, r});
+  std::vector<int64_t> none{0, 0}, one{1, 1};
+  p = torch::conv2d(p, k.view({g, 1, 1, -1}), {}, one, none, one, g);
+  return torch::conv2d(p, k.view({g, 1, -1, 1}), {}, one, none, one, g);
+}
+
 }  // namespace
 
 torch::Tensor total_variation(const torch::Tensor& x) {
@@ -57,14 +72,10 @@ std::pair<torch::Tensor, torch::Tensor> rows_to_keep(const torch::Tensor& stop,
 torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma) {
   CFX_CHECK(x.dim() == 4 && sigma > 0 && std::isfinite(sigma), "gaussian_blur: images ", x.sizes(),
             ", sigma ", sigma, " (need [N, C, H, W] and sigma > 0)");
-  const int64_t r = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * sigma)));
+  const int64_t r = blur_radius(sigma);
   auto k = torch::arange(-r, r + 1, x.options()).pow(2).div(-2 * sigma * sigma).exp();
   k = k / k.sum();
-  const int64_t c = x.size(1);
-  auto p = torch::replication_pad2d(x, {r, r, r, r});
-  std::vector<int64_t> none{0, 0}, one{1, 1};
-  p = torch::conv2d(p, k.view({1, 1, 1, -1}).repeat({c, 1, 1, 1}), {}, one, none, one, c);
-  return torch::conv2d(p, k.view({1, 1, -1, 1}).repeat({c, 1, 1, 1}), {}, one, none, one, c);
+  return separable_blur(x, k.view({1, -1}).repeat({x.size(1), 1}), r);
 }
 
 torch::Tensor gaussian_blur(const torch::Tensor& x, const torch::Tensor& sigma) {
@@ -75,17 +86,14 @@ torch::Tensor gaussian_blur(const torch::Tensor& x, const torch::Tensor& sigma) 
   CFX_CHECK(std::isfinite(largest) && sigma.min().item<double>() >= 0,
             "gaussian_blur: sigmas must be finite and >= 0");
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const int64_t r = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * largest)));
+  const int64_t r = blur_radius(largest);
   // σ = 0 → a tiny σ, whose kernel underflows to 1 at the centre and 0 elsewhere: the item
   // comes back unchanged.
   auto s2 = sigma.to(x.options()).clamp_min(1e-6).pow(2).view({n, 1});
   auto k = torch::arange(-r, r + 1, x.options()).pow(2).view({1, -1}).div(-2 * s2).exp();
   k = (k / k.sum(1, true)).repeat_interleave(c, 0);  // [N·C, 2r + 1], channel-major per item
-  auto p = torch::replication_pad2d(x, {r, r, r, r}).reshape({1, n * c, h + 2 * r, w + 2 * r});
-  std::vector<int64_t> none{0, 0}, one{1, 1};
-  p = torch::conv2d(p, k.view({n * c, 1, 1, -1}), {}, one, none, one, n * c);
-  p = torch::conv2d(p, k.view({n * c, 1, -1, 1}), {}, one, none, one, n * c);
-  return p.view({n, c, h, w});
+  // Every (item, channel) its own group: one grouped convolution per direction for the batch.
+  return separable_blur(x.reshape({1, n * c, h, w}), k, r).view({n, c, h, w});
 }
 
 torch::Tensor box_average_logits(const torch::Tensor& l, int64_t s) {

@@ -138,8 +138,8 @@ Dataset line_dataset(int64_t n, uint64_t seed) {
 }
 
 // What the blur augmentation is for (docs/claims-latent.md, "A classifier that reads soft
-// edges"): the same small classifier, same seed and data, trained with and without it,
-// changes its answers less when the test images are blurred.
+// edges as sharp ones"): the same small classifier, same seed and data, trained with and without
+// it, changes its answers less when the test images are blurred.
 TEST(Train, BlurAugmentationMakesAClassifierReadBlurredImagesAsSharpOnes) {
   auto train = line_dataset(768, 1), test = line_dataset(400, 2);
   std::map<double, std::vector<double>> got;  // blur -> accuracy, and |Δp| under σ 1 and 1.5
