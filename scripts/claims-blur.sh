@@ -7,7 +7,8 @@
 #     with CASES; CHAIN is scripts/shapes-realism-chain.sh's folder with realism-4/5/6.pt),
 #   - AIP on three sets of 100 shapes test items with the shipped and the blur-trained shape CNN,
 #     each scored by the shipped and the blur-trained referee at the paper's stop, and by the
-#     blur-trained referee at confidence 0.99, tabulated.
+#     blur-trained referee at confidence 0.99, tabulated by scripts/claims-blur-aip.py (with the
+#     paired test of 0.99 against 0.5).
 # Usage: scripts/claims-blur.sh CFX OUT CHAIN
 #   (about 85 minutes on one thread: training 17, causal scores 40, AIP 25; 2026-12-04)
 set -euo pipefail
@@ -44,37 +45,4 @@ for f in shipped:models/shapes-cnn.pt blur:$out/shape-blur.pt; do
     done
   done
 done
-/usr/bin/python3 - "$out/aip" <<'PY'
-import collections, glob, json, math, sys
-# Which factor each attribute code belongs to: the largest |change| of a searched item, by factor.
-FACTOR = {"circle": "shape", "square": "shape", "triangle": "shape", "red": "colour",
-          "green": "colour", "blue": "colour", "large": "size", "left": "position",
-          "top": "position", "rotated": "other", "light_background": "other"}
-def wilson(k, n, z=1.96):
-    p, d = k / n, 1 + z * z / n
-    c, h = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (c - h) / d, (c + h) / d
-print("| F | referee | confidence | oracle agrees (n) | p_target | converged | L1 | reconstruction "
-      "already the target: n, oracle agrees | searched: n, oracle agrees | largest change of the "
-      "searched: shape / colour / position / size / other |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-for f in ("shipped", "blur"):
-    for o, c in (("shipped", "0.5"), ("blur", "0.5"), ("blur", "0.99")):
-        items = []
-        for path in sorted(glob.glob(f"{sys.argv[1]}/{f}-F/{o}-referee/c{c}/set*/aip/result.json")):
-            items += json.load(open(path))["items"]
-        n, k = len(items), sum(bool(i["oracle_validity"]) for i in items)
-        lo, hi = wilson(k, n)
-        at0 = [i for i in items if i["reconstruction_already_target"]]
-        searched = [i for i in items if not i["reconstruction_already_target"]]
-        agree = lambda s: sum(bool(i["oracle_validity"]) for i in s)
-        big = collections.Counter(
-            FACTOR[max(i["attribute_changes"], key=lambda c: abs(c["change"]))["attribute"]]
-            for i in searched)
-        print(f"| {f} | {o} | {c} | {k / n:.2f} [{lo:.2f}, {hi:.2f}] ({n}) | "
-              f"{sum(i['target_prob'] for i in items) / n:.2f} | "
-              f"{sum(bool(i['converged']) for i in items)} | {sum(i['l1'] for i in items) / n:.3f} | "
-              f"{len(at0)}: {agree(at0)} | {len(searched)}: {agree(searched)} | "
-              + " / ".join(str(big[x]) for x in ("shape", "colour", "position", "size", "other"))
-              + " |")
-PY
+/usr/bin/python3 scripts/claims-blur-aip.py "$out/aip"

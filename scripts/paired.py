@@ -52,6 +52,13 @@ def over_seeds(vals):
     return f"{m:.3f} ± {h:.3f}"
 
 
+def wilson(k, n, z=1.96):
+    """The Wilson score interval (95% at z 1.96) of the rate k / n."""
+    p, d = k / n, 1 + z * z / n
+    c, h = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (c - h) / d, (c + h) / d
+
+
 def mcnemar_exact(b, c):
     n = b + c
     if n == 0:
