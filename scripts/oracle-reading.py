@@ -8,12 +8,14 @@ at the paper's stop (first N test items, runner-up targets, seed 1), what each o
 the target, the item's original class, or a third class.
 
     PYTHONPATH=build/python /usr/bin/python3 scripts/oracle-reading.py mnist \
-        [--n 1000] [--aip-n 300] [--oracle models/mnist-oracle-resnet.pt] [--oracle OTHER.pt]
+        [--n 1000] [--aip-n 300] [--confidence 0.5] [--cvae CVAE.pt] \
+        [--oracle models/mnist-oracle-resnet.pt] [--oracle OTHER.pt]
 
 About 3 minutes per dataset at n 1000 and aip-n 300 on two threads (2026-12-05).
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -51,11 +53,14 @@ def main():
     ap.add_argument("--n", type=int, default=1000, help="test images for the accuracy rows")
     ap.add_argument("--aip-n", type=int, default=300, help="AIP counterfactuals to read")
     ap.add_argument("--oracle", action="append", help="oracle checkpoints (default: shipped)")
+    ap.add_argument("--cvae", help="the generator AIP uses (default: the shipped cvae)")
     ap.add_argument("--confidence", type=float, default=0.5, help="AIP's stop (paper: 0.5)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", help="also write each oracle's per-item agreement here, for "
+                    "paired comparisons between runs (scripts/paired.py's mcnemar_exact)")
     a = ap.parse_args()
     model = f"models/{a.data}-cnn.pt"
-    cvae = f"models/{a.data}-cvae.pt"
+    cvae = a.cvae or f"models/{a.data}-cvae.pt"
     oracles = a.oracle or [f"models/{a.data}-oracle-resnet.pt"]
     X, y, _ = cfx.load_dataset(a.data, n=max(a.n, a.aip_n))
 
@@ -94,6 +99,10 @@ def main():
         print(f"| {os.path.basename(o)} | {k} ({k / a.aip_n:.2f} [{lo:.2f}, {hi:.2f}]) | "
               f"{int((p == original).sum())} | {int(((p != target) & (p != original)).sum())} | "
               f"{ks} of {int(searched.sum())} | {int((px == yc).sum())} |", flush=True)
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump({"cvae": cvae, "confidence": a.confidence, "agrees": {
+                os.path.basename(o): t.tolist() for o, t in zip(oracles, agrees)}}, fh)
     for o, t in zip(oracles[1:], agrees[1:]):
         b, c = int((t & ~agrees[0]).sum()), int((~t & agrees[0]).sum())
         print(f"\n{os.path.basename(o)} against {os.path.basename(oracles[0])} on the same "
