@@ -15,6 +15,9 @@ def main():
     print(f"{first['cvae']} (confidence {first['confidence']}) -> {second['cvae']} "
           f"(confidence {second['confidence']})")
     for oracle, a in first["agrees"].items():
+        if oracle not in second["agrees"]:
+            print(f"  {oracle}: not in the second run")
+            continue
         b = second["agrees"][oracle]
         assert len(a) == len(b), "the two runs have different items"
         gained = sum(y and not x for x, y in zip(a, b))

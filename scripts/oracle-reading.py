@@ -3,9 +3,9 @@
 the cvae's soft edges as circles, so its agreement with AIP measured the oracle's misreading as
 much as AIP. This asks the same of the two other datasets: the accuracy of the classifier F
 and of each oracle on the test images as drawn, blurred by a Gaussian of σ px, and on the
-shipped cvae's reconstructions G(E(x), D(x)) (AIP with 0 steps); and, on AIP's counterfactuals
-at the paper's stop (first N test items, runner-up targets, seed 1), what each oracle decides:
-the target, the item's original class, or a third class.
+cvae's reconstructions G(E(x), D(x)) (AIP with 0 steps); and, on AIP's counterfactuals at the
+paper's stop or --confidence (first N test items, runner-up targets, seed 1), what each oracle
+decides: the target, the item's original class, or a third class.
 
     PYTHONPATH=build/python /usr/bin/python3 scripts/oracle-reading.py mnist \
         [--n 1000] [--aip-n 300] [--confidence 0.5] [--cvae CVAE.pt] \
@@ -27,21 +27,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from paired import mcnemar_exact, wilson  # noqa: E402
 from importlib import import_module  # noqa: E402
 
-blur = import_module("shape-sharpness").blur
+# The renderer study's helpers: Gaussian blur, a classifier's decisions, cvae reconstructions.
+_sharpness = import_module("shape-sharpness")
+blur, predict, reconstructions = (_sharpness.blur, _sharpness.predict,
+                                  _sharpness.reconstructions)
 
 
-def accuracy_rows(a, model, cvae, oracles, names, Xa, ya, predict):
+def accuracy_rows(a, model, cvae, oracles, Xa, ya):
     """F's and each oracle's accuracy on n test images as drawn, blurred and reconstructed."""
+    names = ["F"] + [os.path.basename(o) for o in oracles]
     print(f"n = {len(Xa)} test images\n")
     print("| images | " + " | ".join(f"{m}: accuracy" for m in names) +
           " | F and first oracle agree |")
     print("|---" * (len(names) + 2) + "|")
-    recon = cfx.explain(model, Xa, method="aip", steps=0, cvae=cvae,
-                        threads=a.threads).counterfactuals
     sets = [("as drawn", Xa)] + [(f"blurred σ {s} px", blur(Xa, s)) for s in (0.5, 1.0)]
-    sets.append(("cvae reconstructions", recon))
+    sets.append(("cvae reconstructions", reconstructions(model, Xa, cvae, a.threads)))
     for what, images in sets:
-        preds = [predict(m, images) for m in [model] + oracles]
+        preds = [predict(m, images, a.threads) for m in [model] + oracles]
         accs = [(p == ya).float().mean().item() for p in preds]
         print(f"| {what} | " + " | ".join(f"{v:.3f}" for v in accs) +
               f" | {(preds[0] == preds[1]).float().mean():.3f} |", flush=True)
@@ -63,16 +65,9 @@ def main():
     cvae = a.cvae or f"models/{a.data}-cvae.pt"
     oracles = a.oracle or [f"models/{a.data}-oracle-resnet.pt"]
     X, y, _ = cfx.load_dataset(a.data, n=max(a.n, a.aip_n))
-
-    def predict(m, images):
-        # A one-step pixel search: its items carry the classifier's prediction on the input.
-        e = cfx.explain(m, images.clamp(0, 1), method="pixel", steps=1, threads=a.threads)
-        return torch.tensor([it["original_class"] for it in e.items])
-
-    names = ["F"] + [os.path.basename(o) for o in oracles]
     print(f"{a.data}: F = {model}; cvae {cvae}\n")
     if a.n > 0:
-        accuracy_rows(a, model, cvae, oracles, names, X[:a.n], y[:a.n], predict)
+        accuracy_rows(a, model, cvae, oracles, X[:a.n], y[:a.n])
 
     Xc, yc = X[:a.aip_n], y[:a.aip_n]
     e = cfx.explain(model, Xc, method="aip", cvae=cvae, seed=1, confidence=a.confidence,
@@ -80,17 +75,16 @@ def main():
     target = e.targets
     original = torch.tensor([it["original_class"] for it in e.items])
     searched = torch.tensor([not it["reconstruction_already_target"] for it in e.items])
-    valid = e.valid
     print(f"\nAIP at confidence {a.confidence}, first {a.aip_n} test items, runner-up targets, "
-          f"seed 1: valid {int(valid.sum())}, reconstruction already the target "
+          f"seed 1: valid {int(e.valid.sum())}, reconstruction already the target "
           f"{int((~searched).sum())}\n")
     print("| oracle | decides the target | original class | third class | "
           "target, searched items | reads the original correctly (on x) |")
     print("|---|---|---|---|---|---|")
     agrees = []
     for o in oracles:
-        p = predict(o, e.counterfactuals)
-        px = predict(o, Xc)
+        p = predict(o, e.counterfactuals, a.threads)
+        px = predict(o, Xc, a.threads)
         t = p == target
         agrees.append(t)
         k = int(t.sum())

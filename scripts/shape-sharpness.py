@@ -34,6 +34,18 @@ def blur(x, sigma):
     return F.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
+def predict(model, images, threads):
+    """The classifier's decision on each image [N]: a one-step pixel search, whose items carry
+    the prediction on the input."""
+    e = cfx.explain(model, images.clamp(0, 1), method="pixel", steps=1, threads=threads)
+    return torch.tensor([it["original_class"] for it in e.items])
+
+
+def reconstructions(model, X, cvae, threads):
+    """G(E(x), D(x)) of each image: AIP with no search step."""
+    return cfx.explain(model, X, method="aip", steps=0, cvae=cvae, threads=threads).counterfactuals
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("cvaes", nargs="*")
@@ -61,15 +73,10 @@ def main():
     # ones near 0.1.
     light = torch.stack([X[i, 0][grey[i]].median() for i in range(len(X))]) > 0.5
 
-    def predict(model, images):
-        # A one-step pixel search: its items carry the classifier's prediction on the input.
-        e = cfx.explain(model, images.clamp(0, 1), method="pixel", steps=1, threads=a.threads)
-        return torch.tensor([it["original_class"] for it in e.items])
-
     def row(images, what):
-        p = predict(a.model, images)
+        p = predict(a.model, images, a.threads)
         called = (p == 0) & polygon
-        q = predict(a.red_circle_model, images)
+        q = predict(a.red_circle_model, images, a.threads)
         print(f"| {what} | {(p == y).float().mean():.3f} | {(p == 0).float().mean():.3f} | "
               f"{called.sum() / polygon.sum():.3f} | {(q == red_circle).float().mean():.3f} | "
               f"{(q[red_polygon & larger] == 1).float().mean():.3f} / "
@@ -87,12 +94,9 @@ def main():
           "red circle, larger / smaller half | shape: squares and triangles called circle, "
           "light / dark background |")
     print("|---|---|---|---|---|---|---|")
-    def reconstructions(path):  # G(E(x), D(x)): AIP with no search step
-        return cfx.explain(a.model, X, method="aip", steps=0, cvae=path,
-                           threads=a.threads).counterfactuals
-
     for path in a.cvaes if a.only_reconstructions else []:
-        row(reconstructions(path), f"{path.split('/')[-1]}: reconstructions")
+        row(reconstructions(a.model, X, path, a.threads),
+            f"{path.split('/')[-1]}: reconstructions")
     if a.only_reconstructions:
         return
     row(X, "renderer, as drawn")
@@ -103,7 +107,7 @@ def main():
     for s in (0.5, 0.75, 1.0, 1.5):
         row(blur(X, s), f"renderer, blurred σ {s} px")
     for path in a.cvaes:
-        R = reconstructions(path)
+        R = reconstructions(a.model, X, path, a.threads)
         name = path.split("/")[-1]
         row(R, f"{name}: reconstructions")
         noise = (torch.rand(R.shape[0], 1, *R.shape[2:], generator=gen) - 0.5) * 2 * 0.02 * 3**0.5
