@@ -3,14 +3,11 @@
 runs: OUT/c{0,1,2}-{gradient,greedy}-{both,a}/result.json. Wilson 95% intervals for rates,
 exact McNemar over the sentence pairs.
 Usage: scripts/claims-aip-text-steps.py OUT"""
-import json, math, sys
+import json, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from paired import mcnemar_exact, wilson  # noqa: E402
 OUT = sys.argv[1]
 
-def binom_p(b,n):
-    from math import comb
-    k=min(b,n-b); t=sum(comb(n,i) for i in range(k+1))/2**n; return min(1.0,2*t)
-def wilson(k,n,z=1.96):
-    p=k/n; d=1+z*z/n; c=(p+z*z/(2*n))/d; h=z*math.sqrt(p*(1-p)/n+z*z/(4*n*n))/d; return c-h,c+h
 def load(cs,s,o): return json.load(open(f'{OUT}/c{cs}-{s}-{o}/result.json'))
 for o in ['both','a']:
   for s in ['gradient','greedy']:
@@ -37,5 +34,5 @@ for o in ['both','a']:
       gx=x['valid'] and x['in_grammar']; gy=y['valid'] and y['in_grammar']
       if gy and not gx: gb+=1
       if gx and not gy: gc+=1
-  p=binom_p(b,b+c) if b+c else 1; gp=binom_p(gb,gb+gc) if gb+gc else 1
+  p=mcnemar_exact(b,c); gp=mcnemar_exact(gb,gc)
   print(f"  {o}: validity greedy-only/gradient-only {b}/{c} p={p:.2g}; valid-in-grammar {gb}/{gc} p={gp:.2g}")
