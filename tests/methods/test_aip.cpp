@@ -228,6 +228,18 @@ TEST(Aip, BatchedItemsMatchSingleItemsAndOptionsAreChecked) {
   EXPECT_THROW(AipOptions::from_json({{"alpha", -1}}), Error);
   EXPECT_THROW(AipOptions::from_json({{"gamma", 1}}), Error);
   EXPECT_THROW(AipOptions::from_json({{"attribute_step", "sideways"}}), Error);
+  EXPECT_EQ(AipOptions::from_json({{"fixed", "slant"}}).to_json()["fixed"], "slant");
+  EXPECT_TRUE(torch::equal(fixed_attributes("width, slant", {"slant", "area", "width"}),
+                           torch::tensor({1, 0, 1}, torch::kBool)));
+  EXPECT_FALSE(fixed_attributes("", {"slant", "area"}).any().item<bool>());
+  try {
+    fixed_attributes("slant,heigth", {"slant", "area", "height"});
+    ADD_FAILURE() << "an unknown attribute was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'heigth' (it has: slant, area, height)"),
+              std::string::npos)
+        << e.what();
+  }
   EXPECT_EQ(describe_attribute_changes({"slant", "area", "width"}, torch::tensor({0.1, 0.5, 0.5}),
                                        torch::tensor({0.52, 0.49, 0.2})),
             "slant +0.42, width -0.30");

@@ -150,3 +150,53 @@ TEST(AipSearch, BadOptionsNameTheField) {
   o.confidence = 1;
   EXPECT_THROW(o.validate(), Error);
 }
+
+// A fixed attribute stays at a0 under both steps, even the one F reads most: the search
+// reaches the target through what is left (here attribute 3, which F reads 20 times less),
+// and the greedy step runs no probe that would move it — nor one that switches on a member
+// of its exclusive group.
+TEST(AipSearch, FixedAttributesStayWhereTheyStarted) {
+  const int64_t n = 3;
+  auto z0 = torch::zeros({n, 2});
+  auto a0 = torch::full({n, 5}, 0.2);
+  auto targets = torch::ones({n}, torch::kLong);
+  auto fixed = torch::tensor({0, 0, 1, 0, 0}, torch::kBool);
+  AipSearchOptions o;
+  o.optimise_z = false;
+  o.steps = 300;
+  for (const std::string step : {"gradient", "greedy"}) {
+    o.attribute_step = step;
+    auto free = aip_search(reads_attribute_2, z0, a0, targets, o);
+    EXPECT_GT(free.a[0][2].item<float>(), 0.5f) << step;
+    int64_t calls = 0;
+    auto counting = [&](const torch::Tensor& z, const torch::Tensor& a, const torch::Tensor& i) {
+      // Every row F sees keeps attribute 2 at a0: no probe moved it.
+      EXPECT_TRUE(torch::equal(a.select(1, 2), torch::full({a.size(0)}, 0.2, a.options())));
+      ++calls;
+      return reads_attribute_2(z, a, i);
+    };
+    auto r = aip_search(counting, z0, a0, targets, o, {}, {}, fixed);
+    EXPECT_GT(calls, 0);
+    EXPECT_TRUE(torch::equal(r.a.select(1, 2), a0.select(1, 2))) << step;
+    // 20·(0.2 − 0.5) + (a3 − 0.5) > 0 needs a3 > 6.5: out of reach, so F never decides the
+    // target, and attribute 3 is what moved (to its end of the cube).
+    EXPECT_FALSE(r.converged.any().item<bool>()) << step;
+    EXPECT_GT(r.a[0][3].item<float>(), 0.9f) << step;
+  }
+  // Fixing a member of an exclusive group (0 and 2 here) keeps the greedy step from switching
+  // the other member on, which would switch it off.
+  auto exclusive = torch::zeros({5, 5}, torch::kBool);
+  exclusive[0][2] = exclusive[2][0] = true;
+  auto one_hot = a0.clone();
+  one_hot.select(1, 0).fill_(0);
+  one_hot.select(1, 2).fill_(1);
+  auto reads_0 = [](const torch::Tensor& z, const torch::Tensor& a, const torch::Tensor&) {
+    auto s = 20 * (a.select(1, 0) - 0.5) + 0 * z.sum(1);
+    return torch::stack({-s, s}, 1);
+  };
+  o.attribute_step = "greedy";
+  auto swapped = aip_search(reads_0, z0, one_hot, targets, o, {}, exclusive);
+  EXPECT_TRUE(swapped.converged.all().item<bool>());
+  auto kept = aip_search(reads_0, z0, one_hot, targets, o, {}, exclusive, fixed);
+  EXPECT_TRUE(torch::equal(kept.a, one_hot));
+}

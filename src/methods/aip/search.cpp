@@ -57,12 +57,13 @@ constexpr double kProbeMinMove = 1e-3;
 
 // The greedy move (see search.h). z: [m, L], a, a0: [m, K] of the rows still searching, idx:
 // [m] their batch rows, t: [m] targets, stay: [m] CE + beta·‖a − a0‖₁ at (z, a) (the search
-// loop has it already), exclusive: [K, K] bool or undefined. Returns the moved a [m, K].
+// loop has it already), exclusive: [K, K] bool or undefined, fixed: [K] bool or undefined.
+// Returns the moved a [m, K].
 torch::Tensor greedy_attribute_step(const AipLogitsFn& logits_of, const torch::Tensor& z,
                                     const torch::Tensor& a, const torch::Tensor& a0,
                                     const torch::Tensor& idx, const torch::Tensor& t,
                                     const torch::Tensor& stay, const torch::Tensor& exclusive,
-                                    const AipSearchOptions& o) {
+                                    const torch::Tensor& fixed, const AipSearchOptions& o) {
   const int64_t m = a.size(0), K = a.size(1), P = 2 * K;
   // Probe p = 2k + e sets attribute k to e ∈ {0, 1}: the generator's one-factor edits. Switching
   // k on switches its exclusive partners off (the one-hot moves, as the cvae was trained to);
@@ -86,6 +87,9 @@ torch::Tensor greedy_attribute_step(const AipLogitsFn& logits_of, const torch::T
     auto grouped = exclusive.any(1).to(a.device());  // [K]
     run &= ~torch::stack({grouped, torch::zeros_like(grouped)}, 1).reshape({1, P});
   }
+  // Nor one that would move a fixed attribute (switching a group member on moves its partners).
+  if (fixed.defined())
+    run &= ~((touched > 0.5) & fixed.to(a.device()).view({1, K})).any(1).view({1, P});
   auto sel = run.flatten().nonzero().flatten();  // rows of [m·P] to run
   auto probe_loss = torch::full({m * P}, std::numeric_limits<float>::infinity(), a.options());
   if (sel.numel() > 0) {
@@ -108,10 +112,15 @@ torch::Tensor greedy_attribute_step(const AipLogitsFn& logits_of, const torch::T
 AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0,
                            const torch::Tensor& a0, const torch::Tensor& targets,
                            const AipSearchOptions& o, const ProgressFn& progress,
-                           const torch::Tensor& exclusive) {
+                           const torch::Tensor& exclusive, const torch::Tensor& fixed) {
   o.validate();
   CFX_ASSERT(z0.dim() == 2 && a0.dim() == 2 && targets.dim() == 1);
   CFX_ASSERT(z0.size(0) == a0.size(0) && z0.size(0) == targets.size(0));
+  CFX_ASSERT(!fixed.defined() || (fixed.dim() == 1 && fixed.size(0) == a0.size(1)));
+  // 1 where an attribute may move: the gradient step's slope is zeroed elsewhere, so neither
+  // its normalisation nor its prox ever moves a fixed attribute off a0.
+  auto movable =
+      fixed.defined() ? (~fixed.to(torch::kBool)).to(a0.options()).view({1, -1}) : torch::Tensor();
   torch::AutoGradMode grad_on(true);  // callers may hold a NoGradGuard
   const int64_t n = z0.size(0);
   const auto device = z0.device();
@@ -168,10 +177,10 @@ AipSearchResult aip_search(const AipLogitsFn& logits_of, const torch::Tensor& z0
       auto pick = [r = rows](const torch::Tensor& v) { return v.index_select(0, r); };
       auto a_new = greedy_attribute_step(logits_of, pick(ps[0].detach()), pick(ps[1].detach()),
                                          pick(a0a), pick(idx_dev), pick(ta),
-                                         pick((ce + o.beta * l1).detach()), exclusive, o);
+                                         pick((ce + o.beta * l1).detach()), exclusive, fixed, o);
       res.a.index_copy_(0, idx_dev.index_select(0, rows), a_new);
     } else if (o.optimise_a && ps[1].grad().defined()) {
-      auto g = ps[1].grad();
+      auto g = movable.defined() ? ps[1].grad() * movable : ps[1].grad();
       auto scale = g.abs().amax(1, true).clamp_min(1e-12);
       auto d = ps[1].detach() - o.attribute_lr * g / scale - a0a;
       d = d.sign() * (d.abs() - o.attribute_lr * o.beta).clamp_min(0);

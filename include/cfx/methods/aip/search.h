@@ -71,9 +71,11 @@ struct AipSearchResult {
 /// independently, and an item's path does not depend on the others in its batch.
 /// exclusive: [K, K] bool, true where two attributes belong to one exclusive group (the greedy
 /// step's probes switch a one-hot group over as a whole), or undefined for none.
+/// fixed: [K] bool, true for attributes that stay at a0 (neither step moves them, and no greedy
+/// probe that would is run), or undefined for none.
 AipSearchResult aip_search(const AipLogitsFn& logits, const torch::Tensor& z0,
                            const torch::Tensor& a0, const torch::Tensor& targets,
                            const AipSearchOptions& options, const ProgressFn& progress = {},
-                           const torch::Tensor& exclusive = {});
+                           const torch::Tensor& exclusive = {}, const torch::Tensor& fixed = {});
 
 }  // namespace cfx
