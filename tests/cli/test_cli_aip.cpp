@@ -51,14 +51,15 @@ TEST(CliAip, ExplainReportsAttributeChangesBesideTheReconstruction) {
 
 // MNIST's height is constant (digits are scaled to a 20-pixel box), so the cvae never saw its
 // code change; free, the search moves it and names it in 39 of 100 explanations
-// (docs/claims-aip.md). `fixed=height` keeps it at D's reading; a name D lacks is a user error.
-TEST(CliAip, FixedAttributesStayOutOfTheExplanation) {
+// (docs/claims-aip.md). `edit` naming the other four (as latent's `edit`) keeps it at D's
+// reading; a name D lacks is a user error.
+TEST(CliAip, AttributesLeftOutOfEditStayOutOfTheExplanation) {
   auto out = cfx::testing::temp_dir("cli_aip_fixed");
   const std::string base = "explain -q --model " + shipped_model("mnist-cnn.pt") +
                            " --method aip --data mnist --split test --n 12 --out ";
   auto free = run_cfx(base + out + "/free");
   ASSERT_EQ(free.code, 0) << free.err;
-  auto r = run_cfx(base + out + "/fixed --set fixed=height");
+  auto r = run_cfx(base + out + "/fixed --set edit=area,thickness,slant,width");
   ASSERT_EQ(r.code, 0) << r.err;
   auto height_moves = [](const json& j) {
     int moved = 0;
@@ -71,12 +72,13 @@ TEST(CliAip, FixedAttributesStayOutOfTheExplanation) {
   auto j = json::parse(cfx::read_file(out + "/fixed/result.json"));
   EXPECT_GT(height_moves(jf), 0);  // the test shows something: free, height does move
   EXPECT_EQ(height_moves(j), 0);
-  EXPECT_EQ(j["config"]["options"]["fixed"], "height");
+  EXPECT_EQ(j["config"]["options"]["edit"], "area,thickness,slant,width");
   int valid = 0;
   for (const auto& it : j["items"]) valid += it["valid"].get<bool>();
   EXPECT_GE(valid, 11);
-  expect_user_error(run_cfx(base + out + "/bad --set fixed=heigth"),
-                    "no attribute 'heigth' (it has: area, thickness, slant, width, height)");
+  expect_user_error(run_cfx(base + out + "/bad --set edit=area,heigth"),
+                    "knows: area, thickness, slant, width, height");
+  expect_user_error(run_cfx(base + out + "/bad --set edit=area,area"), "listed twice");
   EXPECT_FALSE(fs::exists(out + "/bad/result.json"));
 }
 

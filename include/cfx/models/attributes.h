@@ -6,6 +6,7 @@
 
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -87,5 +88,13 @@ class AttributeClassifier {
 /// Loads a cfx attribute checkpoint or a TorchScript attribute model. Throws cfx::Error naming
 /// the path and the problem.
 std::shared_ptr<AttributeClassifier> load_attribute_classifier(const std::string& path);
+
+/// Indices of the comma-separated attribute names in `list` ("" = all, in A's order). Throws
+/// cfx::Error for an unknown or repeated name, listing A's attributes.
+std::vector<int64_t> attribute_indices(const AttributeClassifier& A, const std::string& list);
+/// The same over any `count` attributes, `index_of` naming one (and throwing for a miss).
+std::vector<int64_t> attribute_indices(int64_t count,
+                                       const std::function<int64_t(const std::string&)>& index_of,
+                                       const std::string& list);
 
 }  // namespace cfx

@@ -25,7 +25,7 @@ json AipOptions::to_json() const {
   j["cvae"] = cvae;
   j["attributes"] = attributes;
   j["optimise"] = optimise;
-  j["fixed"] = fixed;
+  j["edit"] = edit;
   return j;
 }
 
@@ -35,7 +35,7 @@ AipOptions AipOptions::from_json(const json& j) {
   read_option(j, "cvae", o.cvae);
   read_option(j, "attributes", o.attributes);
   read_option(j, "optimise", o.optimise);
-  read_option(j, "fixed", o.fixed);
+  read_option(j, "edit", o.edit);
   o.search.read(j, false);  // the optimise option sets optimise_z/optimise_a
   o.validate();
   return o;
@@ -62,28 +62,6 @@ json AipCounterfactual::config() const {
     o["attributes"] = models_.attributes_path;
   }
   return {{"method", name()}, {"options", o}};
-}
-
-torch::Tensor fixed_attributes(const std::string& names, const std::vector<std::string>& known) {
-  auto mask = torch::zeros({static_cast<int64_t>(known.size())}, torch::kBool);
-  size_t from = 0;
-  while (!names.empty() && from <= names.size()) {
-    auto to = std::min(names.find(',', from), names.size());
-    auto name = names.substr(from, to - from);
-    name.erase(0, name.find_first_not_of(' '));
-    name.erase(name.find_last_not_of(' ') + 1);
-    auto it = std::find(known.begin(), known.end(), name);
-    if (it == known.end()) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw Error("aip option fixed = '" + names +
-                  "': the attribute classifier has no attribute '" + name + "' (it has: " + list +
-                  ")");
-    }
-    mask[it - known.begin()] = true;
-    from = to + 1;
-  }
-  return mask;
 }
 
 Result AipCounterfactual::run(const Request& request) {
@@ -117,9 +95,14 @@ Result AipCounterfactual::run(const Request& request) {
   auto logits = [&](const torch::Tensor& z, const torch::Tensor& a, const torch::Tensor&) {
     return F.logits(G.decode(z, a));
   };
-  auto s =
-      aip_search(logits, z0, a0, targets, options_.search, request.progress,
-                 D.exclusive().to(request.device), fixed_attributes(options_.fixed, D.names()));
+  // Attributes outside `edit` stay at a0 (the search's `fixed` mask).
+  torch::Tensor fixed;
+  if (!options_.edit.empty()) {
+    fixed = torch::ones({D.size()}, torch::kBool);
+    for (int64_t k : attribute_indices(D, options_.edit)) fixed[k] = false;
+  }
+  auto s = aip_search(logits, z0, a0, targets, options_.search, request.progress,
+                      D.exclusive().to(request.device), fixed);
   {
     torch::NoGradGuard ng;
     auto cf = G.decode(s.z, s.a);

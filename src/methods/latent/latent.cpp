@@ -83,34 +83,6 @@ LatentModels load_latent_models(const std::string& shifter, const std::string& g
   return m;
 }
 
-std::vector<int64_t> attribute_indices(const AttributeClassifier& A, const std::string& list) {
-  return attribute_indices(
-      A.size(), [&](const std::string& name) { return A.index_of(name); }, list);
-}
-
-std::vector<int64_t> attribute_indices(int64_t count,
-                                       const std::function<int64_t(const std::string&)>& index_of,
-                                       const std::string& list) {
-  std::vector<int64_t> out;
-  if (list.empty()) {
-    for (int64_t k = 0; k < count; ++k) out.push_back(k);
-    return out;
-  }
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t end = list.find(',', pos);
-    if (end == std::string::npos) end = list.size();
-    std::string name = list.substr(pos, end - pos);
-    CFX_CHECK(!name.empty(), "empty attribute name in '", list, "'");
-    int64_t k = index_of(name);
-    CFX_CHECK(std::find(out.begin(), out.end(), k) == out.end(), "attribute '", name,
-              "' is listed twice");
-    out.push_back(k);
-    pos = end + 1;
-  }
-  return out;
-}
-
 void LatentOptions::validate() const {
   CFX_CHECK(strength > 0 && std::isfinite(strength), "invalid strength: ", strength, " (use > 0)");
   CFX_CHECK(steps >= 0 && steps <= 100000, "invalid steps: ", steps, " (use 0 to 100000)");

@@ -18,10 +18,11 @@ struct AipOptions {
   std::string cvae;             // conditional VAE checkpoint ("": <dataset>-cvae.pt beside F)
   std::string attributes;       // attribute classifier D ("": the one the cvae was trained with)
   std::string optimise = "za";  // what moves: "za" (both), "z" (latent only), "a" (attributes)
-  // Attributes the search keeps at a0 = D(x), comma-separated names of D's attributes ("":
-  // none). For attributes the data never varies (MNIST's and Fashion-MNIST's height): their
-  // code is one the cvae never saw change, and the search otherwise moves it and names it.
-  std::string fixed;
+  // Attributes the search may move, comma-separated names of D's attributes ("": every one),
+  // as latent's `edit`; the rest stay at a0 = D(x). For attributes the data never varies
+  // (MNIST's and Fashion-MNIST's height): the cvae never saw their code change, and a free
+  // search moves it and names it in the explanation.
+  std::string edit;
   AipSearchOptions search;  // steps, lr, alpha (‖z − z0‖²), beta (‖a − a0‖₁), confidence
   /// Throws cfx::Error naming the first invalid field.
   void validate() const;
@@ -49,10 +50,6 @@ class AipCounterfactual : public Method {
   mutable std::mutex models_mutex_;  // guards models_ (runs may start side by side)
   AipModels models_;
 };
-
-/// [K] bool: true for the attributes `names` (comma-separated, "" for none) lists among `known`.
-/// An unknown name throws cfx::Error naming it and the known ones.
-torch::Tensor fixed_attributes(const std::string& names, const std::vector<std::string>& known);
 
 /// "slant +0.42, thickness −0.21": the attributes whose value moved by at least `min_change`,
 /// largest first ("no attribute changed" when none did). before/after: [K].

@@ -40,14 +40,6 @@ struct LatentModels {
 LatentModels load_latent_models(const std::string& shifter, const std::string& generator,
                                 const std::string& attributes, const Classifier* F);
 
-/// Indices of the comma-separated attribute names in `list` ("" = all, in A's order). Throws
-/// cfx::Error for an unknown or repeated name, listing A's attributes.
-std::vector<int64_t> attribute_indices(const AttributeClassifier& A, const std::string& list);
-/// The same over any `count` attributes, `index_of` naming one (and throwing for a miss).
-std::vector<int64_t> attribute_indices(int64_t count,
-                                       const std::function<int64_t(const std::string&)>& index_of,
-                                       const std::string& list);
-
 struct LatentOptions {
   /// Where the edits are made: "shift" (the paper: G's latent, through the shift predictor S)
   /// or "code" (the cvae's attribute code: change a, keep z; docs/methods.md).
