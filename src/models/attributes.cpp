@@ -199,9 +199,15 @@ std::shared_ptr<AttributeClassifier> load_attribute_classifier(const std::string
   return std::make_shared<AttributeClassifier>(net, groups);
 }
 
-std::vector<int64_t> attribute_indices(const AttributeClassifier& A, const std::string& list) {
-  return attribute_indices(
-      A.size(), [&](const std::string& name) { return A.index_of(name); }, list);
+std::vector<int64_t> attribute_indices(const AttributeClassifier& A, const std::string& list,
+                                       const std::string& option) {
+  try {
+    return attribute_indices(
+        A.size(), [&](const std::string& name) { return A.index_of(name); }, list);
+  } catch (const Error& e) {
+    if (option.empty()) throw;
+    throw Error(option + " = '" + list + "': " + e.what());
+  }
 }
 
 std::vector<int64_t> attribute_indices(int64_t count,

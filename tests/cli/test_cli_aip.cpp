@@ -77,6 +77,8 @@ TEST(CliAip, AttributesLeftOutOfEditStayOutOfTheExplanation) {
   for (const auto& it : j["items"]) valid += it["valid"].get<bool>();
   EXPECT_GE(valid, 11);
   expect_user_error(run_cfx(base + out + "/bad --set edit=area,heigth"),
+                    "aip option edit = 'area,heigth': unknown attribute 'heigth'");
+  expect_user_error(run_cfx(base + out + "/bad --set edit=area,heigth"),
                     "knows: area, thickness, slant, width, height");
   expect_user_error(run_cfx(base + out + "/bad --set edit=area,area"), "listed twice");
   EXPECT_FALSE(fs::exists(out + "/bad/result.json"));

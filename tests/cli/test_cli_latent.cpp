@@ -158,7 +158,8 @@ TEST(CliLatent, EditOptionRestrictsAttributesAndRejectsUnknownOnes) {
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = json::parse(cfx::read_file(out + "/result.json"));
   EXPECT_EQ(j["items"][0]["attribute_edits"].size(), 2u);
-  expect_user_error(run_cfx(base + " --set edit=purple"), "unknown attribute 'purple'");
+  expect_user_error(run_cfx(base + " --set edit=purple"),
+                    "latent option edit = 'purple': unknown attribute 'purple'");
   expect_user_error(run_cfx(base + " --set strength=0"), "invalid strength");
 }
 

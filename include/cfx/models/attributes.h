@@ -90,8 +90,10 @@ class AttributeClassifier {
 std::shared_ptr<AttributeClassifier> load_attribute_classifier(const std::string& path);
 
 /// Indices of the comma-separated attribute names in `list` ("" = all, in A's order). Throws
-/// cfx::Error for an unknown or repeated name, listing A's attributes.
-std::vector<int64_t> attribute_indices(const AttributeClassifier& A, const std::string& list);
+/// cfx::Error for an unknown or repeated name, listing A's attributes, after `option` ("aip
+/// option edit") when it is given.
+std::vector<int64_t> attribute_indices(const AttributeClassifier& A, const std::string& list,
+                                       const std::string& option = "");
 /// The same over any `count` attributes, `index_of` naming one (and throwing for a miss).
 std::vector<int64_t> attribute_indices(int64_t count,
                                        const std::function<int64_t(const std::string&)>& index_of,

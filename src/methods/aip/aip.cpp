@@ -99,7 +99,7 @@ Result AipCounterfactual::run(const Request& request) {
   torch::Tensor fixed;
   if (!options_.edit.empty()) {
     fixed = torch::ones({D.size()}, torch::kBool);
-    for (int64_t k : attribute_indices(D, options_.edit)) fixed[k] = false;
+    for (int64_t k : attribute_indices(D, options_.edit, "aip option edit")) fixed[k] = false;
   }
   auto s = aip_search(logits, z0, a0, targets, options_.search, request.progress,
                       D.exclusive().to(request.device), fixed);

@@ -332,7 +332,7 @@ Result LatentCounterfactual::run(const Request& request) {
   AttributeClassifier* A = space.reader;
   const int64_t n = request.images.size(0);
   const int64_t num_attributes = A->size();
-  const auto ks = attribute_indices(*A, options_.edit);
+  const auto ks = attribute_indices(*A, options_.edit, "latent option edit");
   const auto K = static_cast<int64_t>(ks.size());
   auto t = request.targets.to(torch::kLong).cpu();
   if (request.progress) request.progress(1, 2, n);
