@@ -54,12 +54,12 @@ TEST(CliAip, ExplainReportsAttributeChangesBesideTheReconstruction) {
 // (docs/claims-aip.md). `edit` naming the other four (as latent's `edit`) keeps it at D's
 // reading; a name D lacks is a user error.
 TEST(CliAip, AttributesLeftOutOfEditStayOutOfTheExplanation) {
-  auto out = cfx::testing::temp_dir("cli_aip_fixed");
+  auto out = cfx::testing::temp_dir("cli_aip_edit");
   const std::string base = "explain -q --model " + shipped_model("mnist-cnn.pt") +
                            " --method aip --data mnist --split test --n 12 --out ";
   auto free = run_cfx(base + out + "/free");
   ASSERT_EQ(free.code, 0) << free.err;
-  auto r = run_cfx(base + out + "/fixed --set edit=area,thickness,slant,width");
+  auto r = run_cfx(base + out + "/held --set edit=area,thickness,slant,width");
   ASSERT_EQ(r.code, 0) << r.err;
   auto height_moves = [](const json& j) {
     int moved = 0;
@@ -69,17 +69,16 @@ TEST(CliAip, AttributesLeftOutOfEditStayOutOfTheExplanation) {
     return moved;
   };
   auto jf = json::parse(cfx::read_file(out + "/free/result.json"));
-  auto j = json::parse(cfx::read_file(out + "/fixed/result.json"));
+  auto j = json::parse(cfx::read_file(out + "/held/result.json"));
   EXPECT_GT(height_moves(jf), 0);  // the test shows something: free, height does move
   EXPECT_EQ(height_moves(j), 0);
   EXPECT_EQ(j["config"]["options"]["edit"], "area,thickness,slant,width");
   int valid = 0;
   for (const auto& it : j["items"]) valid += it["valid"].get<bool>();
   EXPECT_GE(valid, 11);
-  expect_user_error(run_cfx(base + out + "/bad --set edit=area,heigth"),
-                    "aip option edit = 'area,heigth': unknown attribute 'heigth'");
-  expect_user_error(run_cfx(base + out + "/bad --set edit=area,heigth"),
-                    "knows: area, thickness, slant, width, height");
+  auto bad = run_cfx(base + out + "/bad --set edit=area,heigth");
+  expect_user_error(bad, "aip option edit = 'area,heigth': unknown attribute 'heigth'");
+  expect_user_error(bad, "knows: area, thickness, slant, width, height");
   expect_user_error(run_cfx(base + out + "/bad --set edit=area,area"), "listed twice");
   EXPECT_FALSE(fs::exists(out + "/bad/result.json"));
 }
